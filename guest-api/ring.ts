@@ -1,0 +1,127 @@
+// The one single-producer/single-consumer ring, used by the host's IO thread and by the
+// guest alike. Indices are free-running 32-bit counters: slot = index & (count - 1),
+// occupancy = (head - tail) mod 2^32. Each side keeps its own index in a local (it is the
+// only writer) and publishes it with Atomics.store after the slot is written; it reads the
+// other side's index once with Atomics.load, checks it, and uses only that checked copy.
+// A value that cannot be right is a RingFault: the caller stops the peer, it never reads
+// or writes outside the ring because of it.
+import { N, SLOT_DATA_OFFSET, SLOT_LEN_OFFSET, type NicLayout } from './abi.js';
+
+export class RingFault extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RingFault';
+  }
+}
+
+export type RingName = 'tx' | 'rx';
+
+/** Where one ring of one NIC lives in the region. */
+export class RingView {
+  readonly count: number;
+  readonly mask: number;
+  readonly slotSize: number;
+  readonly slotsOffset: number;
+  readonly capacity: number;
+  readonly headWord: number;
+  readonly tailWord: number;
+
+  constructor(
+    readonly i32: Int32Array,
+    readonly u32: Uint32Array,
+    readonly nic: NicLayout,
+    readonly name: RingName,
+  ) {
+    this.count = nic.slotCount;
+    this.mask = nic.slotCount - 1;
+    this.slotSize = nic.slotSize;
+    this.capacity = nic.capacity;
+    this.slotsOffset = name === 'tx' ? nic.txSlotsOffset : nic.rxSlotsOffset;
+    this.headWord = nic.headerWord + (name === 'tx' ? N.txHead : N.rxHead);
+    this.tailWord = nic.headerWord + (name === 'tx' ? N.txTail : N.rxTail);
+  }
+
+  /** Byte offset of the slot that holds free-running index i. */
+  slotOffset(i: number): number {
+    return this.slotsOffset + (i & this.mask) * this.slotSize;
+  }
+  dataOffset(i: number): number {
+    return this.slotOffset(i) + SLOT_DATA_OFFSET;
+  }
+  /** Of n slots starting at index i, how many lie before the ring wraps. */
+  contiguous(i: number, n: number): number {
+    return Math.min(n, this.count - (i & this.mask));
+  }
+  label(): string {
+    return `nic ${this.nic.index} ${this.name} ring`;
+  }
+}
+
+export class Producer {
+  private head: number;
+
+  constructor(readonly ring: RingView) {
+    this.head = Atomics.load(ring.i32, ring.headWord) >>> 0;
+  }
+  get index(): number {
+    return this.head;
+  }
+  /** Free slots. Reads the consumer's index once and checks it. */
+  room(): number {
+    const r = this.ring;
+    const tail = Atomics.load(r.i32, r.tailWord) >>> 0;
+    const used = (this.head - tail) >>> 0;
+    if (used > r.count) throw new RingFault(`${r.label()}: consumer index ${tail} is not within ${r.count} slots of producer index ${this.head}`);
+    return r.count - used;
+  }
+  /** Writes the length word of the k-th slot after head (the frame bytes are written by the caller). */
+  setLength(k: number, len: number): void {
+    const r = this.ring;
+    r.u32[(r.slotOffset(this.head + k) + SLOT_LEN_OFFSET) >>> 2] = len;
+  }
+  publish(n: number): void {
+    this.head = (this.head + n) >>> 0;
+    Atomics.store(this.ring.i32, this.ring.headWord, this.head | 0);
+  }
+}
+
+export class Consumer {
+  private tail: number;
+
+  constructor(
+    readonly ring: RingView,
+    private readonly minLen: number,
+    private readonly maxLen: number,
+  ) {
+    this.tail = Atomics.load(ring.i32, ring.tailWord) >>> 0;
+  }
+  get index(): number {
+    return this.tail;
+  }
+  /** Frames waiting. Reads the producer's index once and checks it. */
+  available(): number {
+    const r = this.ring;
+    const head = Atomics.load(r.i32, r.headWord) >>> 0;
+    const avail = (head - this.tail) >>> 0;
+    if (avail > r.count) throw new RingFault(`${r.label()}: producer index ${head} is not within ${r.count} slots of consumer index ${this.tail}`);
+    return avail;
+  }
+  /** Length of the k-th waiting frame, read once from the slot and checked. */
+  length(k: number): number {
+    const r = this.ring;
+    const len = r.u32[(r.slotOffset(this.tail + k) + SLOT_LEN_OFFSET) >>> 2];
+    if (len < this.minLen || len > this.maxLen) {
+      throw new RingFault(`${r.label()}: frame length ${len} at index ${(this.tail + k) >>> 0} is outside ${this.minLen}..${this.maxLen}`);
+    }
+    return len;
+  }
+  release(n: number): void {
+    this.tail = (this.tail + n) >>> 0;
+    Atomics.store(this.ring.i32, this.ring.tailWord, this.tail | 0);
+  }
+}
+
+/** Sets all four ring indices of a NIC before either side starts (tests use this to start near 2^32). */
+export function setInitialIndices(i32: Int32Array, nic: NicLayout, index: number): void {
+  for (const w of [N.txHead, N.txTail, N.rxHead, N.rxTail]) Atomics.store(i32, nic.headerWord + w, index | 0);
+}

@@ -1,0 +1,140 @@
+// The guest's half of the shm modes: frames go through the rings, the IO thread is kicked
+// only as guest-api/notify.ts says, and waiting is spin-then-Atomics.wait.
+import { MIN_FRAME, N, WAIT_RX, WAIT_TX, readLayout } from './abi.js';
+import { GuestNotify } from './notify.js';
+import { AGAIN, EINVAL, OK, type NetBackend, type ReadOut, type Result } from './results.js';
+import { Consumer, Producer, RingView } from './ring.js';
+
+export interface ShmBackendConfig {
+  region: SharedArrayBuffer;
+  kickFds: number[];
+  /** 'never' in poll mode (the IO thread never sleeps), 'always' = kick on every write/flush, 'suppress' = only a sleeping IO thread. */
+  kick: 'never' | 'always' | 'suppress';
+  spinNs: number;
+  kickFn: (fd: number) => void;
+  nowNs: () => number;
+}
+
+export class ShmBackend implements NetBackend {
+  private readonly u8: Uint8Array;
+  private readonly i32: Int32Array;
+  private readonly notify: GuestNotify;
+  private readonly rx: Consumer[];
+  private readonly tx: Producer[];
+  private readonly rxViews: RingView[];
+  private readonly txViews: RingView[];
+  private readonly maxFrame: number[];
+  private readonly stalledWord: number[];
+  private readonly pending: boolean[];
+  private readonly slotViews: Uint8Array[][];
+
+  constructor(private readonly cfg: ShmBackendConfig) {
+    const { layout } = readLayout(cfg.region);
+    this.u8 = new Uint8Array(cfg.region);
+    this.i32 = new Int32Array(cfg.region);
+    const u32 = new Uint32Array(cfg.region);
+    this.notify = new GuestNotify(this.i32);
+    this.rxViews = layout.nics.map((n) => new RingView(this.i32, u32, n, 'rx'));
+    this.txViews = layout.nics.map((n) => new RingView(this.i32, u32, n, 'tx'));
+    this.rx = layout.nics.map((n, i) => new Consumer(this.rxViews[i], MIN_FRAME, n.maxFrame));
+    this.tx = layout.nics.map((_, i) => new Producer(this.txViews[i]));
+    this.maxFrame = layout.nics.map((n) => n.maxFrame);
+    this.stalledWord = layout.nics.map((n) => n.headerWord + N.rxStalled);
+    this.pending = layout.nics.map(() => false);
+    this.slotViews = this.rxViews.map((v) => Array.from({ length: v.count }, (_, k) => new Uint8Array(cfg.region, v.dataOffset(k), v.capacity)));
+  }
+
+  read(h: number, buf: Uint8Array, out: ReadOut): Result {
+    const rx = this.rx[h];
+    if (rx.available() === 0) return AGAIN;
+    const len = rx.length(0);
+    if (buf.length < len) return EINVAL;
+    const off = this.rxViews[h].dataOffset(rx.index);
+    buf.set(this.u8.subarray(off, off + len));
+    out.size = len;
+    return this.readDone(h);
+  }
+
+  readView(h: number): Uint8Array | null {
+    const rx = this.rx[h];
+    if (rx.available() === 0) return null;
+    const len = rx.length(0);
+    return this.slotViews[h][rx.index & this.rxViews[h].mask].subarray(0, len);
+  }
+
+  readDone(h: number): Result {
+    const rx = this.rx[h];
+    if (rx.available() === 0) return EINVAL;
+    rx.release(1);
+    // The IO thread stopped reading this TAP because the ring was full: tell it there is room.
+    if (this.cfg.kick !== 'never' && Atomics.load(this.i32, this.stalledWord[h]) === 1 && this.notify.hostNeedsKick()) {
+      this.cfg.kickFn(this.cfg.kickFds[h]);
+    }
+    return OK;
+  }
+
+  write(h: number, buf: Uint8Array, size: number, notify: boolean): Result {
+    if (!(size >= MIN_FRAME && size <= this.maxFrame[h] && size <= buf.length)) return EINVAL;
+    const tx = this.tx[h];
+    if (tx.room() === 0) return AGAIN;
+    this.u8.set(size === buf.length ? buf : buf.subarray(0, size), this.txViews[h].dataOffset(tx.index));
+    tx.setLength(0, size);
+    tx.publish(1);
+    if (notify) this.kick(h);
+    else this.pending[h] = true;
+    return OK;
+  }
+
+  flush(h: number): Result {
+    if (this.pending[h]) this.kick(h);
+    return OK;
+  }
+
+  private kick(h: number): void {
+    this.pending[h] = false;
+    const k = this.cfg.kick;
+    if (k === 'always' || (k === 'suppress' && this.notify.hostNeedsKick())) this.cfg.kickFn(this.cfg.kickFds[h]);
+  }
+
+  private readySet(): number {
+    let set = 0;
+    for (let h = 0; h < this.rx.length; h++) if (this.rx[h].available() > 0) set |= 1 << h;
+    return set;
+  }
+
+  wait(deadlineNs: number): number {
+    return this.waitFor(() => this.readySet(), WAIT_RX, deadlineNs);
+  }
+
+  waitRoom(h: number, deadlineNs: number): boolean {
+    return this.waitFor(() => (this.tx[h].room() > 0 ? 1 : 0), WAIT_TX, deadlineNs) !== 0;
+  }
+
+  /** Spin for spinNs, then announce, re-check and Atomics.wait, until check() is non-zero or the deadline. */
+  private waitFor(check: () => number, what: number, deadlineNs: number): number {
+    let got = check();
+    if (got !== 0) return got;
+    const { nowNs, spinNs } = this.cfg;
+    let now = nowNs();
+    const spinUntil = Math.min(now + spinNs, deadlineNs);
+    while (now < spinUntil) {
+      got = check();
+      if (got !== 0) return got;
+      now = nowNs();
+    }
+    while (now < deadlineNs) {
+      const bell = this.notify.announceWait(what);
+      got = check();
+      if (got === 0) this.notify.sleep(bell, (deadlineNs - now) / 1e6);
+      this.notify.doneWaiting();
+      if (got === 0) got = check();
+      if (got !== 0) return got;
+      now = nowNs();
+    }
+    return 0;
+  }
+
+  close(): void {
+    for (let h = 0; h < this.tx.length; h++) this.flush(h);
+  }
+}

@@ -1,0 +1,169 @@
+// Command-line parsing (yargs). Turns argv into TenderOptions or a UsageError with one line.
+import yargs from 'yargs';
+import { UsageError } from './exit-codes.js';
+import type { Mode } from './guest-thread.js';
+
+export interface NicOption {
+  name: string;
+  iface: string;
+  mac?: Uint8Array;
+}
+
+export interface TenderOptions {
+  mode: Mode;
+  nics: NicOption[];
+  mtu: number;
+  memMb: number;
+  ringSlots: number;
+  pollBudget: number;
+  pollIdleUs: number;
+  guestSpinUs: number;
+  suppress: boolean;
+  stats: 'none' | 'summary' | 'live';
+  statsJson?: string;
+  timeoutS?: number;
+  app: string;
+  appArgs: string[];
+}
+
+export const DEFAULTS = {
+  mtu: 1500,
+  memMb: 256,
+  ringSlots: 512,
+  pollBudget: 64,
+  pollIdleUs: 50,
+  guestSpinUs: { poll: 50, event: 0, hybrid: 50, baseline: 0 } as Record<Mode, number>,
+};
+
+const NAME_RE = /^[A-Za-z0-9_]{1,31}$/;
+
+export function parseMac(text: string): Uint8Array {
+  const m = /^([0-9a-fA-F]{2})(?::([0-9a-fA-F]{2})){5}$/.test(text) ? text.split(':').map((x) => parseInt(x, 16)) : null;
+  if (!m) throw new UsageError(`malformed MAC address '${text}' (expected six hex bytes like 02:00:00:00:00:01)`);
+  if (m[0] & 1) throw new UsageError(`MAC address '${text}' is a multicast address`);
+  return Uint8Array.from(m);
+}
+
+/** `--net:NAME=IFACE` and `--net-mac:NAME=MAC` are taken out before yargs sees the rest. */
+function extractNamed(argv: string[]): { rest: string[]; nets: Map<string, string>; macs: Map<string, string> } {
+  const nets = new Map<string, string>();
+  const macs = new Map<string, string>();
+  const rest: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--' || !a.startsWith('-')) break; // APP and its arguments follow
+    const m = /^--(net|net-mac):([^=]*)(?:=(.*))?$/.exec(a);
+    if (!m) {
+      rest.push(a);
+      continue;
+    }
+    const [, kind, name] = m;
+    let value = m[3];
+    if (value === undefined) value = argv[++i];
+    if (!NAME_RE.test(name)) throw new UsageError(`malformed --${kind}:NAME: '${name}' (letters, digits and _ only)`);
+    if (!value) throw new UsageError(`--${kind}:${name} needs a value`);
+    const map = kind === 'net' ? nets : macs;
+    if (map.has(name)) throw new UsageError(`--${kind}:${name} given twice`);
+    map.set(name, value);
+  }
+  return { rest: rest.concat(argv.slice(i)), nets, macs };
+}
+
+export function buildParser(argv: string[]) {
+  return yargs(argv)
+    .scriptName('tender')
+    .usage('Usage: $0 [--net=IFACE | --net:NAME=IFACE ...] [--shm=poll|event|hybrid] [options] [--] APP [APP_ARGS...]\n\nRuns APP (a JavaScript guest exporting main) with packet I/O on TAP interfaces.\nWithout --shm: the baseline, one synchronous trap per net call.')
+    .parserConfiguration({ 'halt-at-non-option': true, 'camel-case-expansion': false })
+    .option('net', { type: 'string', describe: 'TAP interface of the default NIC, named "service" (--net:NAME=IFACE for several)' })
+    .option('net-mac', { type: 'string', describe: 'MAC of the default NIC (--net-mac:NAME=MAC for others); random, locally administered if unset' })
+    .option('shm', { type: 'string', choices: ['poll', 'event', 'hybrid'], describe: 'drive I/O through shared-memory rings and an IO thread' })
+    .option('mtu', { type: 'number', default: DEFAULTS.mtu, describe: 'MTU of every NIC' })
+    .option('mem', { type: 'number', default: DEFAULTS.memMb, describe: "guest heap limit in MB" })
+    .option('ring-slots', { type: 'number', default: DEFAULTS.ringSlots, describe: 'slots per ring (a power of two)' })
+    .option('poll-budget', { type: 'number', default: DEFAULTS.pollBudget, describe: 'frames moved per NIC per direction per IO round' })
+    .option('poll-idle-us', { type: 'number', default: DEFAULTS.pollIdleUs, describe: 'hybrid: keep polling this long after the last frame before sleeping' })
+    .option('guest-spin-us', { type: 'number', describe: 'how long the guest spins before it sleeps in yield_until (default: poll 50, event 0, hybrid 50)' })
+    .option('suppress', { type: 'boolean', default: true, describe: 'notification suppression (--no-suppress: kick on every write/flush)' })
+    .option('stats', { type: 'string', describe: 'print a summary at exit (--stats) or a live line each second (--stats=live)' })
+    .option('stats-json', { type: 'string', describe: 'write the counters to FILE as JSON at exit' })
+    .option('timeout', { type: 'number', describe: 'stop the guest after this many seconds (exit 124)' })
+    .example('$0 --net=tap100 --shm=poll examples/ping_serve.js --ip=10.0.0.2', 'answer ping on tap100 with a polling IO thread')
+    .epilogue('Exit codes: the guest\'s status; 64 usage; 69 device unavailable; 77 permission; 71 guest crashed; 72 guest fault; 73 guest out of memory; 74 device fault; 124 timeout; 130/143 SIGINT/SIGTERM. See README.')
+    .help()
+    .version(false)
+    .strict()
+    .wrap(Math.min(110, process.stdout.columns || 100));
+}
+
+function intIn(name: string, v: number, lo: number, hi: number): number {
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new UsageError(`--${name} must be an integer from ${lo} to ${hi} (got ${v})`);
+  return v;
+}
+
+/** Parses argv (without node and script); returns null when --help was printed. */
+export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
+  const { rest, nets, macs } = extractNamed(argv);
+  let helped = false;
+  let failure: string | undefined;
+  const parser = buildParser(rest)
+    .exitProcess(false)
+    .fail((msg, err) => {
+      failure = msg ?? err?.message ?? 'bad arguments';
+    });
+  const a = (await parser.parse(rest, {}, (err, _parsed, output) => {
+    if (output && !err) {
+      helped = true;
+      process.stdout.write(output + '\n');
+    }
+  })) as Record<string, unknown>;
+  if (helped) return null;
+  if (failure) throw new UsageError(failure.split('\n')[0]);
+
+  if (typeof a.net === 'string') {
+    if (nets.has('service')) throw new UsageError('--net and --net:service name the same NIC');
+    nets.set('service', a.net);
+  }
+  if (typeof a['net-mac'] === 'string') macs.set('service', a['net-mac']);
+  const nics: NicOption[] = [];
+  for (const [name, iface] of nets) {
+    if (!/^[^/\s]{1,15}$/.test(iface)) throw new UsageError(`malformed interface name '${iface}' for NIC ${name}`);
+    nics.push({ name, iface, mac: macs.has(name) ? parseMac(macs.get(name)!) : undefined });
+  }
+  for (const name of macs.keys()) if (!nets.has(name)) throw new UsageError(`--net-mac given for NIC '${name}', which has no --net`);
+  if (nics.length > 32) throw new UsageError('at most 32 NICs');
+
+  const positional = (a._ as (string | number)[]).map(String);
+  if (positional[0] === '--') positional.shift();
+  const app = positional[0];
+  if (!app) throw new UsageError('missing APP (the guest program to run)');
+
+  const mode = (a.shm as Mode | undefined) ?? 'baseline';
+  const ringSlots = intIn('ring-slots', a['ring-slots'] as number, 2, 65536);
+  if (ringSlots & (ringSlots - 1)) throw new UsageError(`--ring-slots must be a power of two (got ${ringSlots})`);
+  const statsArg = a.stats as string | undefined;
+  let stats: TenderOptions['stats'] = 'none';
+  if (statsArg !== undefined) {
+    if (statsArg === '' || statsArg === 'summary') stats = 'summary';
+    else if (statsArg === 'live') stats = 'live';
+    else throw new UsageError(`--stats takes no value or 'live' (got '${statsArg}')`);
+  }
+  const timeout = a.timeout as number | undefined;
+  if (timeout !== undefined && !(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
+  return {
+    mode,
+    nics,
+    mtu: intIn('mtu', a.mtu as number, 68, 65535),
+    memMb: intIn('mem', a.mem as number, 16, 65536),
+    ringSlots,
+    pollBudget: intIn('poll-budget', a['poll-budget'] as number, 1, 65536),
+    pollIdleUs: intIn('poll-idle-us', a['poll-idle-us'] as number, 0, 10_000_000),
+    guestSpinUs: a['guest-spin-us'] === undefined ? DEFAULTS.guestSpinUs[mode] : intIn('guest-spin-us', a['guest-spin-us'] as number, 0, 10_000_000),
+    suppress: a.suppress as boolean,
+    stats,
+    statsJson: a['stats-json'] as string | undefined,
+    timeoutS: timeout,
+    app,
+    appArgs: positional.slice(1),
+  };
+}

@@ -1,0 +1,32 @@
+// Module hooks for the guest thread: `shmtender/guest` resolves to the tender's own guest
+// API module (the instance whose backend is installed) wherever APP lives, and APP gets no
+// Node built-ins that reach files, processes or the network.
+interface ResolveContext {
+  parentURL?: string;
+}
+type NextResolve = (specifier: string, context: ResolveContext) => Promise<{ url: string }>;
+
+let guestApiUrl = '';
+let tenderRoot = '';
+
+const ALLOWED_BUILTINS = new Set(['buffer', 'util', 'crypto', 'events', 'string_decoder', 'timers', 'perf_hooks', 'assert']);
+
+export function initialize(data: { guestApiUrl: string; tenderRoot: string }): void {
+  guestApiUrl = data.guestApiUrl;
+  tenderRoot = data.tenderRoot;
+}
+
+export async function resolve(specifier: string, context: ResolveContext, next: NextResolve) {
+  if (specifier === 'shmtender/guest') return { url: guestApiUrl, shortCircuit: true };
+  const fromTender = context.parentURL?.startsWith(tenderRoot) ?? false;
+  const bare = specifier.startsWith('node:') ? specifier.slice(5) : specifier;
+  if (!fromTender && (specifier.startsWith('node:') || isBuiltin(bare)) && !ALLOWED_BUILTINS.has(bare.split('/')[0])) {
+    throw new Error(`the guest has no access to '${specifier}': it talks to the world through shmtender/guest only`);
+  }
+  return next(specifier, context);
+}
+
+const BUILTINS = new Set(['fs', 'fs/promises', 'child_process', 'net', 'dgram', 'http', 'https', 'http2', 'tls', 'os', 'worker_threads', 'cluster', 'module', 'vm', 'process', 'dns', 'inspector', 'v8', 'repl', 'readline', 'tty', 'wasi', 'path', 'url', 'stream', 'zlib']);
+function isBuiltin(name: string): boolean {
+  return BUILTINS.has(name) || BUILTINS.has(name.split('/')[0]);
+}

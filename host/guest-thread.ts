@@ -1,0 +1,101 @@
+// Entry point of the guest ("vCPU") thread: installs the guest API's backend, loads APP,
+// runs its main(start) and reports how it ended.
+import { register } from 'node:module';
+import { parentPort, workerData } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import { __installRuntime, type NetInfo } from '../guest-api/index.js';
+import { ShmBackend } from '../guest-api/shm-backend.js';
+import type { NetBackend } from '../guest-api/results.js';
+import { addon, threadCpuSeconds } from '../native/index.js';
+import { BaselineDevice } from './baseline-device.js';
+import { nowNs, type ShmMode } from './io-loop.js';
+import { gIndex, section } from './stats.js';
+
+export type Mode = 'baseline' | ShmMode;
+
+export interface GuestNicConfig {
+  name: string;
+  mac: number[];
+  mtu: number;
+  maxFrame: number;
+  fd: number; // baseline: the TAP; shm modes: -1
+  kickFd: number; // shm modes: the kick eventfd; baseline: -1
+}
+
+export interface GuestConfig {
+  mode: Mode;
+  kick: 'never' | 'always' | 'suppress';
+  spinUs: number;
+  region: SharedArrayBuffer | null;
+  stats: SharedArrayBuffer;
+  nics: GuestNicConfig[];
+  wakeFd: number; // baseline: written by the tender to get the guest out of epoll_wait when stopping it
+  app: string;
+  args: string[];
+  loader: { hooks: string; guestApiUrl: string; tenderRoot: string };
+}
+
+/** Messages from the guest thread to the tender. */
+export type GuestMessage = { type: 'exit'; status: number } | { type: 'crash'; message: string } | { type: 'bad-app'; message: string };
+
+const cfg = workerData as GuestConfig;
+const stats = section(cfg.stats);
+const post = (m: GuestMessage) => parentPort!.postMessage(m);
+
+const backend: NetBackend =
+  cfg.mode === 'baseline'
+    ? new BaselineDevice(cfg.nics.map((n) => ({ fd: n.fd, maxFrame: n.maxFrame })), stats, cfg.wakeFd)
+    : new ShmBackend({
+        region: cfg.region!,
+        kickFds: cfg.nics.map((n) => n.kickFd),
+        kick: cfg.kick,
+        spinNs: cfg.spinUs * 1000,
+        kickFn: (fd) => addon.eventfdWrite(fd),
+        nowNs,
+      });
+
+const nics: NetInfo[] = cfg.nics.map((n, handle) => ({ handle, name: n.name, mac: Uint8Array.from(n.mac), mtu: n.mtu }));
+
+function finish(status: number): never {
+  backend.close();
+  stats[gIndex('cpu_s')] = threadCpuSeconds();
+  post({ type: 'exit', status });
+  process.exit(status);
+}
+
+__installRuntime({
+  backend,
+  nics,
+  countTrap: () => stats[gIndex('traps')]++,
+  onExit: (status) => finish(normaliseStatus(status)),
+});
+
+function normaliseStatus(v: unknown): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v === 'number' && Number.isInteger(v)) return v & 0xff;
+  return 1;
+}
+
+register(cfg.loader.hooks, { data: { guestApiUrl: cfg.loader.guestApiUrl, tenderRoot: cfg.loader.tenderRoot } });
+
+let app: { main?: unknown };
+try {
+  app = await import(pathToFileURL(cfg.app).href);
+} catch (err) {
+  stats[gIndex('cpu_s')] = threadCpuSeconds();
+  post({ type: 'crash', message: `loading ${cfg.app}: ${(err as Error)?.stack ?? err}` });
+  process.exit(1);
+}
+if (typeof app.main !== 'function') {
+  post({ type: 'bad-app', message: `${cfg.app} does not export a function main(start)` });
+  process.exit(1);
+}
+try {
+  const status = await (app.main as (start: { args: string[]; cmdline: string }) => unknown)({ args: cfg.args, cmdline: cfg.args.join(' ') });
+  finish(normaliseStatus(status));
+} catch (err) {
+  backend.close();
+  stats[gIndex('cpu_s')] = threadCpuSeconds();
+  post({ type: 'crash', message: (err as Error)?.stack ?? String(err) });
+  process.exit(1);
+}

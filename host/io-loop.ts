@@ -1,0 +1,326 @@
+// The IO thread's work: TAP -> RX ring, TX ring -> TAP, in bursts, driven by one policy:
+//   poll   never sleeps;
+//   event  sleeps in epoll_wait as soon as a round finds no work;
+//   hybrid keeps polling for pollIdleUs after the last work (notifications stay masked
+//          because the guest only kicks a sleeping IO thread), then sleeps.
+// Sleeping follows guest-api/notify.ts: announce, re-check every ring, then epoll_wait.
+import { MIN_FRAME, N, WAIT_RX, WAIT_TX, readLayout } from '../guest-api/abi.js';
+import { HostNotify } from '../guest-api/notify.js';
+import { Consumer, Producer, RingFault, RingView } from '../guest-api/ring.js';
+import { addon, errnoCode, threadCpuSeconds } from '../native/index.js';
+import { gIndex, nIndex, section } from './stats.js';
+
+export type ShmMode = 'poll' | 'event' | 'hybrid';
+
+export interface IoNic {
+  iface: string;
+  fd: number;
+  kickFd: number;
+}
+
+export interface IoConfig {
+  mode: ShmMode;
+  region: SharedArrayBuffer;
+  stats: SharedArrayBuffer; // the IO thread's own counters
+  control: SharedArrayBuffer;
+  controlFd: number;
+  nics: IoNic[];
+  pollBudget: number;
+  pollIdleUs: number;
+  drainTimeoutMs: number;
+}
+
+/** Words of the tender <-> IO thread control block (host-only memory). */
+export const CTL = { stop: 0, state: 1 } as const;
+export const CTL_BYTES = 64;
+export const IO_STATE = { starting: 0, running: 1, draining: 2, done: 3 } as const;
+
+export type IoExit =
+  | { reason: 'stopped' }
+  | { reason: 'guest-fault'; message: string }
+  | { reason: 'device-fault'; message: string };
+
+class DeviceFault extends Error {}
+
+interface Port {
+  index: number;
+  iface: string;
+  fd: number;
+  kickFd: number;
+  rx: Producer;
+  tx: Consumer;
+  rxView: RingView;
+  txView: RingView;
+  maxFrame: number;
+  stalled: boolean;
+  stalledWord: number;
+  c: { rxFrames: number; rxBytes: number; txFrames: number; txBytes: number; rxDrops: number; txDrops: number; rxBad: number };
+}
+
+export class IoLoop {
+  private readonly i32: Int32Array;
+  private readonly u8: Uint8Array;
+  private readonly ctl: Int32Array;
+  private readonly stats: Float64Array;
+  private readonly notify: HostNotify;
+  private readonly ports: Port[];
+  private readonly region: number;
+  private readonly lens: Uint32Array;
+  private readonly ready = new Int32Array(64);
+  private epfd = -1;
+  private lastCpuUpdate = 0;
+
+  constructor(private readonly cfg: IoConfig) {
+    const { layout } = readLayout(cfg.region);
+    this.i32 = new Int32Array(cfg.region);
+    const u32 = new Uint32Array(cfg.region);
+    this.u8 = new Uint8Array(cfg.region);
+    this.ctl = new Int32Array(cfg.control);
+    this.stats = section(cfg.stats);
+    this.notify = new HostNotify(this.i32);
+    this.region = addon.regionOpen(this.u8);
+    this.lens = new Uint32Array(Math.max(...layout.nics.map((n) => n.slotCount)));
+    this.ports = cfg.nics.map((nic, index) => {
+      const l = layout.nics[index];
+      const rxView = new RingView(this.i32, u32, l, 'rx');
+      const txView = new RingView(this.i32, u32, l, 'tx');
+      const c = (name: Parameters<typeof nIndex>[1]) => nIndex(index, name);
+      return {
+        index, iface: nic.iface, fd: nic.fd, kickFd: nic.kickFd, rxView, txView,
+        rx: new Producer(rxView), tx: new Consumer(txView, MIN_FRAME, l.maxFrame), maxFrame: l.maxFrame,
+        stalled: false, stalledWord: l.headerWord + N.rxStalled,
+        c: { rxFrames: c('rx_frames'), rxBytes: c('rx_bytes'), txFrames: c('tx_frames'), txBytes: c('tx_bytes'),
+             rxDrops: c('rx_drops'), txDrops: c('tx_drops'), rxBad: c('rx_bad') },
+      };
+    });
+    if (cfg.mode !== 'poll') {
+      this.epfd = addon.epollCreate();
+      addon.epollCtl(this.epfd, 'add', cfg.controlFd, true);
+      for (const p of this.ports) {
+        addon.epollCtl(this.epfd, 'add', p.fd, true);
+        addon.epollCtl(this.epfd, 'add', p.kickFd, true);
+      }
+    }
+  }
+
+  run(): IoExit {
+    Atomics.store(this.ctl, CTL.state, IO_STATE.running);
+    let exit: IoExit = { reason: 'stopped' };
+    try {
+      this.loop();
+      Atomics.store(this.ctl, CTL.state, IO_STATE.draining);
+      this.drain();
+    } catch (err) {
+      if (err instanceof RingFault) {
+        this.stats[gIndex('faults')]++;
+        exit = { reason: 'guest-fault', message: err.message };
+      } else if (err instanceof DeviceFault) {
+        exit = { reason: 'device-fault', message: err.message };
+      } else {
+        throw err;
+      }
+    } finally {
+      this.collectKicks();
+      this.updateCpu();
+      if (this.epfd >= 0) addon.close(this.epfd);
+      addon.regionClose(this.region);
+      Atomics.store(this.ctl, CTL.state, IO_STATE.done);
+    }
+    return exit;
+  }
+
+  private loop(): void {
+    const { mode, pollIdleUs } = this.cfg;
+    const idleNs = mode === 'hybrid' ? pollIdleUs * 1000 : 0;
+    let idleSince = 0;
+    let rounds = 0;
+    while (Atomics.load(this.ctl, CTL.stop) === 0) {
+      if (this.serviceAll() > 0) {
+        idleSince = 0;
+        continue;
+      }
+      if ((++rounds & 1023) === 0) this.maybeUpdateCpu();
+      if (mode === 'poll') continue;
+      if (idleNs > 0) {
+        const now = nowNs();
+        if (idleSince === 0) idleSince = now;
+        if (now - idleSince < idleNs) continue;
+      }
+      this.sleep();
+      idleSince = 0;
+    }
+  }
+
+  /** One round over every NIC; returns frames moved. */
+  private serviceAll(): number {
+    let rx = 0;
+    let tx = 0;
+    for (const p of this.ports) {
+      rx += this.serviceRx(p);
+      tx += this.serviceTx(p);
+    }
+    if (rx > 0) this.stats[gIndex('interrupts')] += this.notify.interruptIfWaiting(WAIT_RX);
+    if (tx > 0) this.stats[gIndex('interrupts')] += this.notify.interruptIfWaiting(WAIT_TX);
+    return rx + tx;
+  }
+
+  /** TAP -> RX ring: up to pollBudget frames straight into free slots. */
+  private serviceRx(p: Port): number {
+    const room = p.rx.room();
+    if (room === 0) return 0;
+    const want = Math.min(room, this.cfg.pollBudget);
+    const view = p.rxView;
+    const s = this.stats;
+    let kept = 0;
+    let reads = 0;
+    while (kept < want && reads < 2 * want) {
+      const start = (p.rx.index + kept) >>> 0;
+      const run = view.contiguous(start, want - kept);
+      let got: number;
+      try {
+        got = addon.readBurst(this.region, p.fd, view.dataOffset(start), view.slotSize, view.capacity, run, this.lens);
+      } catch (err) {
+        throw new DeviceFault(`${p.iface}: ${deviceErrorText(err)}`);
+      }
+      reads += got;
+      let ok = 0;
+      for (let i = 0; i < got; i++) {
+        const len = this.lens[i];
+        if (len < MIN_FRAME || len > p.maxFrame) {
+          s[p.c.rxBad]++; // runt or larger than the MTU allows: counted, never passed on cut short
+          continue;
+        }
+        if (ok !== i) this.u8.copyWithin(view.dataOffset(start + ok), view.dataOffset(start + i), view.dataOffset(start + i) + len);
+        p.rx.setLength(kept + ok, len);
+        s[p.c.rxBytes] += len;
+        ok++;
+      }
+      kept += ok;
+      if (got < run) break;
+    }
+    if (kept > 0) {
+      p.rx.publish(kept);
+      s[p.c.rxFrames] += kept;
+    }
+    return kept;
+  }
+
+  /** TX ring -> TAP: every waiting frame, lengths read once and checked. */
+  private serviceTx(p: Port): number {
+    const avail = p.tx.available();
+    if (avail === 0) return 0;
+    const want = Math.min(avail, this.cfg.pollBudget);
+    const view = p.txView;
+    const s = this.stats;
+    let done = 0;
+    while (done < want) {
+      const start = (p.tx.index + done) >>> 0;
+      const run = view.contiguous(start, want - done);
+      for (let i = 0; i < run; i++) this.lens[i] = p.tx.length(done + i);
+      let put: number;
+      try {
+        put = addon.writeBurst(this.region, p.fd, view.dataOffset(start), view.slotSize, run, this.lens);
+      } catch (err) {
+        throw new DeviceFault(`${p.iface}: ${deviceErrorText(err)}`);
+      }
+      let bytes = 0;
+      let dropped = 0;
+      for (let i = 0; i < put; i++) {
+        if (this.lens[i] === 0) dropped++; // refused by the kernel: consumed, counted
+        bytes += this.lens[i];
+      }
+      s[p.c.txFrames] += put - dropped;
+      s[p.c.txDrops] += dropped;
+      s[p.c.txBytes] += bytes;
+      done += put;
+      if (put < run) break;
+    }
+    if (done > 0) p.tx.release(done);
+    return done;
+  }
+
+  /** announce -> re-check -> epoll_wait; see guest-api/notify.ts for why this loses nothing. */
+  private sleep(): void {
+    for (const p of this.ports) if (!p.stalled && p.rx.room() === 0) this.setStalled(p, true);
+    this.maybeUpdateCpu();
+    this.notify.announceSleep();
+    if (this.workPending() || Atomics.load(this.ctl, CTL.stop) !== 0) {
+      this.notify.awake();
+      return;
+    }
+    const n = addon.epollWait(this.epfd, -1, this.ready);
+    this.notify.awake();
+    this.stats[gIndex('io_wakeups')]++;
+    for (let i = 0; i < n; i++) {
+      const fd = this.ready[i];
+      if (fd < 0) {
+        const bad = this.ports.find((p) => p.fd === -fd - 1);
+        if (bad) throw new DeviceFault(`${bad.iface}: the TAP device went away (error/hangup on its fd)`);
+        continue;
+      }
+      if (fd === this.cfg.controlFd) addon.eventfdRead(fd);
+      else {
+        const p = this.ports.find((q) => q.kickFd === fd);
+        if (p) this.stats[gIndex('kicks')] += addon.eventfdRead(fd);
+      }
+    }
+    for (const p of this.ports) if (p.stalled && p.rx.room() > 0) this.setStalled(p, false);
+  }
+
+  private workPending(): boolean {
+    for (const p of this.ports) {
+      if (p.tx.available() > 0) return true;
+      if (p.stalled && p.rx.room() > 0) return true;
+    }
+    return false;
+  }
+
+  /** A full RX ring: stop listening to the TAP (the kernel queues, then drops and counts) until the guest makes room. */
+  private setStalled(p: Port, stalled: boolean): void {
+    p.stalled = stalled;
+    addon.epollCtl(this.epfd, 'mod', p.fd, !stalled);
+    Atomics.store(this.i32, p.stalledWord, stalled ? 1 : 0);
+  }
+
+  /** On stop: send what the guest queued, bounded in time. */
+  private drain(): void {
+    const deadline = nowNs() + this.cfg.drainTimeoutMs * 1e6;
+    for (;;) {
+      let waiting = 0;
+      for (const p of this.ports) {
+        this.serviceTx(p);
+        waiting += p.tx.available();
+      }
+      if (waiting === 0 || nowNs() > deadline) {
+        for (const p of this.ports) this.stats[p.c.txDrops] += p.tx.available();
+        return;
+      }
+    }
+  }
+
+  private collectKicks(): void {
+    for (const p of this.ports) this.stats[gIndex('kicks')] += addon.eventfdRead(p.kickFd);
+  }
+
+  private maybeUpdateCpu(): void {
+    const now = nowNs();
+    if (now - this.lastCpuUpdate > 50e6) this.updateCpu();
+  }
+
+  private updateCpu(): void {
+    this.lastCpuUpdate = nowNs();
+    this.stats[gIndex('cpu_s')] = threadCpuSeconds();
+  }
+}
+
+export function nowNs(): number {
+  const [s, ns] = process.hrtime();
+  return s * 1e9 + ns;
+}
+
+function deviceErrorText(err: unknown): string {
+  const code = errnoCode(err);
+  if (code === 'EBADFD' || code === 'EBADF' || code === 'ENODEV') return 'the TAP device went away (deleted while in use)';
+  if (code === 'EIO') return 'I/O error on the TAP device (is it down?)';
+  return (err as Error)?.message ?? String(err);
+}

@@ -1,0 +1,56 @@
+// Counters, in memory shared by the tender's threads but never mapped into the guest's
+// region. Each thread has its own section and is its only writer (plain stores, exact);
+// the tender sums the sections at exit and reads them for the live view.
+import { MAX_NICS } from '../guest-api/abi.js';
+
+export const THREADS = ['tender', 'io', 'guest'] as const;
+export type ThreadName = (typeof THREADS)[number];
+
+export const GLOBAL_COUNTERS = ['traps', 'kicks', 'interrupts', 'io_wakeups', 'cpu_s', 'faults'] as const;
+export const NIC_COUNTERS = ['rx_frames', 'rx_bytes', 'tx_frames', 'tx_bytes', 'rx_drops', 'tx_drops', 'rx_bad'] as const;
+export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
+export type NicCounter = (typeof NIC_COUNTERS)[number];
+
+const SECTION = GLOBAL_COUNTERS.length + MAX_NICS * NIC_COUNTERS.length;
+
+export const gIndex = (name: GlobalCounter) => GLOBAL_COUNTERS.indexOf(name);
+export const nIndex = (nic: number, name: NicCounter) => GLOBAL_COUNTERS.length + nic * NIC_COUNTERS.length + NIC_COUNTERS.indexOf(name);
+
+/** One SharedArrayBuffer per thread, so a thread is handed only its own counters. */
+export type StatsBuffers = Record<ThreadName, SharedArrayBuffer>;
+
+export function createStats(): StatsBuffers {
+  const make = () => new SharedArrayBuffer(SECTION * 8);
+  return { tender: make(), io: make(), guest: make() };
+}
+
+export function section(sab: SharedArrayBuffer): Float64Array {
+  return new Float64Array(sab);
+}
+
+export interface NicTotals {
+  rx_frames: number; rx_bytes: number; tx_frames: number; tx_bytes: number;
+  rx_drops: number; tx_drops: number; rx_bad: number;
+}
+export interface Totals {
+  traps: number; kicks: number; interrupts: number; io_wakeups: number; faults: number;
+  cpu_s: Record<ThreadName, number>;
+  nics: NicTotals[];
+}
+
+export function totals(stats: StatsBuffers, nicCount: number): Totals {
+  const secs = THREADS.map((t) => section(stats[t]));
+  const sum = (i: number) => secs.reduce((a, s) => a + s[i], 0);
+  const nics: NicTotals[] = [];
+  for (let n = 0; n < nicCount; n++) {
+    const row = {} as NicTotals;
+    for (const c of NIC_COUNTERS) row[c] = sum(nIndex(n, c));
+    nics.push(row);
+  }
+  const cpu = {} as Record<ThreadName, number>;
+  THREADS.forEach((t, i) => (cpu[t] = secs[i][gIndex('cpu_s')]));
+  return {
+    traps: sum(gIndex('traps')), kicks: sum(gIndex('kicks')), interrupts: sum(gIndex('interrupts')),
+    io_wakeups: sum(gIndex('io_wakeups')), faults: sum(gIndex('faults')), cpu_s: cpu, nics,
+  };
+}

@@ -1,0 +1,229 @@
+// The tender: attaches the TAPs, lays out the shared memory, starts the IO thread (shm
+// modes) and the guest thread, and on the way out stops the guest, drains the TX rings,
+// reports and cleans up. Returns the exit code.
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { computeLayout, createRegion, type RegionLayout } from '../guest-api/abi.js';
+import { addon, errnoCode, threadCpuSeconds } from '../native/index.js';
+import type { NicOption, TenderOptions } from './cli-options.js';
+import { EXIT } from './exit-codes.js';
+import type { GuestConfig, GuestMessage } from './guest-thread.js';
+import { CTL, CTL_BYTES, type IoConfig, type IoExit } from './io-loop.js';
+import { LiveView } from './live-view.js';
+import { buildReport, formatSummary } from './report.js';
+import { createStats, gIndex, section, totals } from './stats.js';
+
+export class TenderError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+interface AttachedNic extends NicOption {
+  fd: number;
+  mac: Uint8Array;
+}
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+function randomMac(): Uint8Array {
+  const mac = randomBytes(6);
+  mac[0] = (mac[0] & 0xfe) | 0x02; // unicast, locally administered
+  return mac;
+}
+
+/** Attaches every TAP or closes what it opened and throws one clear TenderError. */
+function attachAll(nics: NicOption[]): AttachedNic[] {
+  const out: AttachedNic[] = [];
+  try {
+    for (const n of nics) {
+      try {
+        out.push({ ...n, fd: addon.tapAttach(n.iface), mac: n.mac ?? randomMac() });
+      } catch (err) {
+        const code = errnoCode(err);
+        const exitCode = code === 'EPERM' || code === 'EACCES' ? EXIT.permission : EXIT.deviceUnavailable;
+        throw new TenderError((err as Error).message, exitCode);
+      }
+    }
+    return out;
+  } catch (err) {
+    for (const n of out) addon.close(n.fd);
+    throw err;
+  }
+}
+
+export async function runTender(opts: TenderOptions): Promise<number> {
+  const nics = attachAll(opts.nics);
+  const fdsToClose: number[] = nics.map((n) => n.fd);
+  const shm = opts.mode !== 'baseline';
+  const stats = createStats();
+  const tenderStats = section(stats.tender);
+  let layout: RegionLayout | null = null;
+  let region: SharedArrayBuffer | null = null;
+  const kickFds: number[] = [];
+  let controlFd = -1;
+  const control = new SharedArrayBuffer(CTL_BYTES);
+  const ctl = new Int32Array(control);
+  let io: Worker | null = null;
+  let ioExited: Promise<IoExit> = Promise.resolve({ reason: 'stopped' });
+  let guest: Worker | null = null;
+  const wakeFd = addon.eventfdCreate(); // wakes a baseline guest out of epoll_wait so it can be stopped
+  fdsToClose.push(wakeFd);
+  let startNs = 0;
+  let live: LiveView | null = null;
+
+  try {
+    if (nics.length > 0) {
+      layout = computeLayout(nics.map(() => ({ mtu: opts.mtu, slotCount: opts.ringSlots })));
+    }
+    if (shm && layout) {
+      region = createRegion(layout, nics.map((n) => n.mac));
+      for (let i = 0; i < nics.length; i++) kickFds.push(addon.eventfdCreate());
+      controlFd = addon.eventfdCreate();
+      fdsToClose.push(...kickFds, controlFd);
+      const ioConfig: IoConfig = {
+        mode: opts.mode as IoConfig['mode'], region, stats: stats.io, control, controlFd,
+        nics: nics.map((n, i) => ({ iface: n.iface, fd: n.fd, kickFd: kickFds[i] })),
+        pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, drainTimeoutMs: 2000,
+      };
+      io = new Worker(here('./io-thread.js'), { workerData: ioConfig, name: 'io' });
+      const ioWorker = io;
+      ioExited = new Promise<IoExit>((resolve, reject) => {
+        let result: IoExit | null = null;
+        ioWorker.on('message', (m: { type: string; exit?: IoExit }) => {
+          if (m.type === 'exit') result = m.exit!;
+        });
+        ioWorker.on('error', reject);
+        ioWorker.on('exit', () => resolve(result ?? { reason: 'device-fault', message: 'the IO thread ended unexpectedly' }));
+      });
+      await new Promise<void>((resolve, reject) => {
+        ioWorker.once('message', () => resolve());
+        ioExited.then(() => reject(new TenderError('the IO thread failed to start', EXIT.internal)), reject);
+      });
+    }
+
+    const guestConfig: GuestConfig = {
+      mode: opts.mode,
+      kick: opts.mode === 'poll' || opts.mode === 'baseline' ? 'never' : opts.suppress ? 'suppress' : 'always',
+      spinUs: opts.guestSpinUs,
+      region,
+      stats: stats.guest,
+      wakeFd,
+      nics: nics.map((n, i) => ({
+        name: n.name, mac: Array.from(n.mac), mtu: opts.mtu, maxFrame: layout!.nics[i].maxFrame,
+        fd: shm ? -1 : n.fd, kickFd: shm ? kickFds[i] : -1,
+      })),
+      app: opts.app,
+      args: opts.appArgs,
+      loader: { hooks: pathToFileURL(here('./guest-loader.js')).href, guestApiUrl: pathToFileURL(here('../guest-api/index.js')).href, tenderRoot: pathToFileURL(here('..')).href + '/' },
+    };
+    const limits: ResourceLimits = { maxOldGenerationSizeMb: opts.memMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(4, opts.memMb / 8)) };
+    startNs = Number(process.hrtime.bigint());
+    guest = new Worker(here('./guest-thread.js'), { workerData: guestConfig, resourceLimits: limits, name: 'guest', stdout: false, stderr: false });
+    if (opts.stats === 'live') live = new LiveView(stats, nics.map((n) => n.name), process.stderr);
+
+    const outcome = await guestOutcome(guest, io ? ioExited : null, opts.timeoutS);
+    const durationS = (Number(process.hrtime.bigint()) - startNs) / 1e9;
+
+    // Stop the guest first, then the IO thread, which sends what the guest queued.
+    await stopGuest(guest, wakeFd);
+    let ioExit: IoExit = { reason: 'stopped' };
+    if (io) {
+      Atomics.store(ctl, CTL.stop, 1);
+      addon.eventfdWrite(controlFd);
+      ioExit = await withTimeout(ioExited, 5000, { reason: 'device-fault', message: 'the IO thread did not stop' } as IoExit);
+    }
+    let code = outcome.code;
+    let line = outcome.line;
+    if (outcome.kind === 'status' && ioExit.reason !== 'stopped') {
+      code = ioExit.reason === 'guest-fault' ? EXIT.guestFault : EXIT.deviceFault;
+      line = `${ioExit.reason === 'guest-fault' ? 'guest fault' : 'device fault'}: ${ioExit.message}`;
+    }
+    if (line) process.stderr.write(`tender: ${line}\n`);
+
+    live?.stop();
+    tenderStats[gIndex('cpu_s')] = threadCpuSeconds();
+    const cpu = process.cpuUsage();
+    const report = buildReport(opts.mode, durationS, code, nics, totals(stats, nics.length), (cpu.user + cpu.system) / 1e6);
+    if (opts.stats !== 'none') process.stderr.write(formatSummary(report));
+    if (opts.statsJson) writeFileSync(opts.statsJson, JSON.stringify(report, null, 2) + '\n');
+    return code;
+  } finally {
+    live?.stop();
+    if (guest) await guest.terminate().catch(() => undefined);
+    if (io) {
+      Atomics.store(ctl, CTL.stop, 1);
+      if (controlFd >= 0) addon.eventfdWrite(controlFd);
+      await withTimeout(ioExited.catch(() => undefined), 5000, undefined);
+      await io.terminate().catch(() => undefined);
+    }
+    for (const fd of fdsToClose) addon.close(fd);
+  }
+}
+
+type Outcome = { kind: 'status' | 'stopped'; code: number; line?: string };
+
+/** Waits for the guest to end, the IO thread to fault, a signal, or the timeout. */
+function guestOutcome(guest: Worker, ioExit: Promise<IoExit> | null, timeoutS?: number): Promise<Outcome> {
+  return new Promise<Outcome>((resolve) => {
+    let last: GuestMessage | null = null;
+    let errored: Outcome | null = null;
+    const cleanups: (() => void)[] = [];
+    const done = (o: Outcome) => {
+      cleanups.forEach((c) => c());
+      resolve(o);
+    };
+    guest.on('message', (m: GuestMessage) => (last = m));
+    guest.on('error', (err: Error & { code?: string }) => {
+      errored = err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? { kind: 'stopped', code: EXIT.guestOom, line: 'guest out of memory (raise --mem)' }
+        : { kind: 'stopped', code: EXIT.guestCrash, line: `guest crashed: ${err.stack ?? err.message}` };
+    });
+    guest.on('exit', (exitCode) => {
+      if (errored) return done(errored);
+      const m = last as GuestMessage | null;
+      if (m?.type === 'crash') return done({ kind: 'stopped', code: EXIT.guestCrash, line: `guest crashed: ${m.message}` });
+      if (m?.type === 'bad-app') return done({ kind: 'stopped', code: EXIT.guestCrash, line: m.message });
+      done({ kind: 'status', code: m?.type === 'exit' ? m.status : exitCode });
+    });
+    ioExit?.then((e) => {
+      if (e.reason === 'guest-fault') done({ kind: 'stopped', code: EXIT.guestFault, line: `guest fault: ${e.message}` });
+      else if (e.reason === 'device-fault') done({ kind: 'stopped', code: EXIT.deviceFault, line: `device fault: ${e.message}` });
+    }, (err) => done({ kind: 'stopped', code: EXIT.internal, line: `IO thread failed: ${(err as Error).stack}` }));
+    const onSignal = (sig: NodeJS.Signals) => done({ kind: 'stopped', code: sig === 'SIGINT' ? EXIT.sigint : EXIT.sigterm, line: `stopped by ${sig}` });
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    cleanups.push(() => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    });
+    if (timeoutS !== undefined) {
+      const t = setTimeout(() => done({ kind: 'stopped', code: EXIT.timeout, line: `guest stopped after --timeout=${timeoutS} s` }), timeoutS * 1000);
+      cleanups.push(() => clearTimeout(t));
+    }
+  });
+}
+
+/** terminate() cannot interrupt a native call, so a guest blocked in epoll_wait is woken first. */
+async function stopGuest(guest: Worker, wakeFd: number): Promise<void> {
+  const gone = new Promise<void>((r) => guest.once('exit', () => r()));
+  if (guest.threadId < 0) return;
+  addon.eventfdWrite(wakeFd);
+  await guest.terminate().catch(() => undefined);
+  await withTimeout(gone, 2000, undefined);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  return new Promise<T>((resolve) => {
+    const t = setTimeout(() => resolve(fallback), ms);
+    p.then((v) => {
+      clearTimeout(t);
+      resolve(v);
+    }, () => {
+      clearTimeout(t);
+      resolve(fallback);
+    });
+  });
+}

@@ -1,0 +1,210 @@
+// Frame I/O between a file descriptor and memory: bursts into a registered shared region
+// (the shm modes' zero-copy path) and single frames into any Uint8Array (the baseline trap).
+#include "shmtender.h"
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+
+namespace shmtender {
+
+static bool TypedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type want, void** data, size_t* length) {
+  Napi::Env env = info.Env();
+  if (i >= info.Length() || !info[i].IsTypedArray()) {
+    Napi::TypeError::New(env, "argument " + std::to_string(i) + " must be a typed array").ThrowAsJavaScriptException();
+    return false;
+  }
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, info[i], &type, length, data, &ab, &offset) != napi_ok || type != want) {
+    Napi::TypeError::New(env, "argument " + std::to_string(i) + " has the wrong typed array type").ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
+// regionOpen(u8: Uint8Array over a SharedArrayBuffer) -> region id
+static Napi::Value RegionOpen(const Napi::CallbackInfo& info) {
+  void* data;
+  size_t length;
+  if (!TypedArg(info, 0, napi_uint8_array, &data, &length)) return info.Env().Undefined();
+  Region r;
+  r.base = static_cast<uint8_t*>(data);
+  r.length = length;
+  r.keepAlive = Napi::Persistent(info[0].As<Napi::Uint8Array>());
+  AddonState& st = State(info.Env());
+  for (size_t id = 0; id < st.regions.size(); id++) {
+    if (st.regions[id].base == nullptr) {
+      st.regions[id] = std::move(r);
+      return Napi::Number::New(info.Env(), static_cast<double>(id));
+    }
+  }
+  st.regions.push_back(std::move(r));
+  return Napi::Number::New(info.Env(), static_cast<double>(st.regions.size() - 1));
+}
+
+static Region* ArgRegion(const Napi::CallbackInfo& info, size_t i) {
+  int64_t id;
+  if (!ArgInt(info, i, id)) return nullptr;
+  AddonState& st = State(info.Env());
+  if (id < 0 || static_cast<size_t>(id) >= st.regions.size() || st.regions[id].base == nullptr) {
+    Napi::RangeError::New(info.Env(), "no such region").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  return &st.regions[id];
+}
+
+static Napi::Value RegionClose(const Napi::CallbackInfo& info) {
+  Region* r = ArgRegion(info, 0);
+  if (r != nullptr) {
+    r->keepAlive.Reset();
+    r->base = nullptr;
+    r->length = 0;
+  }
+  return info.Env().Undefined();
+}
+
+// The buffers of one burst: `count` buffers at firstOffset + i*stride; checks that every
+// one of them, `span` bytes long, lies inside the region.
+static bool BurstInRegion(const Napi::CallbackInfo& info, const Region& r, int64_t first, int64_t stride,
+                          int64_t span, int64_t count) {
+  bool ok = first >= 0 && stride > 0 && span >= 0 && count >= 0 && count <= 65536 && stride <= (1 << 20) &&
+            span <= stride;
+  if (ok && count > 0) {
+    uint64_t last_end = static_cast<uint64_t>(first) + static_cast<uint64_t>(count - 1) * stride + span;
+    ok = last_end <= r.length;
+  }
+  if (!ok) Napi::RangeError::New(info.Env(), "burst lies outside the shared region").ThrowAsJavaScriptException();
+  return ok;
+}
+
+// readBurst(region, fd, firstOffset, stride, capacity, count, lens: Uint32Array) -> frames read
+// One read() per frame into buffer i (capacity bytes), length into lens[i]; stops at the
+// first EAGAIN. A frame larger than capacity comes back with a length >= capacity: the
+// caller compares against its max frame size and counts it, it is never passed on cut short.
+static Napi::Value ReadBurst(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = ArgRegion(info, 0);
+  int fd;
+  int64_t first, stride, capacity, count;
+  if (r == nullptr || !ArgFd(info, 1, fd) || !ArgInt(info, 2, first) || !ArgInt(info, 3, stride) ||
+      !ArgInt(info, 4, capacity) || !ArgInt(info, 5, count))
+    return env.Undefined();
+  void* lensData;
+  size_t lensLen;
+  if (!TypedArg(info, 6, napi_uint32_array, &lensData, &lensLen)) return env.Undefined();
+  if (static_cast<uint64_t>(count) > lensLen) {
+    Napi::RangeError::New(env, "lens array shorter than count").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (!BurstInRegion(info, *r, first, stride, capacity, count)) return env.Undefined();
+  uint32_t* lens = static_cast<uint32_t*>(lensData);
+  int64_t n = 0;
+  while (n < count) {
+    ssize_t got = read(fd, r->base + first + n * stride, static_cast<size_t>(capacity));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || n > 0) break;  // a hard error is reported on the next call
+      return ThrowErrno(env, errno, std::string("read: ") + std::strerror(errno));
+    }
+    lens[n++] = static_cast<uint32_t>(got);
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// writeBurst(region, fd, firstOffset, stride, count, lens: Uint32Array) -> frames consumed
+// One write() per frame. Stops at EAGAIN (the frame stays queued). A frame the kernel
+// refuses (bad length, interface down) is consumed and its lens[i] set to 0 so the caller
+// counts it as dropped instead of retrying it forever.
+static Napi::Value WriteBurst(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = ArgRegion(info, 0);
+  int fd;
+  int64_t first, stride, count;
+  if (r == nullptr || !ArgFd(info, 1, fd) || !ArgInt(info, 2, first) || !ArgInt(info, 3, stride) ||
+      !ArgInt(info, 4, count))
+    return env.Undefined();
+  void* lensData;
+  size_t lensLen;
+  if (!TypedArg(info, 5, napi_uint32_array, &lensData, &lensLen)) return env.Undefined();
+  if (static_cast<uint64_t>(count) > lensLen) {
+    Napi::RangeError::New(env, "lens array shorter than count").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (!BurstInRegion(info, *r, first, stride, 0, count)) return env.Undefined();
+  uint32_t* lens = static_cast<uint32_t*>(lensData);
+  int64_t n = 0;
+  while (n < count) {
+    uint64_t len = lens[n];
+    if (len > static_cast<uint64_t>(stride)) {
+      Napi::RangeError::New(env, "frame length exceeds its slot").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    ssize_t put = write(fd, r->base + first + n * stride, static_cast<size_t>(len));
+    if (put < 0) {
+      int err = errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == ENOBUFS) break;
+      if (err == EBADF || err == EBADFD || err == EFAULT || err == ENODEV) {
+        if (n > 0) break;
+        return ThrowErrno(env, err, std::string("write: ") + std::strerror(err));
+      }
+      lens[n] = 0;  // refused frame: dropped, counted by the caller
+    }
+    n++;
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// readFrame(fd, buf: Uint8Array) -> length, or -1 when nothing is waiting (EAGAIN)
+static Napi::Value ReadFrame(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!ArgFd(info, 0, fd)) return env.Undefined();
+  void* data;
+  size_t length;
+  if (!TypedArg(info, 1, napi_uint8_array, &data, &length)) return env.Undefined();
+  for (;;) {
+    ssize_t got = read(fd, data, length);
+    if (got >= 0) return Napi::Number::New(env, static_cast<double>(got));
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) return Napi::Number::New(env, -1);
+    return ThrowErrno(env, errno, std::string("read: ") + std::strerror(errno));
+  }
+}
+
+// writeFrame(fd, buf: Uint8Array, length) -> 0 written, -1 EAGAIN, -2 refused (dropped)
+static Napi::Value WriteFrame(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  int64_t len;
+  if (!ArgFd(info, 0, fd)) return env.Undefined();
+  void* data;
+  size_t length;
+  if (!TypedArg(info, 1, napi_uint8_array, &data, &length) || !ArgInt(info, 2, len)) return env.Undefined();
+  if (len < 0 || static_cast<uint64_t>(len) > length) {
+    Napi::RangeError::New(env, "length outside the buffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  for (;;) {
+    ssize_t put = write(fd, data, static_cast<size_t>(len));
+    if (put >= 0) return Napi::Number::New(env, 0);
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == ENOBUFS) return Napi::Number::New(env, -1);
+    if (err == EBADF || err == EBADFD || err == EFAULT || err == ENODEV)
+      return ThrowErrno(env, err, std::string("write: ") + std::strerror(err));
+    return Napi::Number::New(env, -2);
+  }
+}
+
+void InitBurst(Napi::Env env, Napi::Object exports) {
+  exports.Set("regionOpen", Napi::Function::New(env, RegionOpen, "regionOpen"));
+  exports.Set("regionClose", Napi::Function::New(env, RegionClose, "regionClose"));
+  exports.Set("readBurst", Napi::Function::New(env, ReadBurst, "readBurst"));
+  exports.Set("writeBurst", Napi::Function::New(env, WriteBurst, "writeBurst"));
+  exports.Set("readFrame", Napi::Function::New(env, ReadFrame, "readFrame"));
+  exports.Set("writeFrame", Napi::Function::New(env, WriteFrame, "writeFrame"));
+}
+
+}  // namespace shmtender

@@ -1,0 +1,59 @@
+// The typed face of the addon: one thin wrapper, no logic (as serialport's bindings-cpp).
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface InterfaceState {
+  exists: boolean;
+  up: boolean;
+  running: boolean;
+}
+
+export interface Addon {
+  /** Attach to an existing, up TAP (IFF_TAP|IFF_NO_PI), non-blocking. Errors carry .code (errno name). */
+  tapAttach(name: string): number;
+  interfaceState(name: string): InterfaceState;
+  close(fd: number): void;
+
+  /** Register a Uint8Array over a SharedArrayBuffer; bursts address it by id and are bounds-checked. */
+  regionOpen(u8: Uint8Array): number;
+  regionClose(region: number): void;
+  /** read() up to count frames into buffers at first + i*stride (capacity bytes each); lengths into lens. */
+  readBurst(region: number, fd: number, first: number, stride: number, capacity: number, count: number, lens: Uint32Array): number;
+  /** write() count frames from buffers at first + i*stride; a refused frame is consumed with lens[i] = 0. */
+  writeBurst(region: number, fd: number, first: number, stride: number, count: number, lens: Uint32Array): number;
+  /** One frame into buf: its length, or -1 when nothing waits. */
+  readFrame(fd: number, buf: Uint8Array): number;
+  /** One frame from buf: 0 written, -1 would block, -2 refused by the kernel. */
+  writeFrame(fd: number, buf: Uint8Array, length: number): number;
+
+  eventfdCreate(): number;
+  eventfdWrite(fd: number, value?: number): void;
+  /** The eventfd counter (sum of writes since the last read), 0 if none. */
+  eventfdRead(fd: number): number;
+  epollCreate(): number;
+  epollCtl(epfd: number, op: 'add' | 'mod' | 'del', fd: number, readable?: boolean): void;
+  /** Ready fds into readyFds (an fd with only an error/hangup comes back as -fd - 1). */
+  epollWait(epfd: number, timeoutNs: number, readyFds: Int32Array): number;
+
+  /** CPU seconds of the calling thread (getrusage RUSAGE_THREAD). */
+  threadCpuTime(): { user: number; system: number };
+  threadId(): number;
+}
+
+const require = createRequire(import.meta.url);
+const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+export const addon = nodeGypBuild(packageRoot) as Addon;
+
+/** CPU seconds (user + system) of the calling thread. */
+export function threadCpuSeconds(): number {
+  const t = addon.threadCpuTime();
+  return t.user + t.system;
+}
+
+/** An addon error's errno name, if it has one. */
+export function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' ? code : undefined;
+}

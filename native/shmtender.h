@@ -1,0 +1,46 @@
+// The addon's one header: what each module exports and the per-environment state.
+//
+// The addon knows no ring layout. It is pointed at a shared region (a Uint8Array over a
+// SharedArrayBuffer) and at buffers inside it by offset and stride, and it does syscalls
+// into that memory. Every offset and length it is given is checked against the region's
+// bounds here, so a bad value (from a buggy caller or a hostile guest) is an error, never
+// an out-of-bounds access. Ring indices, wrap and publication live in TypeScript
+// (guest-api/ring.ts) and nowhere else.
+#pragma once
+#include <napi.h>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace shmtender {
+
+struct Region {
+  uint8_t* base = nullptr;
+  size_t length = 0;
+  Napi::Reference<Napi::Uint8Array> keepAlive;  // the SharedArrayBuffer must outlive our pointer
+};
+
+// One instance per Node environment (main thread and each worker), never process-wide,
+// so the addon can be loaded in several worker_threads at once.
+struct AddonState {
+  std::vector<Region> regions;
+};
+
+AddonState& State(const Napi::Env& env);
+
+// Throws a JS Error whose .code is the errno name and whose message is `what`,
+// then returns undefined for the caller to return.
+Napi::Value ThrowErrno(const Napi::Env& env, int err, const std::string& what);
+const char* ErrnoName(int err);
+
+// Argument helpers: on a bad argument they throw a TypeError/RangeError and return false.
+bool ArgInt(const Napi::CallbackInfo& info, size_t i, int64_t& out);
+bool ArgFd(const Napi::CallbackInfo& info, size_t i, int& out);
+
+void InitTap(Napi::Env env, Napi::Object exports);
+void InitBurst(Napi::Env env, Napi::Object exports);
+void InitEventfdEpoll(Napi::Env env, Napi::Object exports);
+void InitThread(Napi::Env env, Napi::Object exports);
+
+}  // namespace shmtender

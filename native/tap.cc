@@ -1,0 +1,110 @@
+// Attaching to an existing TAP interface. We never create one: TUNSETIFF on a name that
+// does not exist would silently make a new, unconfigured TAP, so existence is checked first.
+#include "shmtender.h"
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace shmtender {
+
+// Interface flags via SIOCGIFFLAGS; returns -errno on failure.
+static int InterfaceFlags(const char* name, short* flags) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -errno;
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  std::strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+  int rc = ioctl(s, SIOCGIFFLAGS, &ifr);
+  int err = errno;
+  close(s);
+  if (rc < 0) return -err;
+  *flags = ifr.ifr_flags;
+  return 0;
+}
+
+// tapAttach(name) -> fd (non-blocking, close-on-exec, IFF_TAP | IFF_NO_PI)
+static Napi::Value TapAttach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "tapAttach(name): name must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (name.empty() || name.size() >= IFNAMSIZ || name.find('/') != std::string::npos) {
+    return ThrowErrno(env, EINVAL, "invalid interface name '" + name + "' (1 to " +
+                                       std::to_string(IFNAMSIZ - 1) + " characters, no '/')");
+  }
+  if (if_nametoindex(name.c_str()) == 0) {
+    return ThrowErrno(env, ENODEV, "no such interface '" + name + "' (create it with: ip tuntap add dev " +
+                                       name + " mode tap)");
+  }
+  short flags = 0;
+  int rc = InterfaceFlags(name.c_str(), &flags);
+  if (rc < 0) return ThrowErrno(env, -rc, "cannot read the flags of interface '" + name + "': " + std::strerror(-rc));
+  if (!(flags & IFF_UP)) {
+    return ThrowErrno(env, ENETDOWN, "interface '" + name + "' is down (bring it up with: ip link set dev " + name + " up)");
+  }
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT || err == ENXIO || err == ENODEV)
+      return ThrowErrno(env, err, "/dev/net/tun is missing (load the tun module: modprobe tun)");
+    if (err == EACCES || err == EPERM)
+      return ThrowErrno(env, err, "permission denied opening /dev/net/tun: needs root or CAP_NET_ADMIN");
+    return ThrowErrno(env, err, std::string("cannot open /dev/net/tun: ") + std::strerror(err));
+  }
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    if (err == EPERM || err == EACCES)
+      return ThrowErrno(env, err, "permission denied attaching to '" + name + "': needs root or CAP_NET_ADMIN");
+    if (err == EBUSY)
+      return ThrowErrno(env, err, "interface '" + name + "' is busy: another process is attached to it");
+    if (err == EINVAL)
+      return ThrowErrno(env, err, "interface '" + name + "' is not a TAP device (make one with: ip tuntap add dev " +
+                                      name + " mode tap)");
+    return ThrowErrno(env, err, "cannot attach to '" + name + "': " + std::strerror(err));
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// interfaceFlags(name) -> { exists, up, running } for device-fault detection at run time.
+static Napi::Value InterfaceState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "interfaceState(name): name must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  Napi::Object out = Napi::Object::New(env);
+  short flags = 0;
+  bool exists = name.size() < IFNAMSIZ && if_nametoindex(name.c_str()) != 0 && InterfaceFlags(name.c_str(), &flags) == 0;
+  out.Set("exists", exists);
+  out.Set("up", exists && (flags & IFF_UP) != 0);
+  out.Set("running", exists && (flags & IFF_RUNNING) != 0);
+  return out;
+}
+
+static Napi::Value Close(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgFd(info, 0, fd)) return info.Env().Undefined();
+  if (close(fd) < 0 && errno != EINTR) return ThrowErrno(info.Env(), errno, std::string("close: ") + std::strerror(errno));
+  return info.Env().Undefined();
+}
+
+void InitTap(Napi::Env env, Napi::Object exports) {
+  exports.Set("tapAttach", Napi::Function::New(env, TapAttach, "tapAttach"));
+  exports.Set("interfaceState", Napi::Function::New(env, InterfaceState, "interfaceState"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
+}
+
+}  // namespace shmtender

@@ -1,0 +1,30 @@
+// Per-thread CPU time and identity, so every thread's cost can be reported on its own.
+#include "shmtender.h"
+#include <cerrno>
+#include <cstring>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace shmtender {
+
+// threadCpuTime() -> { user, system } seconds of the calling thread (getrusage RUSAGE_THREAD)
+static Napi::Value ThreadCpuTime(const Napi::CallbackInfo& info) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_THREAD, &ru) < 0) return ThrowErrno(info.Env(), errno, std::string("getrusage: ") + std::strerror(errno));
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("user", ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6);
+  out.Set("system", ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+  return out;
+}
+
+static Napi::Value ThreadId(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(syscall(SYS_gettid)));
+}
+
+void InitThread(Napi::Env env, Napi::Object exports) {
+  exports.Set("threadCpuTime", Napi::Function::New(env, ThreadCpuTime, "threadCpuTime"));
+  exports.Set("threadId", Napi::Function::New(env, ThreadId, "threadId"));
+}
+
+}  // namespace shmtender
