@@ -1,0 +1,77 @@
+// Shared by the harness processes (which run inside a test's namespace).
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { computeLayout, createRegion } from '../../guest-api/abi.js';
+import { setInitialIndices } from '../../guest-api/ring.js';
+import { CTL, CTL_BYTES, type IoConfig, type IoExit, type ShmMode } from '../../host/io-loop.js';
+import { createStats, totals, type Totals } from '../../host/stats.js';
+import { addon } from '../../native/index.js';
+
+export const GUEST_MAC = [0x02, 0x00, 0x00, 0x00, 0x00, 0x02];
+export const distPath = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
+
+export function arg(name: string, fallback?: string): string {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  if (hit) return hit.slice(name.length + 3);
+  if (fallback === undefined) throw new Error(`missing --${name}`);
+  return fallback;
+}
+
+/** A running IO thread on real TAPs, with the region and kick fds a guest-role worker needs. */
+export class IoRig {
+  readonly region: SharedArrayBuffer;
+  readonly kickFds: number[];
+  readonly stats = createStats();
+  private readonly control = new SharedArrayBuffer(CTL_BYTES);
+  private readonly controlFd = addon.eventfdCreate();
+  private readonly fds: number[];
+  private readonly worker: Worker;
+  readonly exited: Promise<IoExit>;
+
+  constructor(readonly mode: ShmMode, ifaces: string[], opts: { slots?: number; initialIndex?: number; pollIdleUs?: number } = {}) {
+    this.fds = ifaces.map((i) => addon.tapAttach(i));
+    const layout = computeLayout(ifaces.map(() => ({ mtu: 1500, slotCount: opts.slots ?? 256 })));
+    this.region = createRegion(layout, ifaces.map(() => Uint8Array.from(GUEST_MAC)));
+    if (opts.initialIndex !== undefined) for (const n of layout.nics) setInitialIndices(new Int32Array(this.region), n, opts.initialIndex);
+    this.kickFds = ifaces.map(() => addon.eventfdCreate());
+    const cfg: IoConfig = {
+      mode, region: this.region, stats: this.stats.io, control: this.control, controlFd: this.controlFd,
+      nics: ifaces.map((iface, i) => ({ iface, fd: this.fds[i], kickFd: this.kickFds[i] })),
+      pollBudget: 64, pollIdleUs: opts.pollIdleUs ?? 50, drainTimeoutMs: 2000,
+    };
+    this.worker = new Worker(distPath('host/io-thread.js'), { workerData: cfg });
+    this.exited = new Promise((resolve, reject) => {
+      let exit: IoExit = { reason: 'stopped' };
+      this.worker.on('message', (m) => m.type === 'exit' && (exit = m.exit));
+      this.worker.on('error', reject);
+      this.worker.on('exit', () => resolve(exit));
+    });
+  }
+
+  async stop(): Promise<{ exit: IoExit; totals: Totals }> {
+    Atomics.store(new Int32Array(this.control), CTL.stop, 1);
+    addon.eventfdWrite(this.controlFd);
+    const exit = await this.exited;
+    for (const fd of [...this.fds, ...this.kickFds, this.controlFd]) addon.close(fd);
+    return { exit, totals: totals(this.stats, this.fds.length) };
+  }
+}
+
+/** Deterministic payload byte i of datagram seq (seq itself sits in bytes 0-3). */
+export const patternByte = (seq: number, i: number) => (seq * 31 + i * 7) & 0xff;
+/** Deterministic payload size of datagram seq: 8..1400 bytes, so every length class is seen. */
+export const payloadSize = (seq: number) => 8 + ((seq * 389) % 1393);
+
+export function fillPayload(buf: Uint8Array, off: number, seq: number, size: number): void {
+  new DataView(buf.buffer, buf.byteOffset).setUint32(off, seq);
+  for (let i = 4; i < size; i++) buf[off + i] = patternByte(seq, i);
+}
+
+/** null when the payload is what datagram `seq` must carry, else what is wrong. */
+export function checkPayload(buf: Uint8Array, off: number, size: number, seq: number): string | null {
+  const got = new DataView(buf.buffer, buf.byteOffset).getUint32(off);
+  if (got !== seq) return `sequence ${got}, expected ${seq}`;
+  if (size !== payloadSize(seq)) return `datagram ${seq}: ${size} bytes, expected ${payloadSize(seq)}`;
+  for (let i = 4; i < size; i++) if (buf[off + i] !== patternByte(seq, i)) return `datagram ${seq}: byte ${i} differs`;
+  return null;
+}

@@ -1,0 +1,131 @@
+// Runs inside a test's namespace: the real IO thread on real TAPs, a guest-role worker on
+// the rings, and UDP sockets on the host side. Prints one JSON result line.
+//   --test=rx|tx  --mode=poll|event|hybrid --count=N   datagrams through the tender
+//   --test=idle   --mode=event|hybrid --seconds=S      IO thread CPU while idle
+//   --test=attach --iface=NAME                          what attaching says
+//   --test=multi  --workers=N                           the addon in N workers at once
+import dgram from 'node:dgram';
+import { Worker } from 'node:worker_threads';
+import type { ShmMode } from '../../host/io-loop.js';
+import { addon, errnoCode } from '../../native/index.js';
+import { arg, checkPayload, distPath, fillPayload, IoRig, payloadSize } from './common.js';
+
+const test = arg('test');
+const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
+const tick = () => new Promise((r) => setImmediate(r));
+
+function roleWorker(data: object): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(distPath('test/harness/ring-guest.js'), { workerData: data });
+    let result: unknown;
+    w.on('message', (m) => (result = m));
+    w.on('error', reject);
+    w.on('exit', () => resolve(result));
+  });
+}
+
+async function rx(mode: ShmMode, count: number) {
+  const rig = new IoRig(mode, ['tap0']);
+  const progress = new SharedArrayBuffer(8);
+  const p = new Int32Array(progress);
+  const done = roleWorker({ role: 'rx', count, region: rig.region, kickFds: rig.kickFds, kick: mode === 'poll' ? 'never' : 'suppress', progress });
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind({ address: '10.0.0.1' }, () => r()));
+  const buf = new Uint8Array(1400);
+  for (let seq = 0; seq < count; seq++) {
+    while (seq - Atomics.load(p, 0) >= 64) await tick(); // pace on the guest, not on the kernel queue
+    const size = payloadSize(seq);
+    fillPayload(buf, 0, seq, size);
+    await new Promise<void>((r, j) => sock.send(buf.subarray(0, size), 9000, '10.0.0.2', (e) => (e ? j(e) : r())));
+  }
+  const guest = await done;
+  sock.close();
+  const io = await rig.stop();
+  out({ ...guest, io: io.exit, counters: io.totals });
+}
+
+async function tx(mode: ShmMode, count: number, hostMac: string) {
+  const rig = new IoRig(mode, ['tap0']);
+  const progress = new SharedArrayBuffer(8);
+  const p = new Int32Array(progress);
+  const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
+  let next = 0;
+  let error: string | null = null;
+  sock.on('message', (msg) => {
+    const u8 = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
+    error ??= checkPayload(u8, 0, msg.length, next);
+    next++;
+    Atomics.store(p, 1, next);
+    Atomics.notify(p, 1);
+  });
+  await new Promise<void>((r) => sock.bind({ address: '10.0.0.1', port: 9001 }, () => r()));
+  const guest = await roleWorker({
+    role: 'tx', count, region: rig.region, kickFds: rig.kickFds, kick: mode === 'poll' ? 'never' : 'suppress', progress,
+    hostMac: hostMac.split(':').map((x) => parseInt(x, 16)),
+  });
+  const until = Date.now() + 10_000;
+  while (next < count && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+  sock.close();
+  const io = await rig.stop();
+  out({ ...guest, received: next, error, io: io.exit, counters: io.totals });
+}
+
+async function idle(mode: ShmMode, seconds: number) {
+  const rig = new IoRig(mode, ['tap0']);
+  await new Promise((r) => setTimeout(r, 300)); // let it settle into its sleep
+  const t0 = process.hrtime.bigint();
+  const cpu0 = await sampleIoCpu(rig);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const io = await rig.stop();
+  out({ wall_s: wall, io_cpu_s: io.totals.cpu_s.io - cpu0, io_wakeups: io.totals.io_wakeups, exit: io.exit });
+}
+
+/** The IO thread publishes its CPU time before each sleep; read what it last said. */
+async function sampleIoCpu(rig: IoRig): Promise<number> {
+  const { totals } = await import('../../host/stats.js');
+  return totals(rig.stats, 1).cpu_s.io;
+}
+
+function attach(iface: string) {
+  try {
+    const fd = addon.tapAttach(iface);
+    addon.close(fd);
+    out({ ok: true });
+  } catch (err) {
+    out({ ok: false, code: errnoCode(err), message: (err as Error).message });
+  }
+}
+
+async function multi(workers: number) {
+  const code = `
+    const { workerData, parentPort } = require('node:worker_threads');
+    import(workerData.native).then(({ addon }) => {
+      const fd = addon.tapAttach(workerData.iface);
+      const got = addon.readFrame(fd, new Uint8Array(2048));
+      addon.close(fd);
+      parentPort.postMessage({ iface: workerData.iface, fd, got, tid: addon.threadId() });
+    });`;
+  const results = await Promise.all(
+    Array.from({ length: workers }, (_, i) =>
+      new Promise((resolve) => {
+        const w = new Worker(code, { eval: true, workerData: { iface: `tap${i}`, native: new URL('../../native/index.js', import.meta.url).href } });
+        let msg: unknown = null;
+        w.on('message', (m) => (msg = m));
+        w.on('error', (e) => (msg = { error: e.message }));
+        w.on('exit', (exitCode) => resolve({ exitCode, msg }));
+      }),
+    ),
+  );
+  out({ results });
+}
+
+switch (test) {
+  case 'rx': await rx(arg('mode') as ShmMode, Number(arg('count'))); break;
+  case 'tx': await tx(arg('mode') as ShmMode, Number(arg('count')), arg('host-mac')); break;
+  case 'idle': await idle(arg('mode') as ShmMode, Number(arg('seconds', '2'))); break;
+  case 'attach': attach(arg('iface')); break;
+  case 'multi': await multi(Number(arg('workers', '5'))); break;
+  default: throw new Error(`unknown --test=${test}`);
+}
+process.exit(0);

@@ -1,0 +1,108 @@
+// Each real-TAP test makes its own network namespace with TAPs inside it and deletes it
+// afterwards. Traffic only goes to addresses inside these namespaces.
+import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const DIST = `${ROOT}dist/`;
+export const TENDER = `${DIST}host/cli.js`;
+
+/** Why real-TAP tests cannot run here, or null when they can. */
+export function whyNoTap(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root (creates network namespaces and TAP devices)';
+  if (!existsSync('/dev/net/tun')) return 'needs /dev/net/tun';
+  return null;
+}
+
+/** describe.skipIf(...) for real-TAP tests: says why it skips, and refuses to skip in CI. */
+export function skipReal(): boolean {
+  const why = whyNoTap();
+  if (why && process.env.CI) throw new Error(`real-TAP tests cannot run in CI: ${why}`);
+  if (why) console.warn(`skipping real-TAP tests: ${why}`);
+  return why !== null;
+}
+
+let counter = 0;
+
+export interface Netns {
+  name: string;
+  taps: string[];
+  /** MAC of tap i (the host side). */
+  mac(i?: number): string;
+  run(cmd: string, args: string[]): string;
+  spawn(cmd: string, args: string[], opts?: SpawnOptions): ReturnType<typeof spawn>;
+  destroy(): void;
+}
+
+const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+/**
+ * A namespace with `taps` TAP devices tap0..tapN-1; tap i has 10.0.i.1/24 and a static
+ * neighbour entry for the guest at 10.0.i.2 (guestMac), so nothing waits on ARP.
+ */
+export function createNetns(opts: { taps?: number; up?: boolean; guestMac?: string; mtu?: number } = {}): Netns {
+  const name = `shmt${process.pid}x${counter++}`;
+  const n = opts.taps ?? 1;
+  sh('ip', ['netns', 'add', name]);
+  const taps: string[] = [];
+  try {
+    sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+    for (let i = 0; i < n; i++) {
+      const tap = `tap${i}`;
+      taps.push(tap);
+      sh('ip', ['-n', name, 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+      // No IPv6 chatter (router solicitations, MLD) in the frames the tests count.
+      sh('ip', ['netns', 'exec', name, 'sysctl', '-qw', `net.ipv6.conf.${tap}.disable_ipv6=1`]);
+      if (opts.mtu) sh('ip', ['-n', name, 'link', 'set', tap, 'mtu', String(opts.mtu)]);
+      sh('ip', ['-n', name, 'addr', 'add', `10.0.${i}.1/24`, 'dev', tap]);
+      if (opts.guestMac) sh('ip', ['-n', name, 'neigh', 'add', `10.0.${i}.2`, 'lladdr', opts.guestMac, 'dev', tap, 'nud', 'permanent']);
+      if (opts.up !== false) sh('ip', ['-n', name, 'link', 'set', tap, 'up']);
+    }
+  } catch (err) {
+    sh('ip', ['netns', 'del', name]);
+    throw err;
+  }
+  return {
+    name,
+    taps,
+    mac: (i = 0) => sh('ip', ['netns', 'exec', name, 'cat', `/sys/class/net/tap${i}/address`]).trim(),
+    run: (cmd, args) => sh('ip', ['netns', 'exec', name, cmd, ...args]),
+    spawn: (cmd, args, o = {}) => spawn('ip', ['netns', 'exec', name, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...o }),
+    destroy: () => {
+      try {
+        sh('ip', ['netns', 'del', name]);
+      } catch {
+        /* already gone */
+      }
+    },
+  };
+}
+
+export function netnsExists(name: string): boolean {
+  return sh('ip', ['netns', 'list']).split('\n').some((l) => l.split(' ')[0] === name);
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a child to completion (killed after timeoutMs) and collects its output. */
+export function collect(child: ReturnType<typeof spawn>, timeoutMs = 60_000): Promise<RunResult> {
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d) => (stdout += d));
+    child.stderr?.on('data', (d) => (stderr += d));
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(t);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
