@@ -118,7 +118,7 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     }
   })) as Record<string, unknown>;
   if (helped) return null;
-  if (failure) throw new UsageError(failure.split('\n')[0]);
+  if (failure) throw new UsageError(failure.replace(/\s*\n\s*/g, ' ').trim());
 
   if (typeof a.net === 'string') {
     if (nets.has('service')) throw new UsageError('--net and --net:service name the same NIC');

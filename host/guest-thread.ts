@@ -36,7 +36,7 @@ export interface GuestConfig {
 }
 
 /** Messages from the guest thread to the tender. */
-export type GuestMessage = { type: 'exit'; status: number } | { type: 'crash'; message: string } | { type: 'bad-app'; message: string };
+export type GuestMessage = { type: 'started'; tid: number } | { type: 'exit'; status: number } | { type: 'crash'; message: string } | { type: 'bad-app'; message: string };
 
 const cfg = workerData as GuestConfig;
 const stats = section(cfg.stats);
@@ -62,6 +62,8 @@ function finish(status: number): never {
   post({ type: 'exit', status });
   process.exit(status);
 }
+
+post({ type: 'started', tid: addon.threadId() });
 
 __installRuntime({
   backend,

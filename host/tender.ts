@@ -13,6 +13,7 @@ import type { GuestConfig, GuestMessage } from './guest-thread.js';
 import { CTL, CTL_BYTES, type IoConfig, type IoExit } from './io-loop.js';
 import { LiveView } from './live-view.js';
 import { buildReport, formatSummary } from './report.js';
+import { procThreadCpuSeconds } from './thread-cpu.js';
 import { createStats, gIndex, section, totals } from './stats.js';
 
 export class TenderError extends Error {
@@ -127,6 +128,9 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     const outcome = await guestOutcome(guest, io ? ioExited : null, opts.timeoutS);
     const durationS = (Number(process.hrtime.bigint()) - startNs) / 1e9;
 
+    // A guest that did not finish cannot report its CPU time: read it before it goes.
+    const guestCpu = section(stats.guest);
+    if (outcome.guestTid > 0 && guestCpu[gIndex('cpu_s')] === 0) guestCpu[gIndex('cpu_s')] = procThreadCpuSeconds(outcome.guestTid) ?? 0;
     // Stop the guest first, then the IO thread, which sends what the guest queued.
     await stopGuest(guest, wakeFd);
     let ioExit: IoExit = { reason: 'stopped' };
@@ -163,19 +167,23 @@ export async function runTender(opts: TenderOptions): Promise<number> {
   }
 }
 
-type Outcome = { kind: 'status' | 'stopped'; code: number; line?: string };
+type Outcome = { kind: 'status' | 'stopped'; code: number; line?: string; guestTid: number };
 
 /** Waits for the guest to end, the IO thread to fault, a signal, or the timeout. */
 function guestOutcome(guest: Worker, ioExit: Promise<IoExit> | null, timeoutS?: number): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
     let last: GuestMessage | null = null;
-    let errored: Outcome | null = null;
+    let errored: Omit<Outcome, 'guestTid'> | null = null;
+    let guestTid = 0;
     const cleanups: (() => void)[] = [];
-    const done = (o: Outcome) => {
+    const done = (o: Omit<Outcome, 'guestTid'>) => {
       cleanups.forEach((c) => c());
-      resolve(o);
+      resolve({ ...o, guestTid });
     };
-    guest.on('message', (m: GuestMessage) => (last = m));
+    guest.on('message', (m: GuestMessage) => {
+      if (m.type === 'started') guestTid = m.tid;
+      else last = m;
+    });
     guest.on('error', (err: Error & { code?: string }) => {
       errored = err.code === 'ERR_WORKER_OUT_OF_MEMORY'
         ? { kind: 'stopped', code: EXIT.guestOom, line: 'guest out of memory (raise --mem)' }

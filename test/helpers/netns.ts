@@ -4,7 +4,13 @@ import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The package root, from a source file (test/helpers) or its compiled copy (dist/test/helpers). */
+function packageRoot(): string {
+  let dir = new URL('.', import.meta.url);
+  while (!existsSync(fileURLToPath(new URL('package.json', dir)))) dir = new URL('..', dir);
+  return fileURLToPath(dir);
+}
+export const ROOT = packageRoot();
 export const DIST = `${ROOT}dist/`;
 export const TENDER = `${DIST}host/cli.js`;
 

@@ -1,0 +1,71 @@
+// Sends --count=N UDP datagrams of --size=B payload bytes to --dst=IP:PORT (default
+// 10.0.0.1:9000) from --ip (default 10.0.0.2). With --batch=B > 1 it queues B frames and
+// flushes once (net_queue + net_flush); with --batch=1 it uses net_write for each.
+// Payload: bytes 0-3 the sequence number (big-endian), then byte i = i & 0xff.
+// --rate=PPS paces the sender (0: as fast as the rings take them).
+import { net_info, net_read_view, net_read_done, net_write, net_queue, net_flush, net_wait_room, yield_until, clock_monotonic, console_write, AGAIN, OK } from 'shmtender/guest';
+import { option, ipBytes, arpReply, arpRequest, arpAnswerFrom, udpHeader } from './lib/ether.js';
+
+export function main({ args }) {
+  const nic = net_info();
+  const [dstIp, dstPort] = option(args, 'dst', '10.0.0.1:9000').split(':');
+  const me = { mac: nic.mac, ip: ipBytes(option(args, 'ip', '10.0.0.2')) };
+  const count = Number(option(args, 'count', '1000'));
+  const size = Number(option(args, 'size', '1300'));
+  const batch = Number(option(args, 'batch', '32'));
+  const rate = Number(option(args, 'rate', '0'));
+  const dst = { ip: ipBytes(dstIp), mac: resolve(nic, me, ipBytes(dstIp)) };
+  if (!dst.mac) { console_write(`udp_blast: no ARP answer from ${dstIp}\n`); return 1; }
+
+  const frame = new Uint8Array(42 + size);
+  const len = udpHeader(frame, me, dst, 9000, Number(dstPort), size);
+  for (let i = 4; i < size; i++) frame[42 + i] = i & 0xff;
+  const send = batch === 1 ? net_write : net_queue;
+  const start = clock_monotonic();
+  for (let seq = 0; seq < count; ) {
+    for (let b = 0; b < batch && seq < count; ) {
+      frame[42] = seq >>> 24; frame[43] = seq >>> 16; frame[44] = seq >>> 8; frame[45] = seq;
+      if (send(nic.handle, frame, len) === AGAIN) {
+        net_flush(nic.handle);
+        net_wait_room(nic.handle, clock_monotonic() + 1e8);
+        continue;
+      }
+      b++; seq++;
+    }
+    net_flush(nic.handle);
+    answerArp(nic, me);
+    if (rate > 0) {
+      const due = start + (seq * 1e9) / rate;
+      while (clock_monotonic() < due) yield_until(due);
+    }
+  }
+  const secs = (clock_monotonic() - start) / 1e9;
+  console_write(`udp_blast: sent ${count} frames in ${secs.toFixed(3)} s (${Math.round(count / secs)} frames/s)\n`);
+  return 0;
+}
+
+/** ARP for ip, answering any ARP for us meanwhile; the MAC, or null after 5 s. */
+function resolve(nic, me, ip) {
+  const req = new Uint8Array(64);
+  const until = clock_monotonic() + 5e9;
+  while (clock_monotonic() < until) {
+    while (net_write(nic.handle, req, arpRequest(req, me.mac, me.ip, ip)) !== OK) net_wait_room(nic.handle, until);
+    const retry = clock_monotonic() + 2e8;
+    while (clock_monotonic() < retry) {
+      const f = net_read_view(nic.handle);
+      if (f === null) { yield_until(retry); continue; }
+      const mac = arpAnswerFrom(f, f.length, ip);
+      if (!mac && arpReply(f, f.length, me.mac, me.ip)) net_write(nic.handle, f);
+      net_read_done(nic.handle);
+      if (mac) return mac;
+    }
+  }
+  return null;
+}
+
+function answerArp(nic, me) {
+  for (let f = net_read_view(nic.handle); f !== null; f = net_read_view(nic.handle)) {
+    if (arpReply(f, f.length, me.mac, me.ip)) net_write(nic.handle, f);
+    net_read_done(nic.handle);
+  }
+}

@@ -1,0 +1,47 @@
+// The namespace's side of UDP tests, as a process run inside the namespace.
+//   --recv --port=P --count=N --timeout-ms=T   counts and checks udp_blast's datagrams
+//   --send --dst=IP --port=P --count=N --size=B  sends datagrams (paced in small bursts)
+import dgram from 'node:dgram';
+import { arg } from './common.js';
+
+const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
+
+if (process.argv.includes('--recv')) {
+  const count = Number(arg('count'));
+  const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 32 << 20 });
+  let received = 0;
+  let bad = 0;
+  let outOfOrder = 0;
+  let bytes = 0;
+  let next = 0;
+  const finish = () => {
+    out({ received, bad, outOfOrder, bytes, rcvbuf: sock.getRecvBufferSize() });
+    process.exit(0);
+  };
+  sock.on('message', (m) => {
+    const seq = m.readUInt32BE(0);
+    if (seq !== next) outOfOrder++;
+    next = seq + 1;
+    for (let i = 4; i < m.length; i++) if (m[i] !== (i & 0xff)) { bad++; break; }
+    received++;
+    bytes += m.length;
+    if (received === count) finish();
+  });
+  sock.bind({ address: '10.0.0.1', port: Number(arg('port')) }, () => out({ listening: true }));
+  setTimeout(finish, Number(arg('timeout-ms', '30000')));
+} else {
+  const count = Number(arg('count'));
+  const size = Number(arg('size', '1300'));
+  const sock = dgram.createSocket('udp4');
+  const buf = Buffer.alloc(size, 0xab);
+  let sent = 0;
+  const burst = () => {
+    for (let i = 0; i < 50 && sent < count; i++, sent++) {
+      buf.writeUInt32BE(sent, 0);
+      sock.send(buf, Number(arg('port')), arg('dst'));
+    }
+    if (sent < count) setTimeout(burst, 1);
+    else setTimeout(() => { out({ sent }); process.exit(0); }, 200);
+  };
+  burst();
+}
