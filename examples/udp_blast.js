@@ -3,8 +3,9 @@
 // flushes once (net_queue + net_flush); with --batch=1 it uses net_write for each.
 // Payload: bytes 0-3 the sequence number (big-endian), then byte i = i & 0xff.
 // --rate=PPS paces the sender (0: as fast as the rings take them).
-import { net_info, net_read_view, net_read_done, net_write, net_queue, net_flush, net_wait_room, yield_until, clock_monotonic, console_write, AGAIN, OK } from 'shmtender/guest';
-import { option, ipBytes, arpReply, arpRequest, arpAnswerFrom, udpHeader } from './lib/ether.js';
+import { net_info, net_write, net_queue, net_flush, net_wait_room, yield_until, clock_monotonic, console_write, AGAIN } from 'shmtender/guest';
+import { option, ipBytes, udpHeader } from './lib/ether.js';
+import { resolveMac, answerArp } from './lib/arp.js';
 
 export function main({ args }) {
   const nic = net_info();
@@ -14,7 +15,7 @@ export function main({ args }) {
   const size = Number(option(args, 'size', '1300'));
   const batch = Number(option(args, 'batch', '32'));
   const rate = Number(option(args, 'rate', '0'));
-  const dst = { ip: ipBytes(dstIp), mac: resolve(nic, me, ipBytes(dstIp)) };
+  const dst = { ip: ipBytes(dstIp), mac: resolveMac(nic, me, ipBytes(dstIp)) };
   if (!dst.mac) { console_write(`udp_blast: no ARP answer from ${dstIp}\n`); return 1; }
 
   const frame = new Uint8Array(42 + size);
@@ -42,30 +43,4 @@ export function main({ args }) {
   const secs = (clock_monotonic() - start) / 1e9;
   console_write(`udp_blast: sent ${count} frames in ${secs.toFixed(3)} s (${Math.round(count / secs)} frames/s)\n`);
   return 0;
-}
-
-/** ARP for ip, answering any ARP for us meanwhile; the MAC, or null after 5 s. */
-function resolve(nic, me, ip) {
-  const req = new Uint8Array(64);
-  const until = clock_monotonic() + 5e9;
-  while (clock_monotonic() < until) {
-    while (net_write(nic.handle, req, arpRequest(req, me.mac, me.ip, ip)) !== OK) net_wait_room(nic.handle, until);
-    const retry = clock_monotonic() + 2e8;
-    while (clock_monotonic() < retry) {
-      const f = net_read_view(nic.handle);
-      if (f === null) { yield_until(retry); continue; }
-      const mac = arpAnswerFrom(f, f.length, ip);
-      if (!mac && arpReply(f, f.length, me.mac, me.ip)) net_write(nic.handle, f);
-      net_read_done(nic.handle);
-      if (mac) return mac;
-    }
-  }
-  return null;
-}
-
-function answerArp(nic, me) {
-  for (let f = net_read_view(nic.handle); f !== null; f = net_read_view(nic.handle)) {
-    if (arpReply(f, f.length, me.mac, me.ip)) net_write(nic.handle, f);
-    net_read_done(nic.handle);
-  }
 }

@@ -12,6 +12,8 @@ export interface ShmBackendConfig {
   kick: 'never' | 'always' | 'suppress';
   spinNs: number;
   kickFn: (fd: number) => void;
+  /** Called on each empty spin round (sched_yield), so a spinning guest gives way to runnable threads. */
+  relax: () => void;
   nowNs: () => number;
 }
 
@@ -120,6 +122,7 @@ export class ShmBackend implements NetBackend {
     while (now < spinUntil) {
       got = check();
       if (got !== 0) return got;
+      this.cfg.relax();
       now = nowNs();
     }
     while (now < deadlineNs) {

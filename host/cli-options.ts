@@ -55,7 +55,8 @@ function extractNamed(argv: string[]): { rest: string[]; nets: Map<string, strin
     if (a === '--' || !a.startsWith('-')) break; // APP and its arguments follow
     const m = /^--(net|net-mac):([^=]*)(?:=(.*))?$/.exec(a);
     if (!m) {
-      rest.push(a);
+      // A bare --stats takes no value: it must not swallow the APP that follows it.
+      rest.push(a === '--stats' ? '--stats=summary' : a);
       continue;
     }
     const [, kind, name] = m;

@@ -51,6 +51,7 @@ const backend: NetBackend =
         kick: cfg.kick,
         spinNs: cfg.spinUs * 1000,
         kickFn: (fd) => addon.eventfdWrite(fd),
+        relax: () => addon.yieldCpu(),
         nowNs,
       });
 

@@ -140,6 +140,8 @@ export class IoLoop {
         continue;
       }
       if ((++rounds & 1023) === 0) this.maybeUpdateCpu();
+      // Measured: on 2 cores this doubles ping -f echoes/s (docs/tuning.md); the poll never sleeps.
+      addon.yieldCpu();
       if (mode === 'poll') continue;
       if (idleNs > 0) {
         const now = nowNs();

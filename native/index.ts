@@ -38,6 +38,8 @@ export interface Addon {
   /** CPU seconds of the calling thread (getrusage RUSAGE_THREAD). */
   threadCpuTime(): { user: number; system: number };
   threadId(): number;
+  /** sched_yield(): let another runnable thread have this CPU, without sleeping. */
+  yieldCpu(): void;
 }
 
 const require = createRequire(import.meta.url);

@@ -124,6 +124,12 @@ describe.skipIf(skipReal())('tender exit codes', () => {
     expect(r.stderr.trim()).toMatch(/^tender: permission denied.*needs root or CAP_NET_ADMIN$/);
   });
 
+  it('a bare --stats before APP does not take APP as its value', async () => {
+    const r = await runTender(ns, ['--net=tap0', '--stats', FIXTURE('returns7.js'), '--count=3']);
+    expect(r.code).toBe(7);
+    expect(r.stderr).toMatch(/^tender: mode baseline/m);
+  });
+
   it('--help lists the options with an example and exits 0', async () => {
     const r = await runTender(ns, ['--help']);
     expect(r.code).toBe(0);

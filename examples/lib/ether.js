@@ -93,3 +93,24 @@ export function checksum(f, from, to) {
   for (let i = from; i < to; i++) { a = (a + f[i]) % 65521; b = (b + a) % 65521; }
   return (b << 16) | a;
 }
+
+/** Writes an ICMP echo request (id, seq, `payload` bytes of i & 0xff) into f; returns its length. */
+export function echoRequest(f, src, dst, id, seq, payload) {
+  f.set(dst.mac, 0); f.set(src.mac, 6); put16(f, 12, ETH_IP);
+  f[14] = 0x45; f[15] = 0; put16(f, 16, 20 + 8 + payload); put16(f, 18, seq & 0xffff);
+  put16(f, 20, 0x4000); f[22] = 64; f[23] = 1; put16(f, 24, 0);
+  f.set(src.ip, 26); f.set(dst.ip, 30);
+  put16(f, 24, ipChecksum(f, 14, 20));
+  f[34] = 8; f[35] = 0; put16(f, 36, 0); put16(f, 38, id); put16(f, 40, seq & 0xffff);
+  for (let i = 0; i < payload; i++) f[42 + i] = i & 0xff;
+  put16(f, 36, ipChecksum(f, 34, 8 + payload + (payload & 1)));
+  return 42 + payload;
+}
+
+/** If f is an ICMP echo reply to `ip` with identifier `id`, its sequence number (else -1). */
+export function echoReplySeq(f, len, ip, id) {
+  if (len < 42 || etherType(f) !== ETH_IP || f[23] !== 1 || !same(f, 30, ip)) return -1;
+  const icmp = 14 + (f[14] & 0xf) * 4;
+  if (f[icmp] !== 0 || u16(f, icmp + 4) !== id) return -1;
+  return u16(f, icmp + 6);
+}

@@ -20,7 +20,7 @@ interface RoleConfig {
 
 const cfg = workerData as RoleConfig;
 const progress = new Int32Array(cfg.progress);
-const backend = new ShmBackend({ region: cfg.region, kickFds: cfg.kickFds, kick: cfg.kick, spinNs: 0, kickFn: (fd) => addon.eventfdWrite(fd), nowNs });
+const backend = new ShmBackend({ region: cfg.region, kickFds: cfg.kickFds, kick: cfg.kick, spinNs: 0, kickFn: (fd) => addon.eventfdWrite(fd), relax: () => addon.yieldCpu(), nowNs });
 const ether: any = await import(new URL('../../../examples/lib/ether.js', import.meta.url).href);
 const deadline = nowNs() + 60e9;
 

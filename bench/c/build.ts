@@ -1,0 +1,23 @@
+// Builds the C limit programs (bench/c/*.c) into bench/bin/, when missing or older than their source.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../../test/helpers/netns.js';
+
+export const BIN = join(ROOT, 'bench', 'bin');
+
+export function buildLimitPrograms(): Record<string, string> {
+  const src = join(ROOT, 'bench', 'c');
+  mkdirSync(BIN, { recursive: true });
+  const out: Record<string, string> = {};
+  for (const file of readdirSync(src).filter((f) => f.endsWith('.c'))) {
+    const name = file.slice(0, -2);
+    const exe = join(BIN, name);
+    const newest = Math.max(statSync(join(src, file)).mtimeMs, statSync(join(src, 'common.h')).mtimeMs);
+    if (!existsSync(exe) || statSync(exe).mtimeMs < newest) {
+      execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', exe, join(src, file)], { stdio: 'inherit' });
+    }
+    out[name] = exe;
+  }
+  return out;
+}

@@ -1,0 +1,100 @@
+// Hybrid mode and notification suppression: what the modes cost, counted.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildLimitPrograms } from '../bench/c/build.js';
+import { parsePing } from '../bench/ping-flood.js';
+import { collect, createNetns, skipReal, type Netns } from './helpers/netns.js';
+import { kernelTx } from './helpers/tap-stats.js';
+import { EXAMPLE, FIXTURE, readStats, startTender, statsPath, waitForLine } from './helpers/tender.js';
+
+const GUEST_MAC = '02:00:00:00:00:02';
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+describe.skipIf(skipReal())('hybrid mode and suppression', () => {
+  let ns: Netns;
+  let bin: Record<string, string>;
+  beforeAll(() => {
+    ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
+    bin = buildLimitPrograms();
+  });
+  afterAll(() => ns?.destroy());
+
+  /** udp_sink under a 400,000-datagram flood; its count, the tender's stats and the kernel's TAP counters. */
+  async function flood(args: string[]) {
+    const stats = statsPath();
+    const before = kernelTx(ns);
+    const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...args, `--stats-json=${stats}`, EXAMPLE('udp_sink.js'), '--timeout=5']);
+    const tender = collect(t, 30_000);
+    await waitForLine(t, /udp_sink: counting/);
+    const sent = await collect(ns.spawn(bin.udp_flood, ['--dst=10.0.0.2', '--port=9000', '--count=400000', '--seconds=4', '--size=1300']));
+    const r = await tender;
+    expect(r.code).toBe(0);
+    const after = kernelTx(ns);
+    const total = /udp_sink: total (\d+) frames/.exec(r.stdout);
+    return { sent: JSON.parse(sent.stdout).sent, sink: Number(total![1]), delivered: after.packets - before.packets, s: readStats(stats) };
+  }
+
+  it('under a sustained flood hybrid needs ≤ 1/10 of the notifications per frame of unsuppressed event mode, ≤ 0.05, and loses nothing', async () => {
+    const event = await flood(['--shm=event', '--no-suppress']);
+    const hybrid = await flood(['--shm=hybrid']);
+    for (const run of [event, hybrid]) {
+      expect(run.sent).toBe(400000);
+      expect(run.delivered).toBeGreaterThan(200000); // a sustained flood, not a trickle
+      expect(run.sink).toBe(run.delivered); // every frame the kernel handed over reached the guest
+      expect(run.s.nics[0].rx_frames).toBe(run.delivered);
+    }
+    const e = event.s.notifications.per_frame;
+    const h = hybrid.s.notifications.per_frame;
+    console.log(`flood notifications per frame: event --no-suppress ${e}, hybrid ${h}`);
+    expect(h).toBeLessThanOrEqual(e / 10);
+    expect(h).toBeLessThanOrEqual(0.05);
+  });
+
+  it('at a low rate (ping -i 0.01) hybrid’s rtt is within 1.5× of event’s', async () => {
+    const rtt: Record<string, number[]> = { event: [], hybrid: [] };
+    for (let round = 0; round < 2; round++) {
+      for (const mode of ['event', 'hybrid']) {
+        const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, `--shm=${mode}`, EXAMPLE('ping_serve.js'), '--limit=250']);
+        const tender = collect(t, 30_000);
+        await waitForLine(t, /ping_serve: answering/);
+        const p = parsePing((await collect(ns.spawn('ping', ['-q', '-c', '250', '-i', '0.01', '10.0.0.2']))).stdout);
+        expect((await tender).code).toBe(0);
+        expect(p.lossPct).toBe(0);
+        rtt[mode].push(p.rtt.avg);
+      }
+    }
+    console.log(`ping -i 0.01 rtt avg ms: event ${rtt.event.join(', ')}; hybrid ${rtt.hybrid.join(', ')}`);
+    expect(median(rtt.hybrid)).toBeLessThanOrEqual(1.5 * median(rtt.event));
+  });
+
+  for (const mode of ['event', 'hybrid']) {
+    it(`${mode}: two million frames through sleep/wake transitions, none stranded (no frame waits > 100 ms)`, async () => {
+      const stats = statsPath();
+      const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, `--shm=${mode}`, `--stats-json=${stats}`, FIXTURE('pinger.js'), '--count=1000000', '--stall-ms=100', '--seed=7']);
+      const r = await collect(t, 300_000);
+      const result = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      expect(result).toMatchObject({ sent: 1000000, received: 1000000, stalls: 0, disorder: 0 });
+      expect(result.maxWaitMs).toBeLessThanOrEqual(100);
+      expect(r.code).toBe(0);
+      const s = readStats(stats);
+      expect(s.nics[0].rx_frames + s.nics[0].tx_frames).toBeGreaterThanOrEqual(2000000);
+      // Both sides really went to sleep and were woken, many times over.
+      expect(s.notifications.io_wakeups).toBeGreaterThan(5000);
+      expect(s.notifications.interrupts).toBeGreaterThan(5000);
+      expect(s.notifications.kicks).toBeGreaterThan(5000);
+    });
+  }
+
+  it('--stats=live prints one plain line a second when stderr is not a terminal', async () => {
+    const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', '--stats=live', EXAMPLE('udp_sink.js'), '--timeout=3.5']);
+    const tender = collect(t, 30_000);
+    await waitForLine(t, /udp_sink: counting/);
+    await collect(ns.spawn(bin.udp_flood, ['--dst=10.0.0.2', '--port=9000', '--count=100000', '--seconds=2', '--pps=50000', '--size=1300']));
+    const r = await tender;
+    expect(r.code).toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('service '));
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    expect(r.stderr).not.toContain('\r');
+    for (const l of lines) expect(l).toMatch(/^service rx [\d.]+k?M?\/s tx [\d.]+k?M?\/s [\d.]+ Mbit\/s \| notif\/frame ([\d.]+|-) \| cpu tender \d+% io \d+% guest \d+%$/);
+    expect(lines.some((l) => /rx (\d\d[\d.]*k|[1-9][\d.]*M)\/s/.test(l))).toBe(true); // it saw the flood
+  });
+});
