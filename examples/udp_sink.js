@@ -1,5 +1,6 @@
 // Counts UDP datagrams sent to --ip (default 10.0.0.2), prints the rate each second and a
-// total at the end. Stops after --count=N datagrams or --timeout=S seconds.
+// total at the end. Stops after --count=N datagrams, --timeout=S seconds, or --idle-ms=MS
+// without a datagram once traffic has started.
 // --work-ns=N spends about N ns of real computation per datagram (a checksum over the payload).
 import { net_info, net_read_view, net_read_done, net_write, yield_until, clock_monotonic, console_write } from 'shmtender/guest';
 import { option, ipBytes, arpReply, udpPayload, checksum } from './lib/ether.js';
@@ -9,8 +10,10 @@ export function main({ args }) {
   const ip = ipBytes(option(args, 'ip', '10.0.0.2'));
   const count = Number(option(args, 'count', '0'));
   const timeoutNs = Number(option(args, 'timeout', '0')) * 1e9;
+  const idleNs = Number(option(args, 'idle-ms', '0')) * 1e6;
   const passes = passesFor(Number(option(args, 'work-ns', '0')));
   let frames = 0, bytes = 0, work = 0, lastFrames = 0;
+  let first = 0, lastSeen = 0, seenFrames = 0; // the span traffic flowed: first datagram to (about) the last
   console_write(`udp_sink: counting on ${option(args, 'ip', '10.0.0.2')}\n`);
   const start = clock_monotonic();
   let now = start, lastReport = start;
@@ -19,14 +22,17 @@ export function main({ args }) {
     if (f !== null) {
       const off = udpPayload(f, f.length, ip);
       if (off >= 0) {
-        frames++;
+        if (frames++ === 0) first = clock_monotonic();
         bytes += f.length - off;
         for (let p = 0; p < passes; p++) work ^= checksum(f, off, f.length);
       } else if (arpReply(f, f.length, nic.mac, ip)) net_write(nic.handle, f);
       net_read_done(nic.handle);
       if ((frames & 1023) !== 0) continue; // look at the clock now and then, not per frame
     } else {
-      yield_until(Math.min(lastReport + 1e9, timeoutNs ? start + timeoutNs : Infinity));
+      now = clock_monotonic();
+      if (frames !== seenFrames) { seenFrames = frames; lastSeen = now; } // the ring just ran dry
+      if (idleNs && frames > 0 && now - lastSeen >= idleNs) break;
+      yield_until(Math.min(lastReport + 1e9, timeoutNs ? start + timeoutNs : Infinity, idleNs && frames > 0 ? lastSeen + idleNs : Infinity));
     }
     now = clock_monotonic();
     if (timeoutNs && now - start >= timeoutNs) break;
@@ -36,8 +42,10 @@ export function main({ args }) {
       lastReport = now;
     }
   }
-  const secs = (clock_monotonic() - start) / 1e9;
-  console_write(`udp_sink: total ${frames} frames ${bytes} bytes in ${secs.toFixed(3)} s (work ${work & 1})\n`);
+  const end = clock_monotonic();
+  const secs = (end - start) / 1e9;
+  const span = frames > 1 ? ((frames === seenFrames ? lastSeen : end) - first) / 1e9 : 0;
+  console_write(`udp_sink: total ${frames} frames ${bytes} bytes in ${secs.toFixed(3)} s (active ${span.toFixed(3)} s, ${span > 0 ? Math.round(frames / span) : 0} frames/s, work ${work & 1})\n`);
   return 0;
 }
 

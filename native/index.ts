@@ -12,6 +12,7 @@ export interface Addon {
   /** Attach to an existing, up TAP (IFF_TAP|IFF_NO_PI), non-blocking. Errors carry .code (errno name). */
   tapAttach(name: string): number;
   interfaceState(name: string): InterfaceState;
+  setBlocking(fd: number, blocking: boolean): void;
   close(fd: number): void;
 
   /** Register a Uint8Array over a SharedArrayBuffer; bursts address it by id and are bounds-checked. */

@@ -94,6 +94,18 @@ static Napi::Value InterfaceState(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// setBlocking(fd, blocking): for callers that want plain blocking reads (the bench's
+// node-readsync row: what a Node user would write without us).
+static Napi::Value SetBlocking(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgFd(info, 0, fd)) return info.Env().Undefined();
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return ThrowErrno(info.Env(), errno, std::string("fcntl: ") + std::strerror(errno));
+  flags = info.Length() > 1 && info[1].ToBoolean() ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK);
+  if (fcntl(fd, F_SETFL, flags) < 0) return ThrowErrno(info.Env(), errno, std::string("fcntl: ") + std::strerror(errno));
+  return info.Env().Undefined();
+}
+
 static Napi::Value Close(const Napi::CallbackInfo& info) {
   int fd;
   if (!ArgFd(info, 0, fd)) return info.Env().Undefined();
@@ -104,6 +116,7 @@ static Napi::Value Close(const Napi::CallbackInfo& info) {
 void InitTap(Napi::Env env, Napi::Object exports) {
   exports.Set("tapAttach", Napi::Function::New(env, TapAttach, "tapAttach"));
   exports.Set("interfaceState", Napi::Function::New(env, InterfaceState, "interfaceState"));
+  exports.Set("setBlocking", Napi::Function::New(env, SetBlocking, "setBlocking"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
 }
 

@@ -1,9 +1,8 @@
 // Hybrid mode and notification suppression: what the modes cost, counted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLimitPrograms } from '../bench/c/build.js';
-import { parsePing } from '../bench/ping-flood.js';
+import { parsePing, udpFlood } from '../bench/workloads.js';
 import { collect, createNetns, skipReal, type Netns } from './helpers/netns.js';
-import { kernelTx } from './helpers/tap-stats.js';
 import { EXAMPLE, FIXTURE, readStats, startTender, statsPath, waitForLine } from './helpers/tender.js';
 
 const GUEST_MAC = '02:00:00:00:00:02';
@@ -18,32 +17,19 @@ describe.skipIf(skipReal())('hybrid mode and suppression', () => {
   });
   afterAll(() => ns?.destroy());
 
-  /** udp_sink under a 400,000-datagram flood; its count, the tender's stats and the kernel's TAP counters. */
-  async function flood(args: string[]) {
-    const stats = statsPath();
-    const before = kernelTx(ns);
-    const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...args, `--stats-json=${stats}`, EXAMPLE('udp_sink.js'), '--timeout=5']);
-    const tender = collect(t, 30_000);
-    await waitForLine(t, /udp_sink: counting/);
-    const sent = await collect(ns.spawn(bin.udp_flood, ['--dst=10.0.0.2', '--port=9000', '--count=400000', '--seconds=4', '--size=1300']));
-    const r = await tender;
-    expect(r.code).toBe(0);
-    const after = kernelTx(ns);
-    const total = /udp_sink: total (\d+) frames/.exec(r.stdout);
-    return { sent: JSON.parse(sent.stdout).sent, sink: Number(total![1]), delivered: after.packets - before.packets, s: readStats(stats) };
-  }
+  const flood = (mode: string, extra: string[]) => udpFlood(ns, bin.udp_flood, mode, { count: 400000, seconds: 4, extra });
 
   it('under a sustained flood hybrid needs ≤ 1/10 of the notifications per frame of unsuppressed event mode, ≤ 0.05, and loses nothing', async () => {
-    const event = await flood(['--shm=event', '--no-suppress']);
-    const hybrid = await flood(['--shm=hybrid']);
+    const event = await flood('event', ['--no-suppress']);
+    const hybrid = await flood('hybrid', []);
     for (const run of [event, hybrid]) {
       expect(run.sent).toBe(400000);
       expect(run.delivered).toBeGreaterThan(200000); // a sustained flood, not a trickle
       expect(run.sink).toBe(run.delivered); // every frame the kernel handed over reached the guest
-      expect(run.s.nics[0].rx_frames).toBe(run.delivered);
+      expect(run.stats.nics[0].rx_frames).toBe(run.delivered);
     }
-    const e = event.s.notifications.per_frame;
-    const h = hybrid.s.notifications.per_frame;
+    const e = event.stats.notifications.per_frame;
+    const h = hybrid.stats.notifications.per_frame;
     console.log(`flood notifications per frame: event --no-suppress ${e}, hybrid ${h}`);
     expect(h).toBeLessThanOrEqual(e / 10);
     expect(h).toBeLessThanOrEqual(0.05);

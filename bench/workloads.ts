@@ -1,0 +1,75 @@
+// The workloads the demo, the bench and the tests share: ping_serve under a ping flood, and
+// udp_sink under a UDP flood, each returning what the peer, the kernel and the tender saw.
+import { collect, type Netns } from '../test/helpers/netns.js';
+import { kernelTx } from './tap-stats.js';
+import { EXAMPLE, modeArgs, readStats, startTender, statsPath, waitForLine } from '../test/helpers/tender.js';
+
+export interface PingResult {
+  mode: string;
+  transmitted: number;
+  received: number;
+  lossPct: number;
+  timeMs: number;
+  echoesPerS: number;
+  rtt: { min: number; avg: number; max: number };
+  stats: any;
+}
+
+export function parsePing(text: string) {
+  const sum = /(\d+) packets transmitted, (\d+) received.*?([\d.]+)% packet loss, time (\d+)ms/.exec(text);
+  const rtt = /= ([\d.]+)\/([\d.]+)\/([\d.]+)\//.exec(text);
+  if (!sum || !rtt) throw new Error(`cannot read ping's summary: ${text}`);
+  return {
+    transmitted: Number(sum[1]), received: Number(sum[2]), lossPct: Number(sum[3]), timeMs: Number(sum[4]),
+    rtt: { min: Number(rtt[1]), avg: Number(rtt[2]), max: Number(rtt[3]) },
+  };
+}
+
+export async function pingFlood(ns: Netns, mode: string, count: number, opts: { size?: number; extra?: string[]; interval?: string } = {}): Promise<PingResult> {
+  const stats = statsPath();
+  const t = startTender(ns, ['--net=tap0', '--net-mac=02:00:00:00:00:02', ...modeArgs(mode), `--stats-json=${stats}`, ...(opts.extra ?? []), EXAMPLE('ping_serve.js'), `--limit=${count}`]);
+  const tender = collect(t, 600_000);
+  await waitForLine(t, /ping_serve: answering/);
+  const pingArgs = opts.interval ? ['-i', opts.interval] : ['-f'];
+  const p = await collect(ns.spawn('ping', [...pingArgs, '-q', '-c', String(count), '-s', String(opts.size ?? 56), '-W', '1', '10.0.0.2']), 600_000);
+  const r = await tender;
+  if (r.code !== 0) throw new Error(`tender (${mode}) exited ${r.code}: ${r.stderr}`);
+  const ping = parsePing(p.stdout);
+  return { mode, ...ping, echoesPerS: ping.timeMs > 0 ? (ping.received * 1000) / ping.timeMs : 0, stats: readStats(stats) };
+}
+
+export interface FloodResult {
+  sent: number;
+  offeredPps: number;
+  sink: number;
+  delivered: number;
+  kernelDropped: number;
+  sinkSeconds: number;
+  /** Frames per second the guest counted while traffic flowed. */
+  sinkFps: number;
+  stats: any;
+}
+
+/**
+ * udp_sink under the tender while the C sender floods it from the namespace. `sink` is what the
+ * guest counted, `delivered` what the kernel handed to the TAP, `kernelDropped` what it dropped
+ * because the tender did not keep up.
+ */
+export async function udpFlood(ns: Netns, floodBin: string, mode: string, opts: { count: number; seconds: number; size?: number; pps?: number; extra?: string[]; sinkArgs?: string[] }): Promise<FloodResult> {
+  const stats = statsPath();
+  const before = kernelTx(ns);
+  const t = startTender(ns, ['--net=tap0', '--net-mac=02:00:00:00:00:02', ...modeArgs(mode), `--stats-json=${stats}`, ...(opts.extra ?? []), EXAMPLE('udp_sink.js'), `--timeout=${opts.seconds + 5}`, '--idle-ms=300', ...(opts.sinkArgs ?? [])]);
+  const tender = collect(t, (opts.seconds + 30) * 1000);
+  await waitForLine(t, /udp_sink: counting/);
+  const flood = await collect(ns.spawn(floodBin, ['--dst=10.0.0.2', '--port=9000', `--count=${opts.count}`, `--seconds=${opts.seconds}`, `--size=${opts.size ?? 1300}`, `--pps=${opts.pps ?? 0}`]));
+  const r = await tender;
+  if (r.code !== 0) throw new Error(`tender (${mode}) exited ${r.code}: ${r.stderr}`);
+  const after = kernelTx(ns);
+  const total = /udp_sink: total (\d+) frames \d+ bytes in ([\d.]+) s \(active [\d.]+ s, (\d+) frames\/s/.exec(r.stdout);
+  if (!total) throw new Error(`udp_sink printed no total: ${r.stdout}`);
+  const f = JSON.parse(flood.stdout);
+  return {
+    sent: f.sent, offeredPps: f.pps, sink: Number(total[1]), sinkSeconds: Number(total[2]), sinkFps: Number(total[3]),
+    delivered: after.packets - before.packets, kernelDropped: after.dropped - before.dropped, stats: readStats(stats),
+  };
+}
