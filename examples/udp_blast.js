@@ -23,10 +23,12 @@ export function main({ args }) {
   for (let i = 4; i < size; i++) frame[42 + i] = i & 0xff;
   const send = batch === 1 ? net_write : net_queue;
   const start = clock_monotonic();
+  let again = 0; // how often the TX ring was full: back-pressure, not loss
   for (let seq = 0; seq < count; ) {
     for (let b = 0; b < batch && seq < count; ) {
       frame[42] = seq >>> 24; frame[43] = seq >>> 16; frame[44] = seq >>> 8; frame[45] = seq;
       if (send(nic.handle, frame, len) === AGAIN) {
+        again++;
         net_flush(nic.handle);
         net_wait_room(nic.handle, clock_monotonic() + 1e8);
         continue;
@@ -41,6 +43,6 @@ export function main({ args }) {
     }
   }
   const secs = (clock_monotonic() - start) / 1e9;
-  console_write(`udp_blast: sent ${count} frames in ${secs.toFixed(3)} s (${Math.round(count / secs)} frames/s)\n`);
+  console_write(`udp_blast: sent ${count} frames in ${secs.toFixed(3)} s (${Math.round(count / secs)} frames/s, ring full ${again} times)\n`);
   return 0;
 }

@@ -3,10 +3,23 @@
 // its tender) and does the syscall itself. One trap per net call, counted.
 import { MIN_FRAME } from '../guest-api/abi.js';
 import { AGAIN, EINVAL, OK, UNSPEC, type NetBackend, type ReadOut, type Result } from '../guest-api/results.js';
-import { addon } from '../native/index.js';
+import { addon, errnoCode } from '../native/index.js';
 import { gIndex, nIndex } from './stats.js';
 
+/** The TAP failed under a trap (deleted while in use): the tender reports it, exit 74. */
+export class DeviceFault extends Error {}
+
+function trapSyscall<T>(iface: string, what: () => T): T {
+  try {
+    return what();
+  } catch (err) {
+    const code = errnoCode(err);
+    throw new DeviceFault(`${iface}: ${code === 'EBADFD' || code === 'EBADF' || code === 'ENODEV' ? 'the TAP device was deleted' : (err as Error).message}`);
+  }
+}
+
 export interface BaselineNic {
+  iface: string;
   fd: number;
   maxFrame: number;
 }
@@ -35,7 +48,7 @@ export class BaselineDevice implements NetBackend {
     const nic = this.nics[h];
     const s = this.stats;
     for (;;) {
-      const len = addon.readFrame(nic.fd, buf);
+      const len = trapSyscall(nic.iface, () => addon.readFrame(nic.fd, buf));
       if (len < 0) return -1;
       if (len < MIN_FRAME || len > nic.maxFrame) {
         s[nIndex(h, 'rx_bad')]++;
@@ -79,7 +92,7 @@ export class BaselineDevice implements NetBackend {
     const nic = this.nics[h];
     if (!(size >= MIN_FRAME && size <= nic.maxFrame && size <= buf.length)) return EINVAL;
     this.stats[this.traps]++;
-    const rc = addon.writeFrame(nic.fd, buf, size);
+    const rc = trapSyscall(nic.iface, () => addon.writeFrame(nic.fd, buf, size));
     if (rc === -1) return AGAIN;
     if (rc === -2) {
       this.stats[nIndex(h, 'tx_drops')]++;

@@ -4,10 +4,11 @@ import { register } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { __installRuntime, type NetInfo } from '../guest-api/index.js';
+import { RingFault } from '../guest-api/ring.js';
 import { ShmBackend } from '../guest-api/shm-backend.js';
 import type { NetBackend } from '../guest-api/results.js';
 import { addon, threadCpuSeconds } from '../native/index.js';
-import { BaselineDevice } from './baseline-device.js';
+import { BaselineDevice, DeviceFault } from './baseline-device.js';
 import { nowNs, type ShmMode } from './io-loop.js';
 import { gIndex, section } from './stats.js';
 
@@ -15,6 +16,7 @@ export type Mode = 'baseline' | ShmMode;
 
 export interface GuestNicConfig {
   name: string;
+  iface: string;
   mac: number[];
   mtu: number;
   maxFrame: number;
@@ -36,7 +38,7 @@ export interface GuestConfig {
 }
 
 /** Messages from the guest thread to the tender. */
-export type GuestMessage = { type: 'started'; tid: number } | { type: 'exit'; status: number } | { type: 'crash'; message: string } | { type: 'bad-app'; message: string };
+export type GuestMessage = { type: 'started'; tid: number } | { type: 'exit'; status: number } | { type: 'fault'; message: string } | { type: 'device-fault'; message: string } | { type: 'crash'; message: string } | { type: 'bad-app'; message: string };
 
 const cfg = workerData as GuestConfig;
 const stats = section(cfg.stats);
@@ -44,7 +46,7 @@ const post = (m: GuestMessage) => parentPort!.postMessage(m);
 
 const backend: NetBackend =
   cfg.mode === 'baseline'
-    ? new BaselineDevice(cfg.nics.map((n) => ({ fd: n.fd, maxFrame: n.maxFrame })), stats, cfg.wakeFd)
+    ? new BaselineDevice(cfg.nics.map((n) => ({ iface: n.iface, fd: n.fd, maxFrame: n.maxFrame })), stats, cfg.wakeFd)
     : new ShmBackend({
         region: cfg.region!,
         kickFds: cfg.nics.map((n) => n.kickFd),
@@ -97,8 +99,16 @@ try {
   const status = await (app.main as (start: { args: string[]; cmdline: string }) => unknown)({ args: cfg.args, cmdline: cfg.args.join(' ') });
   finish(normaliseStatus(status));
 } catch (err) {
-  backend.close();
   stats[gIndex('cpu_s')] = threadCpuSeconds();
-  post({ type: 'crash', message: (err as Error)?.stack ?? String(err) });
+  if (err instanceof RingFault) post({ type: 'fault', message: `${err.message} (seen by the guest API)` }); // it broke its own half
+  else if (err instanceof DeviceFault) post({ type: 'device-fault', message: err.message });
+  else {
+    try {
+      backend.close();
+    } catch {
+      /* what was queued cannot be flushed: the crash is what the user needs to see */
+    }
+    post({ type: 'crash', message: (err as Error)?.stack ?? String(err) });
+  }
   process.exit(1);
 }

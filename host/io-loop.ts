@@ -12,6 +12,8 @@ import { gIndex, nIndex, section } from './stats.js';
 
 export type ShmMode = 'poll' | 'event' | 'hybrid';
 
+const SLEEP_CAP_NS = 1e9;
+
 export interface IoNic {
   iface: string;
   fd: number;
@@ -113,7 +115,7 @@ export class IoLoop {
     } catch (err) {
       if (err instanceof RingFault) {
         this.stats[gIndex('faults')]++;
-        exit = { reason: 'guest-fault', message: err.message };
+        exit = { reason: 'guest-fault', message: `${err.message} (seen by the IO thread)` };
       } else if (err instanceof DeviceFault) {
         exit = { reason: 'device-fault', message: err.message };
       } else {
@@ -250,14 +252,17 @@ export class IoLoop {
       this.notify.awake();
       return;
     }
-    const n = addon.epollWait(this.epfd, -1, this.ready);
+    // Never asleep for more than a second: on waking, the rings are checked again (a guest
+    // that scribbled over the control words so it never kicks is still caught in bounded time).
+    const n = addon.epollWait(this.epfd, SLEEP_CAP_NS, this.ready);
     this.notify.awake();
     this.stats[gIndex('io_wakeups')]++;
+    if (n === 0) this.workPending(); // validates every guest-written index
     for (let i = 0; i < n; i++) {
       const fd = this.ready[i];
       if (fd < 0) {
         const bad = this.ports.find((p) => p.fd === -fd - 1);
-        if (bad) throw new DeviceFault(`${bad.iface}: the TAP device went away (error/hangup on its fd)`);
+        if (bad) throw new DeviceFault(`${bad.iface}: the TAP device was deleted (hangup on its fd)`);
         continue;
       }
       if (fd === this.cfg.controlFd) addon.eventfdRead(fd);
@@ -322,7 +327,7 @@ export function nowNs(): number {
 
 function deviceErrorText(err: unknown): string {
   const code = errnoCode(err);
-  if (code === 'EBADFD' || code === 'EBADF' || code === 'ENODEV') return 'the TAP device went away (deleted while in use)';
+  if (code === 'EBADFD' || code === 'EBADF' || code === 'ENODEV') return 'the TAP device was deleted';
   if (code === 'EIO') return 'I/O error on the TAP device (is it down?)';
   return (err as Error)?.message ?? String(err);
 }

@@ -113,7 +113,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
       stats: stats.guest,
       wakeFd,
       nics: nics.map((n, i) => ({
-        name: n.name, mac: Array.from(n.mac), mtu: opts.mtu, maxFrame: layout!.nics[i].maxFrame,
+        name: n.name, iface: n.iface, mac: Array.from(n.mac), mtu: opts.mtu, maxFrame: layout!.nics[i].maxFrame,
         fd: shm ? -1 : n.fd, kickFd: shm ? kickFds[i] : -1,
       })),
       app: opts.app,
@@ -125,7 +125,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     guest = new Worker(here('./guest-thread.js'), { workerData: guestConfig, resourceLimits: limits, name: 'guest', stdout: false, stderr: false });
     if (opts.stats === 'live') live = new LiveView(stats, nics.map((n) => n.name), process.stderr);
 
-    const outcome = await guestOutcome(guest, io ? ioExited : null, opts.timeoutS);
+    const outcome = await guestOutcome(guest, io ? ioExited : null, opts.timeoutS, nics);
     const durationS = (Number(process.hrtime.bigint()) - startNs) / 1e9;
 
     // A guest that did not finish cannot report its CPU time: read it before it goes.
@@ -170,7 +170,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
 type Outcome = { kind: 'status' | 'stopped'; code: number; line?: string; guestTid: number };
 
 /** Waits for the guest to end, the IO thread to fault, a signal, or the timeout. */
-function guestOutcome(guest: Worker, ioExit: Promise<IoExit> | null, timeoutS?: number): Promise<Outcome> {
+function guestOutcome(guest: Worker, ioExit: Promise<IoExit> | null, timeoutS: number | undefined, nics: { iface: string }[]): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
     let last: GuestMessage | null = null;
     let errored: Omit<Outcome, 'guestTid'> | null = null;
@@ -194,6 +194,8 @@ function guestOutcome(guest: Worker, ioExit: Promise<IoExit> | null, timeoutS?: 
       const m = last as GuestMessage | null;
       if (m?.type === 'crash') return done({ kind: 'stopped', code: EXIT.guestCrash, line: `guest crashed: ${m.message}` });
       if (m?.type === 'bad-app') return done({ kind: 'stopped', code: EXIT.guestCrash, line: m.message });
+      if (m?.type === 'fault') return done({ kind: 'stopped', code: EXIT.guestFault, line: `guest fault: ${m.message}` });
+      if (m?.type === 'device-fault') return done({ kind: 'stopped', code: EXIT.deviceFault, line: `device fault: ${m.message}` });
       done({ kind: 'status', code: m?.type === 'exit' ? m.status : exitCode });
     });
     ioExit?.then((e) => {
@@ -207,6 +209,15 @@ function guestOutcome(guest: Worker, ioExit: Promise<IoExit> | null, timeoutS?: 
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     });
+    // A TAP deleted or set down under us: a blocked epoll_wait may never say so, so look.
+    const watchdog = setInterval(() => {
+      for (const n of nics) {
+        const st = addon.interfaceState(n.iface);
+        if (!st.exists) return done({ kind: 'stopped', code: EXIT.deviceFault, line: `device fault: ${n.iface}: the TAP device was deleted` });
+        if (!st.up) return done({ kind: 'stopped', code: EXIT.deviceFault, line: `device fault: ${n.iface}: the TAP device was set down` });
+      }
+    }, 1000);
+    cleanups.push(() => clearInterval(watchdog));
     if (timeoutS !== undefined) {
       const t = setTimeout(() => done({ kind: 'stopped', code: EXIT.timeout, line: `guest stopped after --timeout=${timeoutS} s` }), timeoutS * 1000);
       cleanups.push(() => clearTimeout(t));

@@ -1,4 +1,5 @@
-// Builds the C limit programs (bench/c/*.c) into bench/bin/, when missing or older than their source.
+// Builds the C programs (bench/c/*.c: the limit rows and the traffic tools) into bench/bin/,
+// when missing or older than their source.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,0 +1,201 @@
+// Hostile guests, guest failures, overload, back-pressure, a soak, signals, device faults and
+// bad frames: nothing accepted is lost, nothing crashes, nothing is left behind.
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildLimitPrograms } from '../bench/c/build.js';
+import { kernelRx, kernelTx } from '../bench/tap-stats.js';
+import { parsePing } from '../bench/workloads.js';
+import { collect, createNetns, skipReal, sleep, type Netns } from './helpers/netns.js';
+import { pidsIn, sampleRss } from './helpers/process.js';
+import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from './helpers/tender.js';
+
+const GUEST_MAC = '02:00:00:00:00:02';
+const SHM = ['poll', 'event', 'hybrid'] as const;
+const ALL = ['baseline', ...SHM] as const;
+const lastJson = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
+
+describe.skipIf(skipReal())('robustness', () => {
+  let bin: Record<string, string>;
+  let ns: Netns;
+  beforeAll(() => {
+    bin = buildLimitPrograms();
+  });
+  // A fresh namespace per test: some tests delete or down the TAP.
+  beforeEach(() => {
+    ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
+    return () => {
+      expect(pidsIn(ns)).toEqual([]); // no tender, worker or peer left running
+      ns.destroy();
+    };
+  });
+  const tender = (args: string[]) => ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...args];
+
+  for (const mode of SHM) {
+    it(`hostile guest, ${mode}: 200 seeds of corrupted shared memory each end in a guest fault (72) with one line, in bounded time`, async () => {
+      const lines = new Set<string>();
+      for (let seed = 1; seed <= 200; seed++) {
+        const t0 = Date.now();
+        const r = await runTender(ns, tender([`--shm=${mode}`, FIXTURE('hostile.js'), `--seed=${seed}`]), 15_000);
+        const err = r.stderr.trim().split('\n');
+        expect({ seed, code: r.code, signal: r.signal }).toEqual({ seed, code: 72, signal: null });
+        expect(err).toHaveLength(1);
+        expect(err[0]).toMatch(/^tender: guest fault: nic 0 (tx|rx) ring: (producer index|consumer index|frame length) .* \(seen by the (IO thread|guest API)\)$/);
+        expect(Date.now() - t0).toBeLessThan(10_000);
+        lines.add(err[0].replace(/\d+/g, 'N'));
+      }
+      // The seeds really explore: different words were caught being wrong.
+      expect(lines.size).toBeGreaterThanOrEqual(3);
+    }, 600_000);
+  }
+
+  it('a guest that loops forever ends with SIGTERM (143) or --timeout (124); one that exceeds --mem with 73; the TAP works after each', async () => {
+    const t = startTender(ns, tender(['--shm=event', FIXTURE('loops.js')]));
+    const looping = collect(t, 20_000);
+    await sleep(800);
+    t.kill('SIGTERM');
+    const term = await looping;
+    expect(term.code).toBe(143);
+    expect(term.stderr).toMatch(/^tender: stopped by SIGTERM$/m);
+
+    const timed = await runTender(ns, tender(['--shm=poll', '--timeout=1', FIXTURE('loops.js')]), 20_000);
+    expect(timed.code).toBe(124);
+    expect(timed.stderr.trim()).toBe('tender: guest stopped after --timeout=1 s');
+
+    const hog = await runTender(ns, tender(['--shm=hybrid', '--mem=32', FIXTURE('hog.js')]), 60_000);
+    expect(hog.code).toBe(73);
+    expect(hog.stderr.trim()).toBe('tender: guest out of memory (raise --mem)');
+
+    const p = startTender(ns, tender(['--shm=event', EXAMPLE('ping_serve.js'), '--limit=20']));
+    const serving = collect(p, 20_000);
+    await waitForLine(p, /answering/);
+    const ping = parsePing((await collect(ns.spawn('ping', ['-c', '20', '-i', '0.01', '10.0.0.2']))).stdout);
+    expect(ping.lossPct).toBe(0);
+    expect((await serving).code).toBe(0);
+  });
+
+  it('overload: a 20 s flood of over 10× what a slow guest takes keeps RSS flat, counts the drops, feeds the guest, and full rate returns', async () => {
+    const before = kernelTx(ns).dropped;
+    const stats = statsPath();
+    const t = startTender(ns, tender(['--shm=hybrid', `--stats-json=${stats}`, EXAMPLE('udp_sink.js'), '--work-ns=50000', '--timeout=40', '--idle-ms=3000']));
+    const run = collect(t, 90_000);
+    await waitForLine(t, /udp_sink: counting/);
+    const rss = sampleRss(t.pid!);
+    const flood = lastJson((await collect(ns.spawn(bin.udp_flood, ['--dst=10.0.0.2', '--port=9000', '--count=100000000', '--seconds=20', '--size=1300', '--pps=250000']), 60_000)).stdout);
+    await sleep(1500); // the guest works through what its ring still holds
+    const mid = kernelTx(ns).dropped;
+    // Afterwards, a rate the slow guest can take: every frame must arrive.
+    const rx0 = kernelTx(ns).packets;
+    await collect(ns.spawn(bin.udp_flood, ['--dst=10.0.0.2', '--port=9000', '--count=2000', '--seconds=10', '--size=1300', '--pps=2000']));
+    const after = kernelTx(ns).dropped;
+    const recoveryDelivered = kernelTx(ns).packets - rx0;
+    const r = await run;
+    rss.stop();
+    expect(r.code).toBe(0);
+    const s = readStats(stats);
+    const rates = [...r.stdout.matchAll(/udp_sink: (\d+) frames\/s/g)].map((m) => Number(m[1]));
+    const slowest = Math.max(...rates);
+    console.log(`overload: offered ${flood.pps} pps for ${flood.seconds}s, guest took at most ${slowest}/s, kernel dropped ${mid - before}, RSS ${rss.samples.map((x) => x.mb.toFixed(0)).join(' ')} MB`);
+    expect(flood.pps).toBeGreaterThan(10 * slowest); // it really was ≥ 10× what the guest takes
+    expect(mid - before).toBeGreaterThan(0); // the excess was dropped — by the kernel, and counted there
+    expect(rates.filter((x) => x > 0).length).toBeGreaterThanOrEqual(18); // the guest got frames every second
+    expect(s.nics[0].rx_frames).toBe(Number(/udp_sink: total (\d+)/.exec(r.stdout)![1])); // the tender lost none it took
+    expect(after - mid).toBe(0); // recovered: nothing dropped at a rate the guest can take
+    expect(recoveryDelivered).toBe(2000);
+    const settled = rss.samples.filter((x) => x.t > 3000).map((x) => x.mb);
+    expect(Math.max(...settled) - Math.min(...settled)).toBeLessThan(25); // flat: bounded, not growing with the load
+  }, 120_000);
+
+  for (const mode of ALL) {
+    it(`back-pressure, ${mode}: a guest sending faster than the TAP drains gets AGAIN, waits, and every accepted frame arrives`, async () => {
+      const counter = ns.spawn(bin.udp_count, ['--port=9000', '--count=100000', '--idle-ms=1500']);
+      const counted = collect(counter, 60_000);
+      await new Promise<void>((r) => counter.stdout!.once('data', () => r()));
+      const k0 = kernelRx(ns).packets;
+      const stats = statsPath();
+      const r = await runTender(ns, tender([...modeArgs(mode), '--ring-slots=8', `--stats-json=${stats}`, EXAMPLE('udp_blast.js'), '--dst=10.0.0.1:9000', '--count=100000', '--size=1300', '--batch=32']), 60_000);
+      expect(r.code).toBe(0);
+      const again = Number(/ring full (\d+) times/.exec(r.stdout)![1]);
+      if (mode !== 'baseline') expect(again).toBeGreaterThan(0); // the ring pushed back (a TAP write never waits in the baseline)
+      const c = lastJson((await counted).stdout);
+      const s = readStats(stats);
+      expect(s.nics[0].tx_frames).toBe(100001); // the datagrams and one ARP request
+      expect(s.nics[0].tx_drops).toBe(0);
+      expect(kernelRx(ns).packets - k0).toBe(s.nics[0].tx_frames);
+      expect(c).toMatchObject({ received: 100000, bytes: 100000 * 1300 });
+    });
+  }
+
+  it('soak: 100,000 ping -f against ping_serve in hybrid: no loss, no duplicates, nothing out of order, RSS flat', async () => {
+    const t = startTender(ns, tender(['--shm=hybrid', EXAMPLE('ping_serve.js'), '--limit=100000']));
+    const run = collect(t, 120_000);
+    await waitForLine(t, /answering/);
+    const rss = sampleRss(t.pid!);
+    const out = (await collect(ns.spawn('ping', ['-f', '-q', '-c', '100000', '10.0.0.2']), 120_000)).stdout;
+    const r = await run;
+    rss.stop();
+    const p = parsePing(out);
+    expect(p).toMatchObject({ transmitted: 100000, received: 100000, lossPct: 0 });
+    expect(out).not.toMatch(/DUP!|wrong data/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/ping_serve: 100000 echoes, 0 out of order, done/);
+    const settled = rss.samples.filter((x) => x.t > 2000).map((x) => x.mb);
+    expect(Math.max(...settled) - Math.min(...settled)).toBeLessThan(20);
+  });
+
+  for (const [sig, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+    for (const mode of ['baseline', 'hybrid']) {
+      it(`${sig} during a flood, ${mode}: guest stopped, TX drained, stats written, exit ${code}`, async () => {
+        const stats = statsPath();
+        const k0 = kernelRx(ns).packets;
+        const t = startTender(ns, tender([...modeArgs(mode), `--stats-json=${stats}`, EXAMPLE('udp_blast.js'), '--dst=10.0.0.1:9000', '--count=100000000', '--size=1300', '--rate=100000']));
+        const run = collect(t, 30_000);
+        await sleep(1500);
+        t.kill(sig);
+        const r = await run;
+        expect(r.code).toBe(code);
+        expect(r.stderr.trim()).toBe(`tender: stopped by ${sig}`);
+        const s = readStats(stats);
+        expect(s.exit_code).toBe(code);
+        expect(s.nics[0].tx_frames).toBeGreaterThan(10000);
+        expect(s.nics[0].tx_drops).toBe(0);
+        expect(kernelRx(ns).packets - k0).toBe(s.nics[0].tx_frames); // everything taken from the ring reached the kernel
+      });
+    }
+  }
+
+  for (const mode of ALL) {
+    for (const fault of ['deleted', 'set down'] as const) {
+      it(`TAP ${fault} while running, ${mode}: one clear line, exit 74, no spin`, async () => {
+        const t = startTender(ns, tender([...modeArgs(mode), EXAMPLE('ping_serve.js')]));
+        const run = collect(t, 20_000);
+        await waitForLine(t, /answering/);
+        const t0 = Date.now();
+        if (fault === 'deleted') ns.run('ip', ['link', 'del', 'tap0']);
+        else ns.run('ip', ['link', 'set', 'tap0', 'down']);
+        const r = await run;
+        expect(r.code).toBe(74);
+        expect(r.stderr.trim()).toMatch(new RegExp(`^tender: device fault: tap0: .*(${fault === 'deleted' ? 'deleted|went away' : 'set down|down'})`));
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        expect(Date.now() - t0).toBeLessThan(3000);
+      });
+    }
+  }
+
+  for (const mode of ALL) {
+    it(`bad frames from the wire, ${mode}: oversize frames are counted and never delivered cut short; the tender keeps running`, async () => {
+      ns.run('ip', ['link', 'set', 'tap0', 'mtu', '9000']); // the TAP lets through more than the tender's MTU 1500
+      const stats = statsPath();
+      const t = startTender(ns, tender([...modeArgs(mode), `--stats-json=${stats}`, FIXTURE('frame_lengths.js'), '--count=4']));
+      const run = collect(t, 20_000);
+      await waitForLine(t, /ready/);
+      // 14: header only; 1518: the largest a 1500 MTU allows (with a VLAN tag); 1519: one over;
+      // 1528: exactly the slot's capacity; 9000: far over; then ordinary frames again.
+      await collect(ns.spawn(bin.raw_send, ['--tap=tap0', `--dst-mac=${GUEST_MAC}`, '--lengths=14,1518,1519,1528,9000,60,1000']));
+      const r = await run;
+      expect(r.code).toBe(0);
+      expect(r.stdout.split('\n').filter((l) => l.startsWith('len '))).toEqual(['len 14 intact', 'len 1518 intact', 'len 60 intact', 'len 1000 intact']);
+      const s = readStats(stats);
+      expect(s.nics[0].rx_bad).toBe(3);
+    });
+  }
+});
+
