@@ -104,7 +104,16 @@ describe.skipIf(skipReal())('tender exit codes', () => {
     ['APP not found', ['--net=tap0', '/nonexistent/app.js'], 64, /APP not found/],
     ['unknown option', ['--net=tap0', '--bogus', FIXTURE('returns7.js')], 64, /Unknown argument/],
     ['bad --ring-slots', ['--net=tap0', '--shm=poll', '--ring-slots=100', FIXTURE('returns7.js')], 64, /power of two/],
+    ['--mtu not a number', ['--net=tap0', '--mtu=abc', FIXTURE('returns7.js')], 64, /--mtu must be an integer from 68 to 65535/],
+    ['--mem too small', ['--net=tap0', '--mem=0', FIXTURE('returns7.js')], 64, /--mem must be an integer from 16/],
+    ['malformed --net-mac', ['--net=tap0', '--net-mac=02:zz:00:00:00:01', FIXTURE('returns7.js')], 64, /malformed MAC address/],
+    ['multicast --net-mac', ['--net=tap0', '--net-mac=01:00:00:00:00:01', FIXTURE('returns7.js')], 64, /multicast/],
+    ['--net-mac for a NIC with no --net', ['--net=tap0', '--net-mac:other=02:00:00:00:00:09', FIXTURE('returns7.js')], 64, /NIC 'other', which has no --net/],
+    ['the same --net:NAME twice', ['--net:a=tap0', '--net:a=tap0', FIXTURE('returns7.js')], 64, /--net:a given twice/],
+    ['--timeout not positive', ['--net=tap0', '--timeout=0', FIXTURE('returns7.js')], 64, /--timeout must be a positive number/],
+    ['--stats with a bad value', ['--net=tap0', '--stats=loud', FIXTURE('returns7.js')], 64, /--stats takes no value or 'live'/],
     ['no such TAP', ['--net=nosuch0', FIXTURE('returns7.js')], 69, /no such interface 'nosuch0'/],
+    ['not a TAP', ['--net=lo', FIXTURE('returns7.js')], 69, /interface 'lo' is not a TAP device/],
     ['TAP down', ['--net=tapdown', '--shm=event', FIXTURE('returns7.js')], 69, /interface 'tapdown' is down/],
   ];
   for (const [what, args, code, line] of cases) {
@@ -117,6 +126,17 @@ describe.skipIf(skipReal())('tender exit codes', () => {
       expect(lines[0]).toMatch(line);
     });
   }
+
+  it('TAP busy (another tender has it): exit 69 with one clear line', async () => {
+    const first = startTender(ns, ['--net=tap0', '--shm=event', EXAMPLE('ping_serve.js')]);
+    const running = collect(first, 20_000);
+    await waitForLine(first, /answering/);
+    const second = await runTender(ns, ['--net=tap0', FIXTURE('returns7.js')]);
+    first.kill('SIGTERM');
+    expect((await running).code).toBe(143);
+    expect(second.code).toBe(69);
+    expect(second.stderr.trim()).toBe("tender: interface 'tap0' is busy: another process is attached to it");
+  });
 
   it('no permission: exit 77 with one clear line', async () => {
     const r = await collect(ns.spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', `${DIST}host/cli.js`, '--net=tap0', FIXTURE('returns7.js')]));

@@ -1,0 +1,38 @@
+// `node dist/bench/soak.js [--count=1000000] [--mode=hybrid]` (root): ping -f against
+// ping_serve for a long time, watching loss, duplicates, order and the tender's RSS.
+// (A 100,000 version runs in CI: test/robustness.test.ts "soak".)
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { collect, createNetns, ROOT, whyNoTap } from '../test/helpers/netns.js';
+import { sampleRss } from '../test/helpers/process.js';
+import { EXAMPLE, startTender, waitForLine } from '../test/helpers/tender.js';
+import { parsePing } from './workloads.js';
+
+if (whyNoTap()) throw new Error(whyNoTap()!);
+const opt = (n: string, d: string) => process.argv.find((a) => a.startsWith(`--${n}=`))?.slice(n.length + 3) ?? d;
+const count = Number(opt('count', '1000000'));
+const mode = opt('mode', 'hybrid');
+const ns = createNetns({ taps: 1, guestMac: '02:00:00:00:00:02' });
+process.on('SIGINT', () => (ns.destroy(), process.exit(130)));
+try {
+  const t = startTender(ns, ['--net=tap0', '--net-mac=02:00:00:00:00:02', `--shm=${mode}`, EXAMPLE('ping_serve.js'), `--limit=${count}`]);
+  const run = collect(t, 3_600_000);
+  await waitForLine(t, /answering/);
+  const rss = sampleRss(t.pid!, 1000);
+  const out = (await collect(ns.spawn('ping', ['-f', '-q', '-c', String(count), '10.0.0.2']), 3_600_000)).stdout;
+  const r = await run;
+  rss.stop();
+  const p = parsePing(out);
+  const order = /(\d+) out of order/.exec(r.stdout)?.[1] ?? '?';
+  const mb = rss.samples.map((s) => s.mb);
+  const md = `# soak: ping -f -c ${count} against ping_serve.js, --shm=${mode}
+
+| transmitted | received | loss | duplicates | requests out of order | echoes/s | rtt min/avg/max ms | tender RSS MB min–max (1 s samples) | exit |
+|---|---|---|---|---|---|---|---|---|
+| ${p.transmitted} | ${p.received} | ${p.lossPct}% | ${/DUP!/.test(out) ? 'yes' : 'none'} | ${order} | ${((p.received * 1000) / p.timeMs).toFixed(0)} | ${p.rtt.min}/${p.rtt.avg}/${p.rtt.max} | ${Math.min(...mb).toFixed(0)}–${Math.max(...mb).toFixed(0)} | ${r.code} |
+`;
+  writeFileSync(join(ROOT, 'bench', 'results', 'soak.md'), md);
+  console.log(md);
+} finally {
+  ns.destroy();
+}
