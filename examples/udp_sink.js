@@ -3,7 +3,7 @@
 // without a datagram once traffic has started.
 // --work-ns=N spends about N ns of real computation per datagram (a checksum over the payload).
 import { net_info, net_read_view, net_read_done, net_write, yield_until, clock_monotonic, console_write } from 'shmtender/guest';
-import { option, ipBytes, arpReply, udpPayload, checksum } from './lib/ether.js';
+import { option, ipBytes, arpReply, udpPayload, workFor } from './lib/ether.js';
 
 export function main({ args }) {
   const nic = net_info();
@@ -11,8 +11,8 @@ export function main({ args }) {
   const count = Number(option(args, 'count', '0'));
   const timeoutNs = Number(option(args, 'timeout', '0')) * 1e9;
   const idleNs = Number(option(args, 'idle-ms', '0')) * 1e6;
-  const passes = passesFor(Number(option(args, 'work-ns', '0')));
-  let frames = 0, bytes = 0, work = 0, lastFrames = 0;
+  const work = workFor(Number(option(args, 'work-ns', '0')), clock_monotonic);
+  let frames = 0, bytes = 0, sum = 0, lastFrames = 0;
   let first = 0, lastSeen = 0, seenFrames = 0; // the span traffic flowed: first datagram to (about) the last
   console_write(`udp_sink: counting on ${option(args, 'ip', '10.0.0.2')}\n`);
   const start = clock_monotonic();
@@ -24,7 +24,7 @@ export function main({ args }) {
       if (off >= 0) {
         if (frames++ === 0) first = clock_monotonic();
         bytes += f.length - off;
-        for (let p = 0; p < passes; p++) work ^= checksum(f, off, f.length);
+        sum ^= work(f, off, f.length);
       } else if (arpReply(f, f.length, nic.mac, ip)) net_write(nic.handle, f);
       net_read_done(nic.handle);
       if ((frames & 1023) !== 0) continue; // look at the clock now and then, not per frame
@@ -45,16 +45,6 @@ export function main({ args }) {
   const end = clock_monotonic();
   const secs = (end - start) / 1e9;
   const span = frames > 1 ? ((frames === seenFrames ? lastSeen : end) - first) / 1e9 : 0;
-  console_write(`udp_sink: total ${frames} frames ${bytes} bytes in ${secs.toFixed(3)} s (active ${span.toFixed(3)} s, ${span > 0 ? Math.round(frames / span) : 0} frames/s, work ${work & 1})\n`);
+  console_write(`udp_sink: total ${frames} frames ${bytes} bytes in ${secs.toFixed(3)} s (active ${span.toFixed(3)} s, ${span > 0 ? Math.round(frames / span) : 0} frames/s, work ${sum & 1})\n`);
   return 0;
-}
-
-/** How many checksum passes over a 1300-byte payload take about workNs. */
-function passesFor(workNs) {
-  if (!(workNs > 0)) return 0;
-  const buf = new Uint8Array(1300).map((_, i) => i);
-  let n = 0, x = 0;
-  const t0 = clock_monotonic();
-  while (clock_monotonic() - t0 < 50e6) { x ^= checksum(buf, 0, buf.length); n++; }
-  return Math.max(1, Math.round(workNs / ((clock_monotonic() - t0) / n))) + (x & 0);
 }

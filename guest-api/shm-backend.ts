@@ -29,6 +29,7 @@ export class ShmBackend implements NetBackend {
   private readonly stalledWord: number[];
   private readonly pending: boolean[];
   private readonly slotViews: Uint8Array[][];
+  private readonly lastViews: (Uint8Array | null)[][];
 
   constructor(private readonly cfg: ShmBackendConfig) {
     const { layout } = readLayout(cfg.region);
@@ -44,6 +45,7 @@ export class ShmBackend implements NetBackend {
     this.stalledWord = layout.nics.map((n) => n.headerWord + N.rxStalled);
     this.pending = layout.nics.map(() => false);
     this.slotViews = this.rxViews.map((v) => Array.from({ length: v.count }, (_, k) => new Uint8Array(cfg.region, v.dataOffset(k), v.capacity)));
+    this.lastViews = this.rxViews.map((v) => new Array<Uint8Array | null>(v.count).fill(null));
   }
 
   read(h: number, buf: Uint8Array, out: ReadOut): Result {
@@ -61,7 +63,12 @@ export class ShmBackend implements NetBackend {
     const rx = this.rx[h];
     if (rx.available() === 0) return null;
     const len = rx.length(0);
-    return this.slotViews[h][rx.index & this.rxViews[h].mask].subarray(0, len);
+    // A flood is mostly frames of one length: the view made for this slot last time is the
+    // same bytes, so it is reused and the read path allocates nothing.
+    const slot = rx.index & this.rxViews[h].mask;
+    const last = this.lastViews[h][slot];
+    if (last !== null && last.length === len) return last;
+    return (this.lastViews[h][slot] = this.slotViews[h][slot].subarray(0, len));
   }
 
   readDone(h: number): Result {

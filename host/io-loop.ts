@@ -177,6 +177,7 @@ export class IoLoop {
     const s = this.stats;
     let kept = 0;
     let reads = 0;
+    let bytes = 0;
     while (kept < want && reads < 2 * want) {
       const start = (p.rx.index + kept) >>> 0;
       const run = view.contiguous(start, want - kept);
@@ -196,7 +197,7 @@ export class IoLoop {
         }
         if (ok !== i) this.u8.copyWithin(view.dataOffset(start + ok), view.dataOffset(start + i), view.dataOffset(start + i) + len);
         p.rx.setLength(kept + ok, len);
-        s[p.c.rxBytes] += len;
+        bytes += len;
         ok++;
       }
       kept += ok;
@@ -205,6 +206,7 @@ export class IoLoop {
     if (kept > 0) {
       p.rx.publish(kept);
       s[p.c.rxFrames] += kept;
+      s[p.c.rxBytes] += bytes;
     }
     return kept;
   }
