@@ -19,6 +19,7 @@ export interface Cell {
 export interface Workload {
   id: string;
   title: string;
+  short: string;
   cells: Partial<Record<RowName, Cell>>;
 }
 
@@ -78,7 +79,7 @@ export function markdown(workloads: Workload[], machine: string, targets: string
 
 export async function chart(workloads: Workload[]): Promise<string> {
   const values = workloads.flatMap((w) =>
-    Object.entries(w.cells).map(([row, c]) => ({ workload: w.title, row, fps: c!.fps.median, per_frame: c!.per_frame ?? null })),
+    Object.entries(w.cells).map(([row, c]) => ({ workload: w.short, row, fps: c!.fps.median, per_frame: c!.per_frame ?? null })),
   );
   const order = ['limit', 'baseline', 'poll', 'event', 'hybrid', 'node-readsync'];
   const spec: vl.TopLevelSpec = {
@@ -86,8 +87,8 @@ export async function chart(workloads: Workload[]): Promise<string> {
     data: { values },
     vconcat: [
       {
-        title: 'frames/s (median)',
-        facet: { column: { field: 'workload', type: 'nominal', title: null, header: { labelAngle: 0, labelFontSize: 9 } } },
+        title: 'frames/s (median of the runs)',
+        facet: { column: { field: 'workload', type: 'nominal', title: null, sort: workloads.map((w) => w.short), header: { labelAngle: 0, labelFontSize: 10 } } },
         spec: { width: 90, height: 160, mark: 'bar', encoding: {
           x: { field: 'row', type: 'nominal', sort: order, title: null },
           y: { field: 'fps', type: 'quantitative', title: 'frames/s' },
@@ -95,12 +96,12 @@ export async function chart(workloads: Workload[]): Promise<string> {
         resolve: { scale: { y: 'independent' } },
       },
       {
-        title: 'notifications per frame (log scale; tender modes)',
+        title: 'notifications per frame (log scale; the tender modes)',
         transform: [{ filter: 'datum.per_frame != null && datum.per_frame > 0' }],
-        facet: { column: { field: 'workload', type: 'nominal', title: null, header: { labelAngle: 0, labelFontSize: 9 } } },
-        spec: { width: 90, height: 160, mark: 'bar', encoding: {
+        facet: { column: { field: 'workload', type: 'nominal', title: null, sort: workloads.map((w) => w.short), header: { labelAngle: 0, labelFontSize: 10 } } },
+        spec: { width: 90, height: 160, mark: { type: 'point', filled: true, size: 90 }, encoding: {
           x: { field: 'row', type: 'nominal', sort: order, title: null },
-          y: { field: 'per_frame', type: 'quantitative', scale: { type: 'log' }, title: 'notifications/frame' },
+          y: { field: 'per_frame', type: 'quantitative', scale: { type: 'log', domain: [0.00003, 3] }, title: 'notifications/frame' },
           color: { field: 'row', type: 'nominal', sort: order, legend: null } } },
       },
     ],

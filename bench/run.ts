@@ -29,20 +29,20 @@ const ns = createNetns({ taps: 1, guestMac: '02:00:00:00:00:02' });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => (ns.destroy(), process.exit(130)));
 
 type Runner = (row: RowName) => Promise<Sample>;
-const plan: [string, string, Runner][] = [
-  ['rx', 'RX as receiver (1300-byte UDP)', (row) => rx(ns, bin, row, size, 0)],
-  ['rx-work', 'RX with --work-ns=2000', (row) => rx(ns, bin, row, size, 2000)],
-  ['tx-b1', 'TX as sender, batch 1', (row) => tx(ns, bin, row, size, 1)],
-  ['tx-b32', 'TX as sender, batch 32', (row) => tx(ns, bin, row, size, 32)],
-  ['ping', 'ping -f (56 bytes)', (row) => ping(ns, bin, row, size, 56)],
-  ['ping-1400', 'ping -f -s 1400', (row) => ping(ns, bin, row, size, 1400)],
+const plan: [string, string, string, Runner][] = [
+  ['rx', 'RX as receiver (1300-byte UDP)', 'RX', (row) => rx(ns, bin, row, size, 0)],
+  ['rx-work', 'RX with --work-ns=2000', 'RX + 2 µs work', (row) => rx(ns, bin, row, size, 2000)],
+  ['tx-b1', 'TX as sender, batch 1', 'TX batch 1', (row) => tx(ns, bin, row, size, 1)],
+  ['tx-b32', 'TX as sender, batch 32', 'TX batch 32', (row) => tx(ns, bin, row, size, 32)],
+  ['ping', 'ping -f (56 bytes)', 'ping -f', (row) => ping(ns, bin, row, size, 56)],
+  ['ping-1400', 'ping -f -s 1400', 'ping -f -s 1400', (row) => ping(ns, bin, row, size, 1400)],
 ];
 
 const workloads: Workload[] = [];
 try {
-  for (const [id, title, run] of plan) {
+  for (const [id, title, short, run] of plan) {
     if (only && !only.includes(id)) continue;
-    const w: Workload = { id, title, cells: {} };
+    const w: Workload = { id, title, short, cells: {} };
     const samples: Partial<Record<RowName, Sample[]>> = {};
     // Rows interleaved run by run, so drift on a shared machine lands on every row alike.
     for (let r = 0; r < runs; r++) {
