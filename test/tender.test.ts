@@ -1,5 +1,7 @@
 // The tender end to end: real `tender`, real examples, real ping and sockets, in a namespace.
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn } from 'node:child_process';
 import { collect, createNetns, DIST, netnsExists, skipReal, type Netns } from './helpers/netns.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from './helpers/tender.js';
 
@@ -89,6 +91,38 @@ describe.skipIf(skipReal())('tender with the example guests', () => {
   }
 });
 
+describe.skipIf(skipReal())('several NICs', () => {
+  let ns: Netns;
+  beforeAll(() => {
+    ns = createNetns({ taps: 2 });
+  });
+  afterAll(() => ns?.destroy());
+
+  for (const mode of MODES) {
+    it(`${mode}: one guest answers ping on two NICs (--net:NAME=IFACE), waiting on both with one ready set`, async () => {
+      const stats = statsPath();
+      const t = startTender(ns, ['--net:left=tap0', '--net:right=tap1', '--net-mac:right=02:00:00:00:01:02', ...modeArgs(mode), `--stats-json=${stats}`, FIXTURE('ping_all.js'), '--limit=401']);
+      const run = collect(t, 30_000);
+      await waitForLine(t, /ping_all: answering on left, right/);
+      const [a, b] = await Promise.all([
+        collect(ns.spawn('ping', ['-c', '200', '-i', '0.002', '10.0.0.2'])),
+        collect(ns.spawn('ping', ['-c', '200', '-i', '0.002', '10.0.1.2'])),
+      ]);
+      expect(a.stdout).toMatch(/200 received, 0% packet loss/);
+      expect(b.stdout).toMatch(/200 received, 0% packet loss/);
+      // While the guest still serves (the kernel flushes a TAP's neighbours when it closes):
+      expect(ns.run('ip', ['neigh', 'show', '10.0.1.2'])).toMatch(/lladdr 02:00:00:00:01:02/);
+      await collect(ns.spawn('ping', ['-c', '1', '10.0.1.2']));
+      const r = await run;
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/ping_all: 200 201/);
+      const s = readStats(stats);
+      expect(s.nics.map((n: any) => [n.name, n.iface])).toEqual([['left', 'tap0'], ['right', 'tap1']]);
+      for (const n of s.nics) expect(n.tx_frames).toBeGreaterThanOrEqual(200);
+    });
+  }
+});
+
 describe.skipIf(skipReal())('tender exit codes', () => {
   let ns: Netns;
   beforeAll(() => {
@@ -138,6 +172,20 @@ describe.skipIf(skipReal())('tender exit codes', () => {
     expect(second.stderr.trim()).toBe("tender: interface 'tap0' is busy: another process is attached to it");
   });
 
+  it('/dev/net/tun missing: exit 69 with one clear line', async () => {
+    // A private mount namespace where /dev/net is empty: the host's device is untouched.
+    const r = await collect(ns.spawn('unshare', ['--mount', 'sh', '-c', `mount -t tmpfs none /dev/net && exec node ${DIST}host/cli.js --net=tap0 ${FIXTURE('returns7.js')}`]));
+    expect(r.code).toBe(69);
+    expect(r.stderr.trim()).toBe('tender: /dev/net/tun is missing (load the tun module: modprobe tun)');
+  });
+
+  it('a guest cannot import Node built-ins that reach outside: it crashes (71) saying so, and writes nothing', async () => {
+    const r = await runTender(ns, ['--net=tap0', '--shm=event', FIXTURE('reaches_out.js')]);
+    expect(r.code).toBe(71);
+    expect(r.stderr).toMatch(/^tender: guest crashed: Error: the guest has no access to 'node:fs'/);
+    expect(existsSync('/tmp/shmtender-guest-escaped')).toBe(false);
+  });
+
   it('no permission: exit 77 with one clear line', async () => {
     const r = await collect(ns.spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', `${DIST}host/cli.js`, '--net=tap0', FIXTURE('returns7.js')]));
     expect(r.code).toBe(77);
@@ -169,4 +217,16 @@ describe.skipIf(skipReal())('tender exit codes', () => {
       expect(again.code).toBe(7);
     });
   }
+});
+
+describe.skipIf(skipReal())('npm run demo', () => {
+  it('prints one table row per mode and removes its namespace', async () => {
+    const demo = spawn('node', [`${DIST}bench/demo.js`, '--count=500'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = await collect(demo, 120_000);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.split('\n').filter((l) => /^\| (baseline|poll|event|hybrid) \|/.test(l));
+    expect(rows.map((l) => l.split('|')[1].trim())).toEqual(['baseline', 'poll', 'event', 'hybrid']);
+    for (const row of rows) expect(row).toMatch(/\| 0% \|/);
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(`shmt${demo.pid}x`);
+  });
 });
