@@ -49,13 +49,11 @@ export class ShmBackend implements NetBackend {
   }
 
   read(h: number, buf: Uint8Array, out: ReadOut): Result {
-    const rx = this.rx[h];
-    if (rx.available() === 0) return AGAIN;
-    const len = rx.length(0);
-    if (buf.length < len) return EINVAL;
-    const off = this.rxViews[h].dataOffset(rx.index);
-    buf.set(this.u8.subarray(off, off + len));
-    out.size = len;
+    const frame = this.readView(h);
+    if (frame === null) return AGAIN;
+    if (buf.length < frame.length) return EINVAL;
+    buf.set(frame);
+    out.size = frame.length;
     return this.readDone(h);
   }
 

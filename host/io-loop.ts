@@ -33,9 +33,8 @@ export interface IoConfig {
 }
 
 /** Words of the tender <-> IO thread control block (host-only memory). */
-export const CTL = { stop: 0, state: 1 } as const;
+export const CTL = { stop: 0 } as const;
 export const CTL_BYTES = 64;
-export const IO_STATE = { starting: 0, running: 1, draining: 2, done: 3 } as const;
 
 export type IoExit =
   | { reason: 'stopped' }
@@ -106,11 +105,9 @@ export class IoLoop {
   }
 
   run(): IoExit {
-    Atomics.store(this.ctl, CTL.state, IO_STATE.running);
     let exit: IoExit = { reason: 'stopped' };
     try {
       this.loop();
-      Atomics.store(this.ctl, CTL.state, IO_STATE.draining);
       this.drain();
     } catch (err) {
       if (err instanceof RingFault) {
@@ -126,7 +123,6 @@ export class IoLoop {
       this.updateCpu();
       if (this.epfd >= 0) addon.close(this.epfd);
       addon.regionClose(this.region);
-      Atomics.store(this.ctl, CTL.state, IO_STATE.done);
     }
     return exit;
   }

@@ -7,6 +7,7 @@
 import dgram from 'node:dgram';
 import { Worker } from 'node:worker_threads';
 import type { ShmMode } from '../../host/io-loop.js';
+import { totals } from '../../host/stats.js';
 import { addon, errnoCode } from '../../native/index.js';
 import { arg, checkPayload, distPath, fillPayload, IoRig, payloadSize } from './common.js';
 
@@ -74,17 +75,11 @@ async function idle(mode: ShmMode, seconds: number) {
   const rig = new IoRig(mode, ['tap0']);
   await new Promise((r) => setTimeout(r, 300)); // let it settle into its sleep
   const t0 = process.hrtime.bigint();
-  const cpu0 = await sampleIoCpu(rig);
+  const cpu0 = totals(rig.stats, 1).cpu_s.io; // what the IO thread published before its first sleep
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   const io = await rig.stop();
   out({ wall_s: wall, io_cpu_s: io.totals.cpu_s.io - cpu0, io_wakeups: io.totals.io_wakeups, exit: io.exit });
-}
-
-/** The IO thread publishes its CPU time before each sleep; read what it last said. */
-async function sampleIoCpu(rig: IoRig): Promise<number> {
-  const { totals } = await import('../../host/stats.js');
-  return totals(rig.stats, 1).cpu_s.io;
 }
 
 function attach(iface: string) {
