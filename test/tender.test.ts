@@ -123,6 +123,39 @@ describe.skipIf(skipReal())('several NICs', () => {
   }
 });
 
+describe.skipIf(skipReal())('what the guest is told', () => {
+  let ns: Netns;
+  beforeAll(() => {
+    ns = createNetns({ taps: 2, mtu: 9000 });
+  });
+  afterAll(() => ns?.destroy());
+
+  it('a random, unicast, locally administered MAC unless --net-mac sets one; the --mtu; NICs in the order given', async () => {
+    const runs = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await runTender(ns, ['--net:a=tap0', '--net:b=tap1', '--net-mac:b=02:12:34:56:78:9a', '--mtu=9000', '--shm=event', FIXTURE('print_info.js')]);
+      expect(r.code).toBe(0);
+      runs.push(JSON.parse(r.stdout));
+    }
+    for (const [a, b] of runs) {
+      expect(a).toMatchObject({ handle: 0, name: 'a', mtu: 9000 });
+      expect(b).toMatchObject({ handle: 1, name: 'b', mtu: 9000, mac: [0x02, 0x12, 0x34, 0x56, 0x78, 0x9a] });
+      expect(a.mac[0] & 0x01).toBe(0); // unicast
+      expect(a.mac[0] & 0x02).toBe(2); // locally administered
+    }
+    expect(new Set(runs.map(([a]) => a.mac.join(':'))).size).toBe(3); // random each time
+  });
+
+  it('--stats=live rewrites one line in place on a terminal', async () => {
+    // script(1) gives the tender a real pseudo-terminal.
+    const cmd = `node ${DIST}host/cli.js --net=tap0 --shm=hybrid --stats=live --timeout=2.5 ${FIXTURE('loops.js')}`;
+    const r = await collect(ns.spawn('script', ['-qec', cmd, '/dev/null']), 20_000);
+    expect(r.stdout).toMatch(/\r\x1b\[Kservice rx [\d.]+k?M?\/s tx/);
+    expect((r.stdout.match(/\r\x1b\[K/g) ?? []).length).toBeGreaterThanOrEqual(2);
+    expect(r.stdout).toMatch(/guest stopped after --timeout=2.5 s/);
+  });
+});
+
 describe.skipIf(skipReal())('tender exit codes', () => {
   let ns: Netns;
   beforeAll(() => {
