@@ -10,11 +10,12 @@ import { addon, errnoCode, threadCpuSeconds } from '../native/index.js';
 import type { NicOption, TenderOptions } from './cli-options.js';
 import { EXIT } from './exit-codes.js';
 import type { GuestConfig, GuestMessage } from './guest-thread.js';
-import { CTL, CTL_BYTES, type IoConfig, type IoExit } from './io-loop.js';
+import type { IoExit, ShmMode } from './io-loop.js';
+import { IoWorker } from './io-worker.js';
 import { LiveView } from './live-view.js';
 import { buildReport, formatSummary } from './report.js';
 import { procThreadCpuSeconds } from './thread-cpu.js';
-import { createStats, gIndex, section, totals } from './stats.js';
+import { createStats, gIndex, section, totals, type StatsBuffers } from './stats.js';
 
 export class TenderError extends Error {
   constructor(message: string, readonly exitCode: number) {
@@ -57,75 +58,30 @@ function attachAll(nics: NicOption[]): AttachedNic[] {
 
 export async function runTender(opts: TenderOptions): Promise<number> {
   const nics = attachAll(opts.nics);
-  const fdsToClose: number[] = nics.map((n) => n.fd);
   const shm = opts.mode !== 'baseline';
   const stats = createStats();
-  const tenderStats = section(stats.tender);
-  let layout: RegionLayout | null = null;
-  let region: SharedArrayBuffer | null = null;
-  const kickFds: number[] = [];
-  let controlFd = -1;
-  const control = new SharedArrayBuffer(CTL_BYTES);
-  const ctl = new Int32Array(control);
-  let io: Worker | null = null;
-  let ioExited: Promise<IoExit> = Promise.resolve({ reason: 'stopped' });
-  let guest: Worker | null = null;
+  const layout = nics.length > 0 ? computeLayout(nics.map(() => ({ mtu: opts.mtu, slotCount: opts.ringSlots }))) : null;
+  const region = shm && layout ? createRegion(layout, nics.map((n) => n.mac)) : null;
   const wakeFd = addon.eventfdCreate(); // wakes a baseline guest out of epoll_wait so it can be stopped
-  fdsToClose.push(wakeFd);
-  let startNs = 0;
+  let io: IoWorker | null = null;
+  let guest: Worker | null = null;
   let live: LiveView | null = null;
+  let ioStopped = false;
 
   try {
-    if (nics.length > 0) {
-      layout = computeLayout(nics.map(() => ({ mtu: opts.mtu, slotCount: opts.ringSlots })));
-    }
-    if (shm && layout) {
-      region = createRegion(layout, nics.map((n) => n.mac));
-      for (let i = 0; i < nics.length; i++) kickFds.push(addon.eventfdCreate());
-      controlFd = addon.eventfdCreate();
-      fdsToClose.push(...kickFds, controlFd);
-      const ioConfig: IoConfig = {
-        mode: opts.mode as IoConfig['mode'], region, stats: stats.io, control, controlFd,
-        nics: nics.map((n, i) => ({ iface: n.iface, fd: n.fd, kickFd: kickFds[i] })),
-        pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, drainTimeoutMs: 2000,
-      };
-      io = new Worker(here('./io-thread.js'), { workerData: ioConfig, name: 'io' });
-      const ioWorker = io;
-      ioExited = new Promise<IoExit>((resolve, reject) => {
-        let result: IoExit | null = null;
-        ioWorker.on('message', (m: { type: string; exit?: IoExit }) => {
-          if (m.type === 'exit') result = m.exit!;
-        });
-        ioWorker.on('error', reject);
-        ioWorker.on('exit', () => resolve(result ?? { reason: 'device-fault', message: 'the IO thread ended unexpectedly' }));
-      });
-      await new Promise<void>((resolve, reject) => {
-        ioWorker.once('message', () => resolve());
-        ioExited.then(() => reject(new TenderError('the IO thread failed to start', EXIT.internal)), reject);
+    if (region) {
+      io = await IoWorker.start({
+        mode: opts.mode as ShmMode, region, stats: stats.io, nics: nics.map((n) => ({ iface: n.iface, fd: n.fd })),
+        pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs,
+      }).catch((err: Error) => {
+        throw new TenderError(err.message, EXIT.internal);
       });
     }
-
-    const guestConfig: GuestConfig = {
-      mode: opts.mode,
-      kick: opts.mode === 'poll' || opts.mode === 'baseline' ? 'never' : opts.suppress ? 'suppress' : 'always',
-      spinUs: opts.guestSpinUs,
-      region,
-      stats: stats.guest,
-      wakeFd,
-      nics: nics.map((n, i) => ({
-        name: n.name, iface: n.iface, mac: Array.from(n.mac), mtu: opts.mtu, maxFrame: layout!.nics[i].maxFrame,
-        fd: shm ? -1 : n.fd, kickFd: shm ? kickFds[i] : -1,
-      })),
-      app: opts.app,
-      args: opts.appArgs,
-      loader: { hooks: pathToFileURL(here('./guest-loader.js')).href, guestApiUrl: pathToFileURL(here('../guest-api/index.js')).href, tenderRoot: pathToFileURL(here('..')).href + '/' },
-    };
-    const limits: ResourceLimits = { maxOldGenerationSizeMb: opts.memMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(4, opts.memMb / 8)) };
-    startNs = Number(process.hrtime.bigint());
-    guest = new Worker(here('./guest-thread.js'), { workerData: guestConfig, resourceLimits: limits, name: 'guest', stdout: false, stderr: false });
+    const startNs = Number(process.hrtime.bigint());
+    guest = startGuest(opts, nics, layout, region, stats, wakeFd, io?.kickFds ?? []);
     if (opts.stats === 'live') live = new LiveView(stats, nics.map((n) => n.name), process.stderr);
 
-    const outcome = await guestOutcome(guest, io ? ioExited : null, opts.timeoutS, nics);
+    const outcome = await guestOutcome(guest, io?.exited ?? null, opts.timeoutS, nics);
     const durationS = (Number(process.hrtime.bigint()) - startNs) / 1e9;
 
     // A guest that did not finish cannot report its CPU time: read it before it goes.
@@ -133,14 +89,9 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     if (outcome.guestTid > 0 && guestCpu[gIndex('cpu_s')] === 0) guestCpu[gIndex('cpu_s')] = procThreadCpuSeconds(outcome.guestTid) ?? 0;
     // Stop the guest first, then the IO thread, which sends what the guest queued.
     await stopGuest(guest, wakeFd);
-    let ioExit: IoExit = { reason: 'stopped' };
-    if (io) {
-      Atomics.store(ctl, CTL.stop, 1);
-      addon.eventfdWrite(controlFd);
-      ioExit = await withTimeout(ioExited, 5000, { reason: 'device-fault', message: 'the IO thread did not stop' } as IoExit);
-    }
-    let code = outcome.code;
-    let line = outcome.line;
+    const ioExit: IoExit = io ? await io.stop() : { reason: 'stopped' };
+    ioStopped = true;
+    let { code, line } = outcome;
     if (outcome.kind === 'status' && ioExit.reason !== 'stopped') {
       code = ioExit.reason === 'guest-fault' ? EXIT.guestFault : EXIT.deviceFault;
       line = `${ioExit.reason === 'guest-fault' ? 'guest fault' : 'device fault'}: ${ioExit.message}`;
@@ -148,7 +99,8 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     if (line) process.stderr.write(`tender: ${line}\n`);
 
     live?.stop();
-    tenderStats[gIndex('cpu_s')] = threadCpuSeconds();
+    live = null;
+    section(stats.tender)[gIndex('cpu_s')] = threadCpuSeconds();
     const cpu = process.cpuUsage();
     const report = buildReport(opts.mode, durationS, code, nics, totals(stats, nics.length), (cpu.user + cpu.system) / 1e6);
     if (opts.stats !== 'none') process.stderr.write(formatSummary(report));
@@ -157,14 +109,33 @@ export async function runTender(opts: TenderOptions): Promise<number> {
   } finally {
     live?.stop();
     if (guest) await guest.terminate().catch(() => undefined);
-    if (io) {
-      Atomics.store(ctl, CTL.stop, 1);
-      if (controlFd >= 0) addon.eventfdWrite(controlFd);
-      await withTimeout(ioExited.catch(() => undefined), 5000, undefined);
-      await io.terminate().catch(() => undefined);
-    }
-    for (const fd of fdsToClose) addon.close(fd);
+    if (io && !ioStopped) await io.stop();
+    io?.close();
+    for (const fd of [...nics.map((n) => n.fd), wakeFd]) addon.close(fd);
   }
+}
+
+/** The guest thread: APP in its own worker, heap capped by --mem, handed its rings or (baseline) its TAP fds. */
+function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayout | null, region: SharedArrayBuffer | null,
+  stats: StatsBuffers, wakeFd: number, kickFds: number[]): Worker {
+  const shm = region !== null;
+  const config: GuestConfig = {
+    mode: opts.mode,
+    kick: opts.mode === 'poll' || opts.mode === 'baseline' ? 'never' : opts.suppress ? 'suppress' : 'always',
+    spinUs: opts.guestSpinUs,
+    region,
+    stats: stats.guest,
+    wakeFd,
+    nics: nics.map((n, i) => ({
+      name: n.name, iface: n.iface, mac: Array.from(n.mac), mtu: opts.mtu, maxFrame: layout!.nics[i].maxFrame,
+      fd: shm ? -1 : n.fd, kickFd: shm ? kickFds[i] : -1,
+    })),
+    app: opts.app,
+    args: opts.appArgs,
+    loader: { hooks: pathToFileURL(here('./guest-loader.js')).href, guestApiUrl: pathToFileURL(here('../guest-api/index.js')).href, tenderRoot: pathToFileURL(here('..')).href + '/' },
+  };
+  const resourceLimits: ResourceLimits = { maxOldGenerationSizeMb: opts.memMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(4, opts.memMb / 8)) };
+  return new Worker(here('./guest-thread.js'), { workerData: config, resourceLimits, name: 'guest', stdout: false, stderr: false });
 }
 
 type Outcome = { kind: 'status' | 'stopped'; code: number; line?: string; guestTid: number };

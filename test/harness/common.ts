@@ -1,10 +1,10 @@
 // Shared by the harness processes (which run inside a test's namespace).
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { computeLayout, createRegion } from '../../guest-api/abi.js';
 import { setInitialIndices } from '../../guest-api/ring.js';
-import { CTL, CTL_BYTES, type IoConfig, type IoExit, type ShmMode } from '../../host/io-loop.js';
-import { createStats, totals, type Totals } from '../../host/stats.js';
+import type { IoExit, ShmMode } from '../../host/io-loop.js';
+import { IoWorker } from '../../host/io-worker.js';
+import { createStats, totals, type StatsBuffers, type Totals } from '../../host/stats.js';
 import { addon } from '../../native/index.js';
 
 export const GUEST_MAC = [0x02, 0x00, 0x00, 0x00, 0x00, 0x02];
@@ -19,40 +19,33 @@ export function arg(name: string, fallback?: string): string {
 
 /** A running IO thread on real TAPs, with the region and kick fds a guest-role worker needs. */
 export class IoRig {
-  readonly region: SharedArrayBuffer;
-  readonly kickFds: number[];
-  readonly stats = createStats();
-  private readonly control = new SharedArrayBuffer(CTL_BYTES);
-  private readonly controlFd = addon.eventfdCreate();
-  private readonly fds: number[];
-  private readonly worker: Worker;
-  readonly exited: Promise<IoExit>;
+  private constructor(
+    readonly region: SharedArrayBuffer,
+    readonly stats: StatsBuffers,
+    private readonly fds: number[],
+    private readonly io: IoWorker,
+  ) {}
 
-  constructor(readonly mode: ShmMode, ifaces: string[], opts: { slots?: number; initialIndex?: number; pollIdleUs?: number } = {}) {
-    this.fds = ifaces.map((i) => addon.tapAttach(i));
+  get kickFds(): number[] {
+    return this.io.kickFds;
+  }
+
+  static async start(mode: ShmMode, ifaces: string[], opts: { slots?: number; initialIndex?: number; pollIdleUs?: number } = {}): Promise<IoRig> {
+    const fds = ifaces.map((i) => addon.tapAttach(i));
     const layout = computeLayout(ifaces.map(() => ({ mtu: 1500, slotCount: opts.slots ?? 256 })));
-    this.region = createRegion(layout, ifaces.map(() => Uint8Array.from(GUEST_MAC)));
-    if (opts.initialIndex !== undefined) for (const n of layout.nics) setInitialIndices(new Int32Array(this.region), n, opts.initialIndex);
-    this.kickFds = ifaces.map(() => addon.eventfdCreate());
-    const cfg: IoConfig = {
-      mode, region: this.region, stats: this.stats.io, control: this.control, controlFd: this.controlFd,
-      nics: ifaces.map((iface, i) => ({ iface, fd: this.fds[i], kickFd: this.kickFds[i] })),
-      pollBudget: 64, pollIdleUs: opts.pollIdleUs ?? 50, drainTimeoutMs: 2000,
-    };
-    this.worker = new Worker(distPath('host/io-thread.js'), { workerData: cfg });
-    this.exited = new Promise((resolve, reject) => {
-      let exit: IoExit = { reason: 'stopped' };
-      this.worker.on('message', (m) => m.type === 'exit' && (exit = m.exit));
-      this.worker.on('error', reject);
-      this.worker.on('exit', () => resolve(exit));
+    const region = createRegion(layout, ifaces.map(() => Uint8Array.from(GUEST_MAC)));
+    if (opts.initialIndex !== undefined) for (const n of layout.nics) setInitialIndices(new Int32Array(region), n, opts.initialIndex);
+    const stats = createStats();
+    const io = await IoWorker.start({
+      mode, region, stats: stats.io, nics: ifaces.map((iface, i) => ({ iface, fd: fds[i] })), pollBudget: 64, pollIdleUs: opts.pollIdleUs ?? 50,
     });
+    return new IoRig(region, stats, fds, io);
   }
 
   async stop(): Promise<{ exit: IoExit; totals: Totals }> {
-    Atomics.store(new Int32Array(this.control), CTL.stop, 1);
-    addon.eventfdWrite(this.controlFd);
-    const exit = await this.exited;
-    for (const fd of [...this.fds, ...this.kickFds, this.controlFd]) addon.close(fd);
+    const exit = await this.io.stop();
+    this.io.close();
+    for (const fd of this.fds) addon.close(fd);
     return { exit, totals: totals(this.stats, this.fds.length) };
   }
 }

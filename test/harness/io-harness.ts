@@ -26,7 +26,7 @@ function roleWorker(data: object): Promise<any> {
 }
 
 async function rx(mode: ShmMode, count: number) {
-  const rig = new IoRig(mode, ['tap0']);
+  const rig = await IoRig.start(mode, ['tap0']);
   const progress = new SharedArrayBuffer(8);
   const p = new Int32Array(progress);
   const done = roleWorker({ role: 'rx', count, region: rig.region, kickFds: rig.kickFds, kick: mode === 'poll' ? 'never' : 'suppress', progress });
@@ -46,7 +46,7 @@ async function rx(mode: ShmMode, count: number) {
 }
 
 async function tx(mode: ShmMode, count: number, hostMac: string) {
-  const rig = new IoRig(mode, ['tap0']);
+  const rig = await IoRig.start(mode, ['tap0']);
   const progress = new SharedArrayBuffer(8);
   const p = new Int32Array(progress);
   const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
@@ -72,7 +72,7 @@ async function tx(mode: ShmMode, count: number, hostMac: string) {
 }
 
 async function idle(mode: ShmMode, seconds: number) {
-  const rig = new IoRig(mode, ['tap0']);
+  const rig = await IoRig.start(mode, ['tap0']);
   await new Promise((r) => setTimeout(r, 300)); // let it settle into its sleep
   const t0 = process.hrtime.bigint();
   const cpu0 = totals(rig.stats, 1).cpu_s.io; // what the IO thread published before its first sleep

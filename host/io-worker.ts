@@ -1,0 +1,69 @@
+// Starting and stopping the IO thread: its kick and control eventfds, the worker, how it
+// ended. Used by the tender and by the tests' rigs, so both drive the same thing.
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { addon } from '../native/index.js';
+import { CTL, CTL_BYTES, type IoConfig, type IoExit, type ShmMode } from './io-loop.js';
+
+export interface IoWorkerOptions {
+  mode: ShmMode;
+  region: SharedArrayBuffer;
+  stats: SharedArrayBuffer;
+  nics: { iface: string; fd: number }[];
+  pollBudget: number;
+  pollIdleUs: number;
+}
+
+const STOP_TIMEOUT_MS = 5000;
+
+export class IoWorker {
+  readonly kickFds: number[];
+  readonly exited: Promise<IoExit>;
+  private readonly controlFd: number;
+  private readonly ctl = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
+  private readonly worker: Worker;
+
+  private constructor(opts: IoWorkerOptions) {
+    this.kickFds = opts.nics.map(() => addon.eventfdCreate());
+    this.controlFd = addon.eventfdCreate();
+    const cfg: IoConfig = {
+      mode: opts.mode, region: opts.region, stats: opts.stats, control: this.ctl.buffer as SharedArrayBuffer,
+      controlFd: this.controlFd, nics: opts.nics.map((n, i) => ({ ...n, kickFd: this.kickFds[i] })),
+      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, drainTimeoutMs: 2000,
+    };
+    this.worker = new Worker(fileURLToPath(new URL('./io-thread.js', import.meta.url)), { workerData: cfg, name: 'io' });
+    this.exited = new Promise<IoExit>((resolve, reject) => {
+      let result: IoExit | null = null;
+      this.worker.on('message', (m: { type: string; exit?: IoExit }) => m.type === 'exit' && (result = m.exit!));
+      this.worker.on('error', reject);
+      this.worker.on('exit', () => resolve(result ?? { reason: 'device-fault', message: 'the IO thread ended unexpectedly' }));
+    });
+  }
+
+  /** Starts the IO thread and waits until it runs (rejects if it dies first). */
+  static async start(opts: IoWorkerOptions): Promise<IoWorker> {
+    const io = new IoWorker(opts);
+    await new Promise<void>((resolve, reject) => {
+      io.worker.once('message', () => resolve());
+      io.exited.then(() => reject(new Error('the IO thread failed to start')), reject);
+    });
+    return io;
+  }
+
+  /** Asks it to stop (it drains the TX rings first) and waits, at most 5 s, for how it ended. */
+  async stop(): Promise<IoExit> {
+    Atomics.store(this.ctl, CTL.stop, 1);
+    addon.eventfdWrite(this.controlFd);
+    const exit = await Promise.race([
+      this.exited.catch((err: Error): IoExit => ({ reason: 'device-fault', message: `the IO thread failed: ${err.stack}` })),
+      new Promise<IoExit>((r) => setTimeout(() => r({ reason: 'device-fault', message: 'the IO thread did not stop' }), STOP_TIMEOUT_MS).unref()),
+    ]);
+    await this.worker.terminate().catch(() => undefined);
+    return exit;
+  }
+
+  /** Closes its eventfds; call after stop(). */
+  close(): void {
+    for (const fd of [...this.kickFds, this.controlFd]) addon.close(fd);
+  }
+}
