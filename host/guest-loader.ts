@@ -1,6 +1,7 @@
 // Module hooks for the guest thread: `shmtender/guest` resolves to the tender's own guest
-// API module (the instance whose backend is installed) wherever APP lives, and APP gets no
-// Node built-ins that reach files, processes or the network.
+// API module (the instance whose backend is installed) wherever APP lives; APP gets no Node
+// built-ins that reach files, processes or the network, and none of the tender's own modules
+// (the native addon among them) but the guest API.
 interface ResolveContext {
   parentURL?: string;
 }
@@ -23,7 +24,11 @@ export async function resolve(specifier: string, context: ResolveContext, next: 
   if (!fromTender && (specifier.startsWith('node:') || isBuiltin(bare)) && !ALLOWED_BUILTINS.has(bare.split('/')[0])) {
     throw new Error(`the guest has no access to '${specifier}': it talks to the world through shmtender/guest only`);
   }
-  return next(specifier, context);
+  const resolved = await next(specifier, context);
+  if (!fromTender && resolved.url.startsWith(tenderRoot) && resolved.url !== guestApiUrl) {
+    throw new Error(`the guest has no access to the tender's own module '${specifier}': import shmtender/guest`);
+  }
+  return resolved;
 }
 
 const BUILTINS = new Set(['fs', 'fs/promises', 'child_process', 'net', 'dgram', 'http', 'https', 'http2', 'tls', 'os', 'worker_threads', 'cluster', 'module', 'vm', 'process', 'dns', 'inspector', 'v8', 'repl', 'readline', 'tty', 'wasi', 'path', 'url', 'stream', 'zlib']);

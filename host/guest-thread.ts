@@ -82,6 +82,19 @@ function normaliseStatus(v: unknown): number {
 }
 
 register(cfg.loader.hooks, { data: { guestApiUrl: cfg.loader.guestApiUrl, tenderRoot: cfg.loader.tenderRoot } });
+lockDownProcess();
+
+/** What the module hooks cannot stop: native code loaded by hand, signals to the tender, raw bindings. */
+function lockDownProcess(): void {
+  const refuse = (what: string) => () => {
+    throw new Error(`the guest has no access to process.${what}`);
+  };
+  const p = process as unknown as Record<string, unknown>;
+  for (const what of ['dlopen', 'kill', 'binding', '_linkedBinding', 'chdir', 'setuid', 'setgid', 'abort']) {
+    Object.defineProperty(process, what, { value: refuse(what), writable: false, configurable: false });
+  }
+  void p;
+}
 
 let app: { main?: unknown };
 try {

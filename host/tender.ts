@@ -132,7 +132,7 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
     })),
     app: opts.app,
     args: opts.appArgs,
-    loader: { hooks: pathToFileURL(here('./guest-loader.js')).href, guestApiUrl: pathToFileURL(here('../guest-api/index.js')).href, tenderRoot: pathToFileURL(here('..')).href + '/' },
+    loader: { hooks: pathToFileURL(here('./guest-loader.js')).href, guestApiUrl: pathToFileURL(here('../guest-api/index.js')).href, tenderRoot: new URL('..', import.meta.url).href },
   };
   const resourceLimits: ResourceLimits = { maxOldGenerationSizeMb: opts.memMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(4, opts.memMb / 8)) };
   return new Worker(here('./guest-thread.js'), { workerData: config, resourceLimits, name: 'guest', stdout: false, stderr: false });
