@@ -1,5 +1,5 @@
 // The namespace's side of UDP tests, as a process run inside the namespace.
-//   --recv --port=P --count=N --timeout-ms=T   counts and checks udp_blast's datagrams
+//   --recv --port=P --count=N --timeout-ms=T [--addr=A]  counts and checks udp_blast's datagrams (bound to A, default 10.0.0.1)
 //   --send --dst=IP --port=P --count=N --size=B  sends datagrams (paced in small bursts)
 import dgram from 'node:dgram';
 import { arg } from './common.js';
@@ -27,7 +27,7 @@ if (process.argv.includes('--recv')) {
     bytes += m.length;
     if (received === count) finish();
   });
-  sock.bind({ address: '10.0.0.1', port: Number(arg('port')) }, () => out({ listening: true }));
+  sock.bind({ address: arg('addr', '10.0.0.1'), port: Number(arg('port')) }, () => out({ listening: true }));
   setTimeout(finish, Number(arg('timeout-ms', '30000')));
 } else {
   const count = Number(arg('count'));
