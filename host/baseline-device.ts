@@ -3,20 +3,9 @@
 // its tender) and does the syscall itself. One trap per net call, counted.
 import { MIN_FRAME } from '../guest-api/abi.js';
 import { AGAIN, EINVAL, OK, UNSPEC, type NetBackend, type ReadOut, type Result } from '../guest-api/results.js';
-import { addon, errnoCode } from '../native/index.js';
-import { gIndex, nIndex } from './stats.js';
-
-/** The TAP failed under a trap (deleted while in use): the tender reports it, exit 74. */
-export class DeviceFault extends Error {}
-
-function trapSyscall<T>(iface: string, what: () => T): T {
-  try {
-    return what();
-  } catch (err) {
-    const code = errnoCode(err);
-    throw new DeviceFault(`${iface}: ${code === 'EBADFD' || code === 'EBADF' || code === 'ENODEV' ? 'the TAP device was deleted' : (err as Error).message}`);
-  }
-}
+import { addon } from '../native/index.js';
+import { deviceFault } from './device-fault.js';
+import { GC, nicCounters } from './stats.js';
 
 export interface BaselineNic {
   iface: string;
@@ -29,13 +18,14 @@ export class BaselineDevice implements NetBackend {
   private readonly ready: Int32Array;
   private readonly scratch: Uint8Array;
   private viewLen = -1;
-  private readonly traps = gIndex('traps');
+  private readonly counters: ReturnType<typeof nicCounters>[];
 
   constructor(
     private readonly nics: BaselineNic[],
     private readonly stats: Float64Array,
     wakeFd: number,
   ) {
+    this.counters = nics.map((_, h) => nicCounters(h));
     this.epfd = addon.epollCreate();
     for (const n of nics) addon.epollCtl(this.epfd, 'add', n.fd, true);
     if (wakeFd >= 0) addon.epollCtl(this.epfd, 'add', wakeFd, true);
@@ -47,27 +37,33 @@ export class BaselineDevice implements NetBackend {
   private readInto(h: number, buf: Uint8Array): number {
     const nic = this.nics[h];
     const s = this.stats;
+    const c = this.counters[h];
     for (;;) {
-      const len = trapSyscall(nic.iface, () => addon.readFrame(nic.fd, buf));
+      let len: number;
+      try {
+        len = addon.readFrame(nic.fd, buf);
+      } catch (err) {
+        throw deviceFault(nic.iface, err); // a failing TAP: the tender's exit 74
+      }
       if (len < 0) return -1;
       if (len < MIN_FRAME || len > nic.maxFrame) {
-        s[nIndex(h, 'rx_bad')]++;
+        s[c.rx_bad]++;
         continue;
       }
-      s[nIndex(h, 'rx_frames')]++;
-      s[nIndex(h, 'rx_bytes')] += len;
+      s[c.rx_frames]++;
+      s[c.rx_bytes] += len;
       return len;
     }
   }
 
   read(h: number, buf: Uint8Array, out: ReadOut): Result {
-    this.stats[this.traps]++;
+    this.stats[GC.traps]++;
     const direct = buf.length > this.nics[h].maxFrame;
     const len = this.readInto(h, direct ? buf : this.scratch);
     if (len < 0) return AGAIN;
     if (!direct) {
       if (buf.length < len) {
-        this.stats[nIndex(h, 'rx_drops')]++; // the guest's buffer is too small: counted, reported
+        this.stats[this.counters[h].rx_drops]++; // the guest's buffer is too small: counted, reported
         return EINVAL;
       }
       buf.set(this.scratch.subarray(0, len));
@@ -77,7 +73,7 @@ export class BaselineDevice implements NetBackend {
   }
 
   readView(h: number): Uint8Array | null {
-    this.stats[this.traps]++;
+    this.stats[GC.traps]++;
     this.viewLen = this.readInto(h, this.scratch);
     return this.viewLen < 0 ? null : this.scratch.subarray(0, this.viewLen);
   }
@@ -91,15 +87,20 @@ export class BaselineDevice implements NetBackend {
   write(h: number, buf: Uint8Array, size: number, _notify: boolean): Result {
     const nic = this.nics[h];
     if (!(size >= MIN_FRAME && size <= nic.maxFrame && size <= buf.length)) return EINVAL;
-    this.stats[this.traps]++;
-    const rc = trapSyscall(nic.iface, () => addon.writeFrame(nic.fd, buf, size));
+    this.stats[GC.traps]++;
+    let rc: number;
+    try {
+      rc = addon.writeFrame(nic.fd, buf, size);
+    } catch (err) {
+      throw deviceFault(nic.iface, err);
+    }
     if (rc === -1) return AGAIN;
     if (rc === -2) {
-      this.stats[nIndex(h, 'tx_drops')]++;
+      this.stats[this.counters[h].tx_drops]++;
       return UNSPEC;
     }
-    this.stats[nIndex(h, 'tx_frames')]++;
-    this.stats[nIndex(h, 'tx_bytes')] += size;
+    this.stats[this.counters[h].tx_frames]++;
+    this.stats[this.counters[h].tx_bytes] += size;
     return OK;
   }
 
@@ -108,7 +109,7 @@ export class BaselineDevice implements NetBackend {
   }
 
   wait(deadlineNs: number, nowNs = defaultNow): number {
-    this.stats[this.traps]++;
+    this.stats[GC.traps]++;
     const timeout = Math.max(deadlineNs - nowNs(), 0);
     const n = addon.epollWait(this.epfd, timeout, this.ready);
     let set = 0;

@@ -8,9 +8,10 @@ import { RingFault } from '../guest-api/ring.js';
 import { ShmBackend } from '../guest-api/shm-backend.js';
 import type { NetBackend } from '../guest-api/results.js';
 import { addon, threadCpuSeconds } from '../native/index.js';
-import { BaselineDevice, DeviceFault } from './baseline-device.js';
+import { BaselineDevice } from './baseline-device.js';
+import { DeviceFault } from './device-fault.js';
 import { nowNs, type ShmMode } from './io-loop.js';
-import { gIndex, section } from './stats.js';
+import { GC, section } from './stats.js';
 
 export type Mode = 'baseline' | ShmMode;
 
@@ -61,7 +62,7 @@ const nics: NetInfo[] = cfg.nics.map((n, handle) => ({ handle, name: n.name, mac
 
 function finish(status: number): never {
   backend.close();
-  stats[gIndex('cpu_s')] = threadCpuSeconds();
+  stats[GC.cpu_s] = threadCpuSeconds();
   post({ type: 'exit', status });
   process.exit(status);
 }
@@ -71,7 +72,7 @@ post({ type: 'started', tid: addon.threadId() });
 __installRuntime({
   backend,
   nics,
-  countTrap: () => stats[gIndex('traps')]++,
+  countTrap: () => stats[GC.traps]++,
   onExit: (status) => finish(normaliseStatus(status)),
 });
 
@@ -89,18 +90,16 @@ function lockDownProcess(): void {
   const refuse = (what: string) => () => {
     throw new Error(`the guest has no access to process.${what}`);
   };
-  const p = process as unknown as Record<string, unknown>;
   for (const what of ['dlopen', 'kill', 'binding', '_linkedBinding', 'chdir', 'setuid', 'setgid', 'abort']) {
     Object.defineProperty(process, what, { value: refuse(what), writable: false, configurable: false });
   }
-  void p;
 }
 
 let app: { main?: unknown };
 try {
   app = await import(pathToFileURL(cfg.app).href);
 } catch (err) {
-  stats[gIndex('cpu_s')] = threadCpuSeconds();
+  stats[GC.cpu_s] = threadCpuSeconds();
   post({ type: 'crash', message: `loading ${cfg.app}: ${(err as Error)?.stack ?? err}` });
   process.exit(1);
 }
@@ -112,7 +111,7 @@ try {
   const status = await (app.main as (start: { args: string[]; cmdline: string }) => unknown)({ args: cfg.args, cmdline: cfg.args.join(' ') });
   finish(normaliseStatus(status));
 } catch (err) {
-  stats[gIndex('cpu_s')] = threadCpuSeconds();
+  stats[GC.cpu_s] = threadCpuSeconds();
   if (err instanceof RingFault) post({ type: 'fault', message: `${err.message} (seen by the guest API)` }); // it broke its own half
   else if (err instanceof DeviceFault) post({ type: 'device-fault', message: err.message });
   else {

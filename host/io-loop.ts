@@ -7,8 +7,9 @@
 import { MIN_FRAME, N, WAIT_RX, WAIT_TX, readLayout } from '../guest-api/abi.js';
 import { HostNotify } from '../guest-api/notify.js';
 import { Consumer, Producer, RingFault, RingView } from '../guest-api/ring.js';
-import { addon, errnoCode, threadCpuSeconds } from '../native/index.js';
-import { gIndex, nIndex, section } from './stats.js';
+import { addon, threadCpuSeconds } from '../native/index.js';
+import { DeviceFault, deviceFault } from './device-fault.js';
+import { GC, nicCounters, section } from './stats.js';
 
 export type ShmMode = 'poll' | 'event' | 'hybrid';
 
@@ -41,10 +42,7 @@ export type IoExit =
   | { reason: 'guest-fault'; message: string }
   | { reason: 'device-fault'; message: string };
 
-class DeviceFault extends Error {}
-
 interface Port {
-  index: number;
   iface: string;
   fd: number;
   kickFd: number;
@@ -55,7 +53,7 @@ interface Port {
   maxFrame: number;
   stalled: boolean;
   stalledWord: number;
-  c: { rxFrames: number; rxBytes: number; txFrames: number; txBytes: number; rxDrops: number; txDrops: number; rxBad: number };
+  c: ReturnType<typeof nicCounters>;
 }
 
 export class IoLoop {
@@ -85,13 +83,10 @@ export class IoLoop {
       const l = layout.nics[index];
       const rxView = new RingView(this.i32, u32, l, 'rx');
       const txView = new RingView(this.i32, u32, l, 'tx');
-      const c = (name: Parameters<typeof nIndex>[1]) => nIndex(index, name);
       return {
-        index, iface: nic.iface, fd: nic.fd, kickFd: nic.kickFd, rxView, txView,
+        iface: nic.iface, fd: nic.fd, kickFd: nic.kickFd, rxView, txView,
         rx: new Producer(rxView), tx: new Consumer(txView, MIN_FRAME, l.maxFrame), maxFrame: l.maxFrame,
-        stalled: false, stalledWord: l.headerWord + N.rxStalled,
-        c: { rxFrames: c('rx_frames'), rxBytes: c('rx_bytes'), txFrames: c('tx_frames'), txBytes: c('tx_bytes'),
-             rxDrops: c('rx_drops'), txDrops: c('tx_drops'), rxBad: c('rx_bad') },
+        stalled: false, stalledWord: l.headerWord + N.rxStalled, c: nicCounters(index),
       };
     });
     if (cfg.mode !== 'poll') {
@@ -111,7 +106,7 @@ export class IoLoop {
       this.drain();
     } catch (err) {
       if (err instanceof RingFault) {
-        this.stats[gIndex('faults')]++;
+        this.stats[GC.faults]++;
         exit = { reason: 'guest-fault', message: `${err.message} (seen by the IO thread)` };
       } else if (err instanceof DeviceFault) {
         exit = { reason: 'device-fault', message: err.message };
@@ -159,8 +154,8 @@ export class IoLoop {
       rx += this.serviceRx(p);
       tx += this.serviceTx(p);
     }
-    if (rx > 0) this.stats[gIndex('interrupts')] += this.notify.interruptIfWaiting(WAIT_RX);
-    if (tx > 0) this.stats[gIndex('interrupts')] += this.notify.interruptIfWaiting(WAIT_TX);
+    if (rx > 0) this.stats[GC.interrupts] += this.notify.interruptIfWaiting(WAIT_RX);
+    if (tx > 0) this.stats[GC.interrupts] += this.notify.interruptIfWaiting(WAIT_TX);
     return rx + tx;
   }
 
@@ -181,14 +176,14 @@ export class IoLoop {
       try {
         got = addon.readBurst(this.region, p.fd, view.dataOffset(start), view.slotSize, view.capacity, run, this.lens);
       } catch (err) {
-        throw new DeviceFault(`${p.iface}: ${deviceErrorText(err)}`);
+        throw deviceFault(p.iface, err);
       }
       reads += got;
       let ok = 0;
       for (let i = 0; i < got; i++) {
         const len = this.lens[i];
         if (len < MIN_FRAME || len > p.maxFrame) {
-          s[p.c.rxBad]++; // runt or larger than the MTU allows: counted, never passed on cut short
+          s[p.c.rx_bad]++; // runt or larger than the MTU allows: counted, never passed on cut short
           continue;
         }
         if (ok !== i) this.u8.copyWithin(view.dataOffset(start + ok), view.dataOffset(start + i), view.dataOffset(start + i) + len);
@@ -201,8 +196,8 @@ export class IoLoop {
     }
     if (kept > 0) {
       p.rx.publish(kept);
-      s[p.c.rxFrames] += kept;
-      s[p.c.rxBytes] += bytes;
+      s[p.c.rx_frames] += kept;
+      s[p.c.rx_bytes] += bytes;
     }
     return kept;
   }
@@ -223,7 +218,7 @@ export class IoLoop {
       try {
         put = addon.writeBurst(this.region, p.fd, view.dataOffset(start), view.slotSize, run, this.lens);
       } catch (err) {
-        throw new DeviceFault(`${p.iface}: ${deviceErrorText(err)}`);
+        throw deviceFault(p.iface, err);
       }
       let bytes = 0;
       let dropped = 0;
@@ -231,9 +226,9 @@ export class IoLoop {
         if (this.lens[i] === 0) dropped++; // refused by the kernel: consumed, counted
         bytes += this.lens[i];
       }
-      s[p.c.txFrames] += put - dropped;
-      s[p.c.txDrops] += dropped;
-      s[p.c.txBytes] += bytes;
+      s[p.c.tx_frames] += put - dropped;
+      s[p.c.tx_drops] += dropped;
+      s[p.c.tx_bytes] += bytes;
       done += put;
       if (put < run) break;
     }
@@ -254,7 +249,7 @@ export class IoLoop {
     // that scribbled over the control words so it never kicks is still caught in bounded time).
     const n = addon.epollWait(this.epfd, SLEEP_CAP_NS, this.ready);
     this.notify.awake();
-    this.stats[gIndex('io_wakeups')]++;
+    this.stats[GC.io_wakeups]++;
     if (n === 0) this.workPending(); // validates every guest-written index
     for (let i = 0; i < n; i++) {
       const fd = this.ready[i];
@@ -266,7 +261,7 @@ export class IoLoop {
       if (fd === this.cfg.controlFd) addon.eventfdRead(fd);
       else {
         const p = this.ports.find((q) => q.kickFd === fd);
-        if (p) this.stats[gIndex('kicks')] += addon.eventfdRead(fd);
+        if (p) this.stats[GC.kicks] += addon.eventfdRead(fd);
       }
     }
     for (const p of this.ports) if (p.stalled && p.rx.room() > 0) this.setStalled(p, false);
@@ -297,14 +292,14 @@ export class IoLoop {
         waiting += p.tx.available();
       }
       if (waiting === 0 || nowNs() > deadline) {
-        for (const p of this.ports) this.stats[p.c.txDrops] += p.tx.available();
+        for (const p of this.ports) this.stats[p.c.tx_drops] += p.tx.available();
         return;
       }
     }
   }
 
   private collectKicks(): void {
-    for (const p of this.ports) this.stats[gIndex('kicks')] += addon.eventfdRead(p.kickFd);
+    for (const p of this.ports) this.stats[GC.kicks] += addon.eventfdRead(p.kickFd);
   }
 
   private maybeUpdateCpu(): void {
@@ -314,18 +309,11 @@ export class IoLoop {
 
   private updateCpu(): void {
     this.lastCpuUpdate = nowNs();
-    this.stats[gIndex('cpu_s')] = threadCpuSeconds();
+    this.stats[GC.cpu_s] = threadCpuSeconds();
   }
 }
 
 export function nowNs(): number {
   const [s, ns] = process.hrtime();
   return s * 1e9 + ns;
-}
-
-function deviceErrorText(err: unknown): string {
-  const code = errnoCode(err);
-  if (code === 'EBADFD' || code === 'EBADF' || code === 'ENODEV') return 'the TAP device was deleted';
-  if (code === 'EIO') return 'I/O error on the TAP device (is it down?)';
-  return (err as Error)?.message ?? String(err);
 }

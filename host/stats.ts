@@ -13,8 +13,15 @@ export type NicCounter = (typeof NIC_COUNTERS)[number];
 
 const SECTION = GLOBAL_COUNTERS.length + MAX_NICS * NIC_COUNTERS.length;
 
-export const gIndex = (name: GlobalCounter) => GLOBAL_COUNTERS.indexOf(name);
-export const nIndex = (nic: number, name: NicCounter) => GLOBAL_COUNTERS.length + nic * NIC_COUNTERS.length + NIC_COUNTERS.indexOf(name);
+const nIndex = (nic: number, name: NicCounter) => GLOBAL_COUNTERS.length + nic * NIC_COUNTERS.length + NIC_COUNTERS.indexOf(name);
+
+/** Where each global counter sits in a thread's section (constant: no lookup on a hot path). */
+export const GC = Object.freeze(Object.fromEntries(GLOBAL_COUNTERS.map((n, i) => [n, i]))) as Readonly<Record<GlobalCounter, number>>;
+
+/** Where NIC `nic`'s counters sit in a thread's section; a caller computes this once per NIC. */
+export function nicCounters(nic: number): Readonly<Record<NicCounter, number>> {
+  return Object.freeze(Object.fromEntries(NIC_COUNTERS.map((n) => [n, nIndex(nic, n)]))) as Record<NicCounter, number>;
+}
 
 /** One SharedArrayBuffer per thread, so a thread is handed only its own counters. */
 export type StatsBuffers = Record<ThreadName, SharedArrayBuffer>;
@@ -48,9 +55,9 @@ export function totals(stats: StatsBuffers, nicCount: number): Totals {
     nics.push(row);
   }
   const cpu = {} as Record<ThreadName, number>;
-  THREADS.forEach((t, i) => (cpu[t] = secs[i][gIndex('cpu_s')]));
+  THREADS.forEach((t, i) => (cpu[t] = secs[i][GC.cpu_s]));
   return {
-    traps: sum(gIndex('traps')), kicks: sum(gIndex('kicks')), interrupts: sum(gIndex('interrupts')),
-    io_wakeups: sum(gIndex('io_wakeups')), faults: sum(gIndex('faults')), cpu_s: cpu, nics,
+    traps: sum(GC.traps), kicks: sum(GC.kicks), interrupts: sum(GC.interrupts),
+    io_wakeups: sum(GC.io_wakeups), faults: sum(GC.faults), cpu_s: cpu, nics,
   };
 }
