@@ -1,17 +1,11 @@
 // examples/firewall.js between two namespaces: client (10.0.0.1) -- br0 -- tap0 [tender] tap1 -- br1 -- server (10.0.0.3).
 // The tender's namespace holds both TAPs, each bridged to a veth whose other end is in a host namespace.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { collect, DIST, skipReal, type Netns } from './helpers/netns.js';
+import { collect, DIST, netnsHandle, skipReal } from './helpers/netns.js';
 import { EXAMPLE, modeArgs, readStats, startTender, statsPath, waitForLine } from './helpers/tender.js';
 
 const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
-const nsHandle = (name: string): Netns => ({
-  name, taps: [], mac: () => '', destroy: () => ip('netns', 'del', name),
-  run: (cmd, args) => execFileSync('ip', ['netns', 'exec', name, cmd, ...args], { encoding: 'utf8' }),
-  spawn: (cmd, args) => spawn('ip', ['netns', 'exec', name, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
-});
-
 describe.skipIf(skipReal())('examples/firewall.js: a guest forwarding between two NICs', () => {
   const tag = `fw${process.pid}`;
   const [T, A, B] = ['t', 'a', 'b'].map((x) => `${tag}${x}`);
@@ -44,16 +38,16 @@ describe.skipIf(skipReal())('examples/firewall.js: a guest forwarding between tw
   for (const mode of ['baseline', 'poll', 'event', 'hybrid']) {
     it(`${mode}: passes ping and UDP to an allowed port, drops UDP to another, counts it`, async () => {
       const stats = statsPath();
-      const t = (tender = startTender(nsHandle(T), ['--net:service=tap0', '--net:backend=tap1', ...modeArgs(mode), `--stats-json=${stats}`, EXAMPLE('firewall.js'), '--allow=9000', '--seconds=4']));
+      const t = (tender = startTender(netnsHandle(T), ['--net:service=tap0', '--net:backend=tap1', ...modeArgs(mode), `--stats-json=${stats}`, EXAMPLE('firewall.js'), '--allow=9000', '--seconds=4']));
       const run = collect(t, 30_000);
       await waitForLine(t, /firewall: service <-> backend/);
-      const ping = await collect(nsHandle(A).spawn('ping', ['-c', '20', '-i', '0.02', '-W', '1', '10.0.0.3']));
+      const ping = await collect(netnsHandle(A).spawn('ping', ['-c', '20', '-i', '0.02', '-W', '1', '10.0.0.3']));
       expect(ping.stdout).toMatch(/20 received, 0% packet loss/);
-      const open = collect(nsHandle(B).spawn('node', [`${DIST}test/harness/udp-peer.js`, '--recv', '--addr=10.0.0.3', '--port=9000', '--count=50', '--timeout-ms=2500']));
-      const shut = collect(nsHandle(B).spawn('node', [`${DIST}test/harness/udp-peer.js`, '--recv', '--addr=10.0.0.3', '--port=9001', '--count=50', '--timeout-ms=2500']));
+      const open = collect(netnsHandle(B).spawn('node', [`${DIST}test/harness/udp-peer.js`, '--recv', '--addr=10.0.0.3', '--port=9000', '--count=50', '--timeout-ms=2500']));
+      const shut = collect(netnsHandle(B).spawn('node', [`${DIST}test/harness/udp-peer.js`, '--recv', '--addr=10.0.0.3', '--port=9001', '--count=50', '--timeout-ms=2500']));
       await new Promise((r) => setTimeout(r, 300));
       for (const port of ['9000', '9001']) {
-        await collect(nsHandle(A).spawn('node', [`${DIST}test/harness/udp-peer.js`, '--send', '--dst=10.0.0.3', `--port=${port}`, '--count=50', '--size=200']));
+        await collect(netnsHandle(A).spawn('node', [`${DIST}test/harness/udp-peer.js`, '--send', '--dst=10.0.0.3', `--port=${port}`, '--count=50', '--size=200']));
       }
       const last = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
       expect(last((await open).stdout).received).toBe(50);

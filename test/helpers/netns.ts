@@ -69,6 +69,11 @@ export function createNetns(opts: { taps?: number; up?: boolean; guestMac?: stri
     sh('ip', ['netns', 'del', name]);
     throw err;
   }
+  return netnsHandle(name, taps);
+}
+
+/** A handle on a namespace that exists (made here or by a test's own topology). */
+export function netnsHandle(name: string, taps: string[] = []): Netns {
   return {
     name,
     taps,
