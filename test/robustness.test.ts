@@ -77,7 +77,7 @@ describe.skipIf(skipReal())('robustness', () => {
   it('overload: a 20 s flood of over 10× what a slow guest takes keeps RSS flat, counts the drops, feeds the guest, and full rate returns', async () => {
     const before = kernelTx(ns).dropped;
     const stats = statsPath();
-    const t = startTender(ns, tender(['--shm=hybrid', `--stats-json=${stats}`, EXAMPLE('udp_sink.js'), '--work-ns=50000', '--timeout=40', '--idle-ms=3000']));
+    const t = startTender(ns, tender(['--shm=hybrid', `--stats-json=${stats}`, EXAMPLE('udp_sink.js'), '--work-ns=100000', '--timeout=40', '--idle-ms=3000']));
     const run = collect(t, 90_000);
     await waitForLine(t, /udp_sink: counting/);
     const rss = sampleRss(t.pid!);
