@@ -1,7 +1,7 @@
 // Redraws results/latest.svg from results/latest.json (no measuring): for changing the chart.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../test/helpers/netns.js';
+import { ROOT } from '../testbed/netns.js';
 import { chart } from './report.js';
 
 const dir = process.argv[2] ?? join(ROOT, 'bench', 'results');

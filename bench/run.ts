@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { createNetns, ROOT, whyNoTap } from '../test/helpers/netns.js';
-import { buildLimitPrograms } from './c/build.js';
+import { createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
+import { buildLimitPrograms } from '../testbed/c/build.js';
 import { aggregate, chart, markdown, type Workload } from './report.js';
 import { ping, ROWS, rx, tx, type RowName, type Sample, type Sizes } from './runners.js';
 

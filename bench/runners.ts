@@ -1,10 +1,10 @@
 // One measurement of one row (limit, baseline, poll, event, hybrid, node-readsync) on one
 // workload. Everything runs in the bench's namespace; the tender rows use the example guests.
 import type { ChildProcess } from 'node:child_process';
-import { collect, DIST, sleep, type Netns } from '../test/helpers/netns.js';
-import { EXAMPLE, modeArgs, readStats, startTender, statsPath, waitForLine } from '../test/helpers/tender.js';
-import { kernelRx } from './tap-stats.js';
-import { pingFlood, parsePing, udpFlood } from './workloads.js';
+import { collect, DEV, sleep, type Netns } from '../testbed/netns.js';
+import { EXAMPLE, modeArgs, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
+import { kernelRx } from '../testbed/tap-stats.js';
+import { pingFlood, parsePing, udpFlood } from '../testbed/workloads.js';
 
 export const ROWS = ['limit', 'baseline', 'poll', 'event', 'hybrid', 'node-readsync'] as const;
 export type RowName = (typeof ROWS)[number];
@@ -43,7 +43,7 @@ export async function rx(ns: Netns, bin: Record<string, string>, row: RowName, s
   if (row === 'limit' || row === 'node-readsync') {
     const reader = row === 'limit'
       ? ns.spawn(bin.tap_reader, ['--tap=tap0', `--count=${size.rxCount}`, '--idle-ms=500'])
-      : ns.spawn('node', [`${DIST}bench/node-readsync.js`, '--rx', `--count=${size.rxCount}`, `--work-ns=${workNs}`]);
+      : ns.spawn('node', [`${DEV}bench/node-readsync.js`, '--rx', `--count=${size.rxCount}`, `--work-ns=${workNs}`]);
     const done = collect(reader, 120_000);
     await waitReady(reader);
     const sent = lastJson((await collect(ns.spawn(bin.udp_flood, flood))).stdout);
@@ -67,7 +67,7 @@ export async function tx(ns: Netns, bin: Record<string, string>, row: RowName, s
   if (row === 'limit' || row === 'node-readsync') {
     const args = row === 'limit'
       ? [bin.tap_writer, ['--tap=tap0', `--count=${size.txCount}`, '--size=1300', `--dst-mac=${ns.mac(0)}`, `--src-mac=${GUEST_MAC}`]]
-      : ['node', [`${DIST}bench/node-readsync.js`, '--tx', `--count=${size.txCount}`, '--size=1300', `--dst-mac=${ns.mac(0)}`]];
+      : ['node', [`${DEV}bench/node-readsync.js`, '--tx', `--count=${size.txCount}`, '--size=1300', `--dst-mac=${ns.mac(0)}`]];
     const r = lastJson((await collect(ns.spawn(args[0] as string, args[1] as string[]), 120_000)).stdout);
     seconds = r.seconds;
     sample = { frames: r.frames, cpu: { process: r.cpu_s } };
@@ -89,7 +89,7 @@ export async function ping(ns: Netns, bin: Record<string, string>, row: RowName,
   if (row === 'limit' || row === 'node-readsync') {
     const responder = row === 'limit'
       ? ns.spawn(bin.tap_echo, ['--tap=tap0', `--count=${size.pingCount}`])
-      : ns.spawn('node', [`${DIST}bench/node-readsync.js`, '--echo', `--count=${size.pingCount}`]);
+      : ns.spawn('node', [`${DEV}bench/node-readsync.js`, '--echo', `--count=${size.pingCount}`]);
     const done = collect(responder, 300_000);
     await waitReady(responder);
     const p = parsePing((await collect(ns.spawn('ping', ['-f', '-q', '-c', String(size.pingCount), '-s', String(payload), '-W', '1', '10.0.0.2']), 300_000)).stdout);

@@ -3,10 +3,10 @@
 // (A 100,000 version runs in CI: test/robustness.test.ts "soak".)
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { collect, createNetns, ROOT, whyNoTap } from '../test/helpers/netns.js';
-import { sampleRss } from '../test/helpers/process.js';
-import { EXAMPLE, startTender, waitForLine } from '../test/helpers/tender.js';
-import { parsePing } from './workloads.js';
+import { collect, createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
+import { sampleRss } from '../testbed/process.js';
+import { EXAMPLE, startTender, waitForLine } from '../testbed/tender.js';
+import { parsePing } from '../testbed/workloads.js';
 
 if (whyNoTap()) throw new Error(whyNoTap()!);
 const opt = (n: string, d: string) => process.argv.find((a) => a.startsWith(`--${n}=`))?.slice(n.length + 3) ?? d;

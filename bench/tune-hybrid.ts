@@ -4,9 +4,9 @@
 // side; writes bench/results/hybrid-tuning.md.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createNetns, ROOT, whyNoTap } from '../test/helpers/netns.js';
-import { buildLimitPrograms } from './c/build.js';
-import { pingFlood, udpFlood } from './workloads.js';
+import { createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
+import { buildLimitPrograms } from '../testbed/c/build.js';
+import { pingFlood, udpFlood } from '../testbed/workloads.js';
 
 if (whyNoTap()) throw new Error(whyNoTap()!);
 const values = (process.argv.find((a) => a.startsWith('--values='))?.slice(9) ?? '0,10,25,50,100,200').split(',').map(Number);

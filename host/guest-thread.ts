@@ -10,7 +10,7 @@ import type { NetBackend } from '../guest-api/results.js';
 import { addon, threadCpuSeconds } from '../native/index.js';
 import { BaselineDevice } from './baseline-device.js';
 import { DeviceFault } from './device-fault.js';
-import { nowNs, type ShmMode } from './io-loop.js';
+import { nowNs, type ShmMode } from './io-thread/pump.js';
 import { GC, section } from './stats.js';
 
 export type Mode = 'baseline' | ShmMode;

@@ -10,8 +10,8 @@ import { addon, errnoCode, threadCpuSeconds } from '../native/index.js';
 import type { NicOption, TenderOptions } from './cli-options.js';
 import { EXIT } from './exit-codes.js';
 import type { GuestConfig, GuestMessage } from './guest-thread.js';
-import type { IoExit, ShmMode } from './io-loop.js';
-import { IoWorker } from './io-worker.js';
+import type { IoExit, ShmMode } from './io-thread/pump.js';
+import { IoThread } from './io-thread/index.js';
 import { LiveView } from './live-view.js';
 import { buildReport, formatSummary } from './report.js';
 import { procThreadCpuSeconds } from './thread-cpu.js';
@@ -63,14 +63,14 @@ export async function runTender(opts: TenderOptions): Promise<number> {
   const layout = nics.length > 0 ? computeLayout(nics.map(() => ({ mtu: opts.mtu, slotCount: opts.ringSlots }))) : null;
   const region = shm && layout ? createRegion(layout, nics.map((n) => n.mac)) : null;
   const wakeFd = addon.eventfdCreate(); // wakes a baseline guest out of epoll_wait so it can be stopped
-  let io: IoWorker | null = null;
+  let io: IoThread | null = null;
   let guest: Worker | null = null;
   let live: LiveView | null = null;
   let ioStopped = false;
 
   try {
     if (region) {
-      io = await IoWorker.start({
+      io = await IoThread.start({
         mode: opts.mode as ShmMode, region, stats: stats.io, nics: nics.map((n) => ({ iface: n.iface, fd: n.fd })),
         pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs,
       }).catch((err: Error) => {

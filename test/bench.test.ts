@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { collect, DIST, skipReal } from './helpers/netns.js';
+import { collect, DEV, skipReal } from '../testbed/netns.js';
 
 describe.skipIf(skipReal())('npm run bench -- --quick', () => {
   const out = mkdtempSync(join(tmpdir(), 'shmt-bench-'));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('produces every row of every workload, the markdown table, the JSON and an SVG chart', async () => {
-    const bench = spawn('node', [`${DIST}bench/run.js`, '--quick', `--out=${out}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const bench = spawn('node', [`${DEV}bench/run.js`, '--quick', `--out=${out}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     const r = await collect(bench, 120_000);
     expect(r.code, r.stderr).toBe(0);
     // Its namespace (named after its pid) is gone.

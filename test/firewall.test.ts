@@ -2,8 +2,8 @@
 // The tender's namespace holds both TAPs, each bridged to a veth whose other end is in a host namespace.
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { collect, DIST, netnsHandle, skipReal } from './helpers/netns.js';
-import { EXAMPLE, modeArgs, readStats, startTender, statsPath, waitForLine } from './helpers/tender.js';
+import { collect, DEV, netnsHandle, skipReal } from '../testbed/netns.js';
+import { EXAMPLE, modeArgs, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 
 const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
 describe.skipIf(skipReal())('examples/firewall.js: a guest forwarding between two NICs', () => {
@@ -43,11 +43,11 @@ describe.skipIf(skipReal())('examples/firewall.js: a guest forwarding between tw
       await waitForLine(t, /firewall: service <-> backend/);
       const ping = await collect(netnsHandle(A).spawn('ping', ['-c', '20', '-i', '0.02', '-W', '1', '10.0.0.3']));
       expect(ping.stdout).toMatch(/20 received, 0% packet loss/);
-      const open = collect(netnsHandle(B).spawn('node', [`${DIST}test/harness/udp-peer.js`, '--recv', '--addr=10.0.0.3', '--port=9000', '--count=50', '--timeout-ms=2500']));
-      const shut = collect(netnsHandle(B).spawn('node', [`${DIST}test/harness/udp-peer.js`, '--recv', '--addr=10.0.0.3', '--port=9001', '--count=50', '--timeout-ms=2500']));
+      const open = collect(netnsHandle(B).spawn('node', [`${DEV}test/harness/udp-peer.js`, '--recv', '--addr=10.0.0.3', '--port=9000', '--count=50', '--timeout-ms=2500']));
+      const shut = collect(netnsHandle(B).spawn('node', [`${DEV}test/harness/udp-peer.js`, '--recv', '--addr=10.0.0.3', '--port=9001', '--count=50', '--timeout-ms=2500']));
       await new Promise((r) => setTimeout(r, 300));
       for (const port of ['9000', '9001']) {
-        await collect(netnsHandle(A).spawn('node', [`${DIST}test/harness/udp-peer.js`, '--send', '--dst=10.0.0.3', `--port=${port}`, '--count=50', '--size=200']));
+        await collect(netnsHandle(A).spawn('node', [`${DEV}test/harness/udp-peer.js`, '--send', '--dst=10.0.0.3', `--port=${port}`, '--count=50', '--size=200']));
       }
       const last = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
       expect(last((await open).stdout).received).toBe(50);

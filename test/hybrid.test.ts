@@ -1,9 +1,9 @@
 // Hybrid mode and notification suppression: what the modes cost, counted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildLimitPrograms } from '../bench/c/build.js';
-import { parsePing, udpFlood } from '../bench/workloads.js';
-import { collect, createNetns, skipReal, type Netns } from './helpers/netns.js';
-import { EXAMPLE, FIXTURE, readStats, startTender, statsPath, waitForLine } from './helpers/tender.js';
+import { buildLimitPrograms } from '../testbed/c/build.js';
+import { parsePing, udpFlood } from '../testbed/workloads.js';
+import { collect, createNetns, skipReal, type Netns } from '../testbed/netns.js';
+import { EXAMPLE, FIXTURE, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 
 const GUEST_MAC = '02:00:00:00:00:02';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -1,7 +1,7 @@
 // The IO thread on a real TAP, with a worker playing the guest on the rings.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { harness } from './helpers/harness.js';
-import { createNetns, skipReal, type Netns } from './helpers/netns.js';
+import { createNetns, skipReal, type Netns } from '../testbed/netns.js';
 
 const GUEST_MAC = '02:00:00:00:00:02';
 

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { ABI_MAGIC, CACHE_LINE, G, N, computeLayout, createRegion, readLayout, slotSizeFor } from '../guest-api/abi.js';
 import { Consumer, Producer, RingFault, RingView, setInitialIndices } from '../guest-api/ring.js';
-import { DIST } from './helpers/netns.js';
+import { DEV } from '../testbed/netns.js';
 
 function ring(slots = 8, initial = 0) {
   const layout = computeLayout([{ mtu: 1500, slotCount: slots }]);
@@ -109,7 +109,7 @@ describe('ring across two worker_threads', () => {
     const { region } = ring(256, 0xffffffff - 5_000_000);
     const run = (role: string) =>
       new Promise<any>((resolve, reject) => {
-        const w = new Worker(`${DIST}test/harness/ring-stress-worker.js`, { workerData: { region, role, count } });
+        const w = new Worker(`${DEV}test/harness/ring-stress-worker.js`, { workerData: { region, role, count } });
         let msg: unknown;
         w.on('message', (m) => (msg = m));
         w.on('error', reject);

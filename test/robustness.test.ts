@@ -1,12 +1,12 @@
 // Hostile guests, guest failures, overload, back-pressure, a soak, signals, device faults and
 // bad frames: nothing accepted is lost, nothing crashes, nothing is left behind.
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildLimitPrograms } from '../bench/c/build.js';
-import { kernelRx, kernelTx } from '../bench/tap-stats.js';
-import { parsePing } from '../bench/workloads.js';
-import { collect, createNetns, skipReal, sleep, type Netns } from './helpers/netns.js';
-import { pidsIn, sampleRss } from './helpers/process.js';
-import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from './helpers/tender.js';
+import { buildLimitPrograms } from '../testbed/c/build.js';
+import { kernelRx, kernelTx } from '../testbed/tap-stats.js';
+import { parsePing } from '../testbed/workloads.js';
+import { collect, createNetns, skipReal, sleep, type Netns } from '../testbed/netns.js';
+import { pidsIn, sampleRss } from '../testbed/process.js';
+import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 
 const GUEST_MAC = '02:00:00:00:00:02';
 const SHM = ['poll', 'event', 'hybrid'] as const;

@@ -2,8 +2,8 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { collect, createNetns, DIST, netnsExists, skipReal, type Netns } from './helpers/netns.js';
-import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from './helpers/tender.js';
+import { collect, createNetns, DEV, netnsExists, skipReal, type Netns, TENDER } from '../testbed/netns.js';
+import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 
 const MODES = ['baseline', 'poll', 'event', 'hybrid'] as const;
 const GUEST_MAC = '02:00:00:00:00:02';
@@ -64,7 +64,7 @@ describe.skipIf(skipReal())('tender with the example guests', () => {
 
   for (const mode of MODES) {
     it(`${mode}: udp_blast's 10,000 datagrams reach a namespace socket, all and byte-exact`, async () => {
-      const recv = ns.spawn('node', [`${DIST}test/harness/udp-peer.js`, '--recv', '--port=9100', '--count=10000', '--timeout-ms=30000']);
+      const recv = ns.spawn('node', [`${DEV}test/harness/udp-peer.js`, '--recv', '--port=9100', '--count=10000', '--timeout-ms=30000']);
       const received = collect(recv, 40_000);
       await new Promise<void>((r) => recv.stdout!.once('data', () => r())); // listening
       const stats = statsPath();
@@ -82,7 +82,7 @@ describe.skipIf(skipReal())('tender with the example guests', () => {
       const child = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...modeArgs(mode), '--timeout=30', EXAMPLE('udp_sink.js'), '--count=5000']);
       const t = collect(child, 40_000);
       await waitForLine(child, /udp_sink: counting/);
-      const sent = await collect(ns.spawn('node', [`${DIST}test/harness/udp-peer.js`, '--send', '--dst=10.0.0.2', '--port=9200', '--count=5000', '--size=1300']));
+      const sent = await collect(ns.spawn('node', [`${DEV}test/harness/udp-peer.js`, '--send', '--dst=10.0.0.2', '--port=9200', '--count=5000', '--size=1300']));
       expect(sent.code).toBe(0);
       const r = await t;
       expect(r.code).toBe(0);
@@ -148,7 +148,7 @@ describe.skipIf(skipReal())('what the guest is told', () => {
 
   it('--stats=live rewrites one line in place on a terminal', async () => {
     // script(1) gives the tender a real pseudo-terminal.
-    const cmd = `node ${DIST}host/cli.js --net=tap0 --shm=hybrid --stats=live --timeout=2.5 ${FIXTURE('loops.js')}`;
+    const cmd = `node ${TENDER} --net=tap0 --shm=hybrid --stats=live --timeout=2.5 ${FIXTURE('loops.js')}`;
     const r = await collect(ns.spawn('script', ['-qec', cmd, '/dev/null']), 20_000);
     expect(r.stdout).toMatch(/\r\x1b\[Kservice rx [\d.]+k?M?\/s tx/);
     expect((r.stdout.match(/\r\x1b\[K/g) ?? []).length).toBeGreaterThanOrEqual(2);
@@ -207,7 +207,7 @@ describe.skipIf(skipReal())('tender exit codes', () => {
 
   it('/dev/net/tun missing: exit 69 with one clear line', async () => {
     // A private mount namespace where /dev/net is empty: the host's device is untouched.
-    const r = await collect(ns.spawn('unshare', ['--mount', 'sh', '-c', `mount -t tmpfs none /dev/net && exec node ${DIST}host/cli.js --net=tap0 ${FIXTURE('returns7.js')}`]));
+    const r = await collect(ns.spawn('unshare', ['--mount', 'sh', '-c', `mount -t tmpfs none /dev/net && exec node ${TENDER} --net=tap0 ${FIXTURE('returns7.js')}`]));
     expect(r.code).toBe(69);
     expect(r.stderr.trim()).toBe('tender: /dev/net/tun is missing (load the tun module: modprobe tun)');
   });
@@ -229,7 +229,7 @@ describe.skipIf(skipReal())('tender exit codes', () => {
   });
 
   it('no permission: exit 77 with one clear line', async () => {
-    const r = await collect(ns.spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', `${DIST}host/cli.js`, '--net=tap0', FIXTURE('returns7.js')]));
+    const r = await collect(ns.spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', `${TENDER}`, '--net=tap0', FIXTURE('returns7.js')]));
     expect(r.code).toBe(77);
     expect(r.stderr.trim()).toMatch(/^tender: permission denied.*needs root or CAP_NET_ADMIN$/);
   });
@@ -263,7 +263,7 @@ describe.skipIf(skipReal())('tender exit codes', () => {
 
 describe.skipIf(skipReal())('npm run demo', () => {
   it('prints one table row per mode and removes its namespace', async () => {
-    const demo = spawn('node', [`${DIST}bench/demo.js`, '--count=500'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const demo = spawn('node', [`${DEV}bench/demo.js`, '--count=500'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const r = await collect(demo, 120_000);
     expect(r.code, r.stderr).toBe(0);
     const rows = r.stdout.split('\n').filter((l) => /^\| (baseline|poll|event|hybrid) \|/.test(l));

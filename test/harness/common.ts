@@ -2,8 +2,8 @@
 import { fileURLToPath } from 'node:url';
 import { computeLayout, createRegion } from '../../guest-api/abi.js';
 import { setInitialIndices } from '../../guest-api/ring.js';
-import type { IoExit, ShmMode } from '../../host/io-loop.js';
-import { IoWorker } from '../../host/io-worker.js';
+import type { IoExit, ShmMode } from '../../host/io-thread/pump.js';
+import { IoThread } from '../../host/io-thread/index.js';
 import { createStats, totals, type StatsBuffers, type Totals } from '../../host/stats.js';
 import { addon } from '../../native/index.js';
 
@@ -23,7 +23,7 @@ export class IoRig {
     readonly region: SharedArrayBuffer,
     readonly stats: StatsBuffers,
     private readonly fds: number[],
-    private readonly io: IoWorker,
+    private readonly io: IoThread,
   ) {}
 
   get kickFds(): number[] {
@@ -36,7 +36,7 @@ export class IoRig {
     const region = createRegion(layout, ifaces.map(() => Uint8Array.from(GUEST_MAC)));
     if (opts.initialIndex !== undefined) for (const n of layout.nics) setInitialIndices(new Int32Array(region), n, opts.initialIndex);
     const stats = createStats();
-    const io = await IoWorker.start({
+    const io = await IoThread.start({
       mode, region, stats: stats.io, nics: ifaces.map((iface, i) => ({ iface, fd: fds[i] })), pollBudget: 64, pollIdleUs: opts.pollIdleUs ?? 50,
     });
     return new IoRig(region, stats, fds, io);

@@ -6,7 +6,7 @@
 //   --test=multi  --workers=N                           the addon in N workers at once
 import dgram from 'node:dgram';
 import { Worker } from 'node:worker_threads';
-import type { ShmMode } from '../../host/io-loop.js';
+import type { ShmMode } from '../../host/io-thread/pump.js';
 import { totals } from '../../host/stats.js';
 import { addon, errnoCode } from '../../native/index.js';
 import { arg, checkPayload, distPath, fillPayload, IoRig, payloadSize } from './common.js';

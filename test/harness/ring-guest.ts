@@ -3,7 +3,7 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import { ShmBackend } from '../../guest-api/shm-backend.js';
 import { OK } from '../../guest-api/results.js';
-import { nowNs } from '../../host/io-loop.js';
+import { nowNs } from '../../host/io-thread/pump.js';
 import { addon } from '../../native/index.js';
 import { checkPayload, fillPayload, GUEST_MAC, payloadSize } from './common.js';
 

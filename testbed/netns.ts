@@ -4,15 +4,17 @@ import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** The package root, from a source file (test/helpers) or its compiled copy (dist/test/helpers). */
+/** The package root, from a source file (testbed/) or its compiled copy (dist-dev/testbed/). */
 function packageRoot(): string {
   let dir = new URL('.', import.meta.url);
   while (!existsSync(fileURLToPath(new URL('package.json', dir)))) dir = new URL('..', dir);
   return fileURLToPath(dir);
 }
 export const ROOT = packageRoot();
-export const DIST = `${ROOT}dist/`;
-export const TENDER = `${DIST}host/cli.js`;
+/** The development build (`tsc -p tsconfig.dev.json`): bench, testbed and test harness, compiled. */
+export const DEV = `${ROOT}dist-dev/`;
+/** The tender as users run it: the runtime build (`dist/`, what the package publishes). */
+export const TENDER = `${ROOT}dist/host/cli.js`;
 
 /** Why real-TAP tests cannot run here, or null when they can. */
 export function whyNoTap(): string | null {

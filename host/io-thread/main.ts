@@ -1,8 +1,8 @@
 // Entry point of the IO thread (a worker_threads worker): runs the loop, reports how it ended.
 import { parentPort, workerData } from 'node:worker_threads';
-import { IoLoop, type IoConfig } from './io-loop.js';
+import { Pump, type IoConfig } from './pump.js';
 
-const loop = new IoLoop(workerData as IoConfig);
+const loop = new Pump(workerData as IoConfig);
 parentPort!.postMessage({ type: 'ready' });
 const exit = loop.run();
 parentPort!.postMessage({ type: 'exit', exit });

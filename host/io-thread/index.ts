@@ -2,10 +2,10 @@
 // ended. Used by the tender and by the tests' rigs, so both drive the same thing.
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { addon } from '../native/index.js';
-import { CTL, CTL_BYTES, type IoConfig, type IoExit, type ShmMode } from './io-loop.js';
+import { addon } from '../../native/index.js';
+import { CTL, CTL_BYTES, type IoConfig, type IoExit, type ShmMode } from './pump.js';
 
-export interface IoWorkerOptions {
+export interface IoThreadOptions {
   mode: ShmMode;
   region: SharedArrayBuffer;
   stats: SharedArrayBuffer;
@@ -16,14 +16,14 @@ export interface IoWorkerOptions {
 
 const STOP_TIMEOUT_MS = 5000;
 
-export class IoWorker {
+export class IoThread {
   readonly kickFds: number[];
   readonly exited: Promise<IoExit>;
   private readonly controlFd: number;
   private readonly ctl = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
   private readonly worker: Worker;
 
-  private constructor(opts: IoWorkerOptions) {
+  private constructor(opts: IoThreadOptions) {
     this.kickFds = opts.nics.map(() => addon.eventfdCreate());
     this.controlFd = addon.eventfdCreate();
     const cfg: IoConfig = {
@@ -31,7 +31,7 @@ export class IoWorker {
       controlFd: this.controlFd, nics: opts.nics.map((n, i) => ({ ...n, kickFd: this.kickFds[i] })),
       pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, drainTimeoutMs: 2000,
     };
-    this.worker = new Worker(fileURLToPath(new URL('./io-thread.js', import.meta.url)), { workerData: cfg, name: 'io' });
+    this.worker = new Worker(fileURLToPath(new URL('./main.js', import.meta.url)), { workerData: cfg, name: 'io' });
     this.exited = new Promise<IoExit>((resolve, reject) => {
       let result: IoExit | null = null;
       this.worker.on('message', (m: { type: string; exit?: IoExit }) => m.type === 'exit' && (result = m.exit!));
@@ -41,8 +41,8 @@ export class IoWorker {
   }
 
   /** Starts the IO thread and waits until it runs (rejects if it dies first). */
-  static async start(opts: IoWorkerOptions): Promise<IoWorker> {
-    const io = new IoWorker(opts);
+  static async start(opts: IoThreadOptions): Promise<IoThread> {
+    const io = new IoThread(opts);
     await new Promise<void>((resolve, reject) => {
       io.worker.once('message', () => resolve());
       io.exited.then(() => reject(new Error('the IO thread failed to start')), reject);

@@ -4,12 +4,12 @@
 //   hybrid keeps polling for pollIdleUs after the last work (notifications stay masked
 //          because the guest only kicks a sleeping IO thread), then sleeps.
 // Sleeping follows guest-api/notify.ts: announce, re-check every ring, then epoll_wait.
-import { MIN_FRAME, N, WAIT_RX, WAIT_TX, readLayout } from '../guest-api/abi.js';
-import { HostNotify } from '../guest-api/notify.js';
-import { Consumer, Producer, RingFault, RingView } from '../guest-api/ring.js';
-import { addon, threadCpuSeconds } from '../native/index.js';
-import { DeviceFault, deviceFault } from './device-fault.js';
-import { GC, nicCounters, section } from './stats.js';
+import { MIN_FRAME, N, WAIT_RX, WAIT_TX, readLayout } from '../../guest-api/abi.js';
+import { HostNotify } from '../../guest-api/notify.js';
+import { Consumer, Producer, RingFault, RingView } from '../../guest-api/ring.js';
+import { addon, threadCpuSeconds } from '../../native/index.js';
+import { DeviceFault, deviceFault } from '../device-fault.js';
+import { GC, nicCounters, section } from '../stats.js';
 
 export type ShmMode = 'poll' | 'event' | 'hybrid';
 
@@ -56,7 +56,7 @@ interface Port {
   c: ReturnType<typeof nicCounters>;
 }
 
-export class IoLoop {
+export class Pump {
   private readonly i32: Int32Array;
   private readonly u8: Uint8Array;
   private readonly ctl: Int32Array;

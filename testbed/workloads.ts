@@ -1,8 +1,8 @@
 // The workloads the demo, the bench and the tests share: ping_serve under a ping flood, and
 // udp_sink under a UDP flood, each returning what the peer, the kernel and the tender saw.
-import { collect, type Netns } from '../test/helpers/netns.js';
+import { collect, type Netns } from './netns.js';
 import { kernelTx } from './tap-stats.js';
-import { EXAMPLE, modeArgs, readStats, startTender, statsPath, waitForLine } from '../test/helpers/tender.js';
+import { EXAMPLE, modeArgs, readStats, startTender, statsPath, waitForLine } from './tender.js';
 
 export interface PingResult {
   mode: string;

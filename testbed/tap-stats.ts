@@ -1,6 +1,6 @@
 // What the kernel says it did with a TAP: frames it handed to the tender (its TX side) and
 // frames it dropped because the tender was not reading fast enough.
-import type { Netns } from '../test/helpers/netns.js';
+import type { Netns } from './netns.js';
 
 export function kernelTx(ns: Netns, tap = 'tap0'): { packets: number; dropped: number } {
   const j = JSON.parse(ns.run('ip', ['-s', '-j', 'link', 'show', tap]))[0].stats64.tx;

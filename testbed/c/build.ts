@@ -1,14 +1,14 @@
-// Builds the C programs (bench/c/*.c: the limit rows and the traffic tools) into bench/bin/,
+// Builds the C programs (testbed/c/*.c: the limit rows and the traffic tools) into testbed/bin/,
 // when missing or older than their source.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../../test/helpers/netns.js';
+import { ROOT } from '../netns.js';
 
-export const BIN = join(ROOT, 'bench', 'bin');
+export const BIN = join(ROOT, 'testbed', 'bin');
 
 export function buildLimitPrograms(): Record<string, string> {
-  const src = join(ROOT, 'bench', 'c');
+  const src = join(ROOT, 'testbed', 'c');
   mkdirSync(BIN, { recursive: true });
   const out: Record<string, string> = {};
   for (const file of readdirSync(src).filter((f) => f.endsWith('.c'))) {
