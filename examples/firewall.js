@@ -8,6 +8,7 @@ import { option, etherType, ETH_ARP, ETH_IP } from './lib/ether.js';
 
 export function main({ args }) {
   const service = net_info('service'), backend = net_info('backend');
+  if (!service || !backend) return console_write('firewall: needs two NICs (--net:service=IFACE --net:backend=IFACE)\n'), 1;
   const allow = new Set(option(args, 'allow', '').split(',').filter(Boolean).map(Number));
   const seconds = Number(option(args, 'seconds', '0'));
   const end = seconds > 0 ? clock_monotonic() + seconds * 1e9 : Infinity;

@@ -6,6 +6,7 @@ import { option, ipBytes, arpReply, echoReply } from './lib/ether.js';
 
 export function main({ args }) {
   const nic = net_info();
+  if (!nic) return console_write('ping_serve: no NIC (run the tender with --net=IFACE)\n'), 1;
   const ip = ipBytes(option(args, 'ip', '10.0.0.2'));
   const limit = Number(option(args, 'limit', '0'));
   let echoes = 0, reordered = 0, lastSeq = -1;

@@ -9,6 +9,7 @@ import { resolveMac, answerArp } from './lib/arp.js';
 
 export function main({ args }) {
   const nic = net_info();
+  if (!nic) return console_write('udp_blast: no NIC (run the tender with --net=IFACE)\n'), 1;
   const [dstIp, dstPort] = option(args, 'dst', '10.0.0.1:9000').split(':');
   const me = { mac: nic.mac, ip: ipBytes(option(args, 'ip', '10.0.0.2')) };
   const count = Number(option(args, 'count', '1000'));

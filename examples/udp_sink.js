@@ -7,6 +7,7 @@ import { option, ipBytes, arpReply, udpPayload, workFor } from './lib/ether.js';
 
 export function main({ args }) {
   const nic = net_info();
+  if (!nic) return console_write('udp_sink: no NIC (run the tender with --net=IFACE)\n'), 1;
   const ip = ipBytes(option(args, 'ip', '10.0.0.2'));
   const count = Number(option(args, 'count', '0'));
   const timeoutNs = Number(option(args, 'timeout', '0')) * 1e9;

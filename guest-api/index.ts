@@ -2,6 +2,7 @@
 // solo5-shaped and the same in every mode; the tender installs the backend before the app
 // is loaded. Results are OK, AGAIN, EINVAL, UNSPEC.
 import { writeSync } from 'node:fs';
+import { monotonicNs } from './clock.js';
 import { AGAIN, EINVAL, OK, UNSPEC, type NetBackend, type ReadOut, type Result } from './results.js';
 
 export { OK, AGAIN, EINVAL, UNSPEC };
@@ -110,10 +111,7 @@ export function net_wait_room(handle: number, deadline: number): boolean {
 }
 
 /** Monotonic time in nanoseconds (a float64 number; exact for ~104 days of uptime). */
-export function clock_monotonic(): number {
-  const [s, ns] = process.hrtime();
-  return s * 1e9 + ns;
-}
+export const clock_monotonic: () => number = monotonicNs;
 
 /** Wall-clock time in nanoseconds since the Unix epoch. */
 export function clock_wall(): number {

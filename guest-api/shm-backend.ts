@@ -1,15 +1,15 @@
 // The guest's half of the shm modes: frames go through the rings, the IO thread is kicked
 // only as guest-api/notify.ts says, and waiting is spin-then-Atomics.wait.
-import { MIN_FRAME, N, WAIT_RX, WAIT_TX, readLayout } from './abi.js';
-import { GuestNotify } from './notify.js';
+import { MIN_FRAME, readLayout } from './abi.js';
+import { GuestNotify, WAIT_RX, WAIT_TX, type KickPolicy } from './notify.js';
 import { AGAIN, EINVAL, OK, type NetBackend, type ReadOut, type Result } from './results.js';
 import { Consumer, Producer, RingView } from './ring.js';
 
 export interface ShmBackendConfig {
   region: SharedArrayBuffer;
   kickFds: number[];
-  /** 'never' in poll mode (the IO thread never sleeps), 'always' = kick on every write/flush, 'suppress' = only a sleeping IO thread. */
-  kick: 'never' | 'always' | 'suppress';
+  /** From kickPolicyFor (notify.ts). */
+  kick: KickPolicy;
   spinNs: number;
   kickFn: (fd: number) => void;
   /** Called on each empty spin round (sched_yield), so a spinning guest gives way to runnable threads. */
@@ -26,7 +26,6 @@ export class ShmBackend implements NetBackend {
   private readonly rxViews: RingView[];
   private readonly txViews: RingView[];
   private readonly maxFrame: number[];
-  private readonly stalledWord: number[];
   private readonly pending: boolean[];
   private readonly slotViews: Uint8Array[][];
   private readonly lastViews: (Uint8Array | null)[][];
@@ -36,13 +35,12 @@ export class ShmBackend implements NetBackend {
     this.u8 = new Uint8Array(cfg.region);
     this.i32 = new Int32Array(cfg.region);
     const u32 = new Uint32Array(cfg.region);
-    this.notify = new GuestNotify(this.i32);
+    this.notify = new GuestNotify(this.i32, layout.nics, cfg.kick, (h) => cfg.kickFn(cfg.kickFds[h]));
     this.rxViews = layout.nics.map((n) => new RingView(this.i32, u32, n, 'rx'));
     this.txViews = layout.nics.map((n) => new RingView(this.i32, u32, n, 'tx'));
     this.rx = layout.nics.map((n, i) => new Consumer(this.rxViews[i], MIN_FRAME, n.maxFrame));
     this.tx = layout.nics.map((_, i) => new Producer(this.txViews[i]));
     this.maxFrame = layout.nics.map((n) => n.maxFrame);
-    this.stalledWord = layout.nics.map((n) => n.headerWord + N.rxStalled);
     this.pending = layout.nics.map(() => false);
     this.slotViews = this.rxViews.map((v) => Array.from({ length: v.count }, (_, k) => new Uint8Array(cfg.region, v.dataOffset(k), v.capacity)));
     this.lastViews = this.rxViews.map((v) => new Array<Uint8Array | null>(v.count).fill(null));
@@ -73,10 +71,7 @@ export class ShmBackend implements NetBackend {
     const rx = this.rx[h];
     if (rx.available() === 0) return EINVAL;
     rx.release(1);
-    // The IO thread stopped reading this TAP because the ring was full: tell it there is room.
-    if (this.cfg.kick !== 'never' && Atomics.load(this.i32, this.stalledWord[h]) === 1 && this.notify.hostNeedsKick()) {
-      this.cfg.kickFn(this.cfg.kickFds[h]);
-    }
+    this.notify.rxReleased(h);
     return OK;
   }
 
@@ -87,20 +82,19 @@ export class ShmBackend implements NetBackend {
     this.u8.set(size === buf.length ? buf : buf.subarray(0, size), this.txViews[h].dataOffset(tx.index));
     tx.setLength(0, size);
     tx.publish(1);
-    if (notify) this.kick(h);
+    if (notify) this.published(h);
     else this.pending[h] = true;
     return OK;
   }
 
   flush(h: number): Result {
-    if (this.pending[h]) this.kick(h);
+    if (this.pending[h]) this.published(h);
     return OK;
   }
 
-  private kick(h: number): void {
+  private published(h: number): void {
     this.pending[h] = false;
-    const k = this.cfg.kick;
-    if (k === 'always' || (k === 'suppress' && this.notify.hostNeedsKick())) this.cfg.kickFn(this.cfg.kickFds[h]);
+    this.notify.txPublished(h);
   }
 
   private readySet(): number {

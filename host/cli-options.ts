@@ -1,7 +1,7 @@
 // Command-line parsing (yargs). Turns argv into TenderOptions or a UsageError with one line.
 import yargs from 'yargs';
-import { UsageError } from './exit-codes.js';
-import type { Mode } from './guest-thread.js';
+import { UsageError } from './endings.js';
+import type { Mode } from '../guest-api/notify.js';
 
 export interface NicOption {
   name: string;

@@ -10,10 +10,9 @@ import type { NetBackend } from '../guest-api/results.js';
 import { addon, threadCpuSeconds } from '../native/index.js';
 import { BaselineDevice } from './baseline-device.js';
 import { DeviceFault } from './device-fault.js';
-import { nowNs, type ShmMode } from './io-thread/pump.js';
+import { monotonicNs } from '../guest-api/clock.js';
+import type { KickPolicy, Mode } from '../guest-api/notify.js';
 import { GC, section } from './stats.js';
-
-export type Mode = 'baseline' | ShmMode;
 
 export interface GuestNicConfig {
   name: string;
@@ -27,7 +26,7 @@ export interface GuestNicConfig {
 
 export interface GuestConfig {
   mode: Mode;
-  kick: 'never' | 'always' | 'suppress';
+  kick: KickPolicy;
   spinUs: number;
   region: SharedArrayBuffer | null;
   stats: SharedArrayBuffer;
@@ -45,17 +44,18 @@ const cfg = workerData as GuestConfig;
 const stats = section(cfg.stats);
 const post = (m: GuestMessage) => parentPort!.postMessage(m);
 
+// No region: the baseline, or a guest with no NIC in any mode (nothing to put in rings).
 const backend: NetBackend =
-  cfg.mode === 'baseline'
+  cfg.region === null
     ? new BaselineDevice(cfg.nics.map((n) => ({ iface: n.iface, fd: n.fd, maxFrame: n.maxFrame })), stats, cfg.wakeFd)
     : new ShmBackend({
-        region: cfg.region!,
+        region: cfg.region,
         kickFds: cfg.nics.map((n) => n.kickFd),
         kick: cfg.kick,
         spinNs: cfg.spinUs * 1000,
         kickFn: (fd) => addon.eventfdWrite(fd),
         relax: () => addon.yieldCpu(),
-        nowNs,
+        nowNs: monotonicNs,
       });
 
 const nics: NetInfo[] = cfg.nics.map((n, handle) => ({ handle, name: n.name, mac: Uint8Array.from(n.mac), mtu: n.mtu }));

@@ -1,6 +1,6 @@
 // What the tender reports at exit: the stats JSON (the format the issue and README give)
 // and a human summary.
-import type { Mode } from './guest-thread.js';
+import type { Mode } from '../guest-api/notify.js';
 import type { Totals } from './stats.js';
 
 export interface StatsReport {

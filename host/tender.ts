@@ -6,22 +6,18 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { computeLayout, createRegion, type RegionLayout } from '../guest-api/abi.js';
+import { kickPolicyFor } from '../guest-api/notify.js';
 import { addon, errnoCode, threadCpuSeconds } from '../native/index.js';
 import type { NicOption, TenderOptions } from './cli-options.js';
-import { EXIT } from './exit-codes.js';
+import { describeEnding, EndingError, tapGone, type Ending } from './endings.js';
 import type { GuestConfig, GuestMessage } from './guest-thread.js';
-import type { IoExit, ShmMode } from './io-thread/pump.js';
+import type { ShmMode } from '../guest-api/notify.js';
+import type { IoExit } from './io-thread/pump.js';
 import { IoThread } from './io-thread/index.js';
 import { LiveView } from './live-view.js';
 import { buildReport, formatSummary } from './report.js';
 import { procThreadCpuSeconds } from './thread-cpu.js';
 import { createStats, GC, section, totals, type StatsBuffers } from './stats.js';
-
-export class TenderError extends Error {
-  constructor(message: string, readonly exitCode: number) {
-    super(message);
-  }
-}
 
 interface AttachedNic extends NicOption {
   fd: number;
@@ -36,7 +32,7 @@ function randomMac(): Uint8Array {
   return mac;
 }
 
-/** Attaches every TAP or closes what it opened and throws one clear TenderError. */
+/** Attaches every TAP or closes what it opened and throws one clear EndingError. */
 function attachAll(nics: NicOption[]): AttachedNic[] {
   const out: AttachedNic[] = [];
   try {
@@ -45,8 +41,8 @@ function attachAll(nics: NicOption[]): AttachedNic[] {
         out.push({ ...n, fd: addon.tapAttach(n.iface), mac: n.mac ?? randomMac() });
       } catch (err) {
         const code = errnoCode(err);
-        const exitCode = code === 'EPERM' || code === 'EACCES' ? EXIT.permission : EXIT.deviceUnavailable;
-        throw new TenderError((err as Error).message, exitCode);
+        const kind = code === 'EPERM' || code === 'EACCES' ? 'permission' : 'device-unavailable';
+        throw new EndingError({ kind, detail: (err as Error).message });
       }
     }
     return out;
@@ -56,9 +52,11 @@ function attachAll(nics: NicOption[]): AttachedNic[] {
   }
 }
 
+/** Runs the guest to its end, prints how it ended (host/endings.ts) and returns the exit code. */
 export async function runTender(opts: TenderOptions): Promise<number> {
   const nics = attachAll(opts.nics);
-  const shm = opts.mode !== 'baseline';
+  // A guest with no NIC (solo5 allows it) needs no rings and no IO thread in any mode.
+  const shm = opts.mode !== 'baseline' && nics.length > 0;
   const stats = createStats();
   const layout = nics.length > 0 ? computeLayout(nics.map(() => ({ mtu: opts.mtu, slotCount: opts.ringSlots }))) : null;
   const region = shm && layout ? createRegion(layout, nics.map((n) => n.mac)) : null;
@@ -74,7 +72,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
         mode: opts.mode as ShmMode, region, stats: stats.io, nics: nics.map((n) => ({ iface: n.iface, fd: n.fd })),
         pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs,
       }).catch((err: Error) => {
-        throw new TenderError(err.message, EXIT.internal);
+        throw new EndingError({ kind: 'internal', detail: err.message });
       });
     }
     const startNs = Number(process.hrtime.bigint());
@@ -89,13 +87,11 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     if (outcome.guestTid > 0 && guestCpu[GC.cpu_s] === 0) guestCpu[GC.cpu_s] = procThreadCpuSeconds(outcome.guestTid) ?? 0;
     // Stop the guest first, then the IO thread, which sends what the guest queued.
     await stopGuest(guest, wakeFd);
-    const ioExit: IoExit = io ? await io.stop() : { reason: 'stopped' };
+    const ioExit: IoExit = io ? await io.stop() : { kind: 'stopped' };
     ioStopped = true;
-    let { code, line } = outcome;
-    if (outcome.kind === 'status' && ioExit.reason !== 'stopped') {
-      code = ioExit.reason === 'guest-fault' ? EXIT.guestFault : EXIT.deviceFault;
-      line = `${ioExit.reason === 'guest-fault' ? 'guest fault' : 'device fault'}: ${ioExit.message}`;
-    }
+    // A guest that ended on its own while the IO thread faulted (on the frames it left behind) ends as that fault.
+    const ending: Ending = outcome.ending.kind === 'guest-status' && ioExit.kind !== 'stopped' ? ioExit : outcome.ending;
+    const { code, line } = describeEnding(ending);
     if (line) process.stderr.write(`tender: ${line}\n`);
 
     live?.stop();
@@ -121,7 +117,7 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
   const shm = region !== null;
   const config: GuestConfig = {
     mode: opts.mode,
-    kick: opts.mode === 'poll' || opts.mode === 'baseline' ? 'never' : opts.suppress ? 'suppress' : 'always',
+    kick: kickPolicyFor(opts.mode, opts.suppress),
     spinUs: opts.guestSpinUs,
     region,
     stats: stats.guest,
@@ -138,42 +134,39 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
   return new Worker(here('./guest-thread.js'), { workerData: config, resourceLimits, name: 'guest', stdout: false, stderr: false });
 }
 
-type Outcome = { kind: 'status' | 'stopped'; code: number; line?: string; guestTid: number };
+type Outcome = { ending: Ending; guestTid: number };
 
 /** Waits for the guest to end, the IO thread to fault, a signal, or the timeout. */
 function guestOutcome(guest: Worker, ioExit: Promise<IoExit> | null, timeoutS: number | undefined, nics: { iface: string }[]): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
     let last: GuestMessage | null = null;
-    let errored: Omit<Outcome, 'guestTid'> | null = null;
+    let errored: Ending | null = null;
     let guestTid = 0;
     const cleanups: (() => void)[] = [];
-    const done = (o: Omit<Outcome, 'guestTid'>) => {
+    const done = (ending: Ending) => {
       cleanups.forEach((c) => c());
-      resolve({ ...o, guestTid });
+      resolve({ ending, guestTid });
     };
     guest.on('message', (m: GuestMessage) => {
       if (m.type === 'started') guestTid = m.tid;
       else last = m;
     });
     guest.on('error', (err: Error & { code?: string }) => {
-      errored = err.code === 'ERR_WORKER_OUT_OF_MEMORY'
-        ? { kind: 'stopped', code: EXIT.guestOom, line: 'guest out of memory (raise --mem)' }
-        : { kind: 'stopped', code: EXIT.guestCrash, line: `guest crashed: ${err.stack ?? err.message}` };
+      errored = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? { kind: 'guest-oom' } : { kind: 'guest-crash', detail: err.stack ?? err.message };
     });
     guest.on('exit', (exitCode) => {
       if (errored) return done(errored);
       const m = last as GuestMessage | null;
-      if (m?.type === 'crash') return done({ kind: 'stopped', code: EXIT.guestCrash, line: `guest crashed: ${m.message}` });
-      if (m?.type === 'bad-app') return done({ kind: 'stopped', code: EXIT.guestCrash, line: m.message });
-      if (m?.type === 'fault') return done({ kind: 'stopped', code: EXIT.guestFault, line: `guest fault: ${m.message}` });
-      if (m?.type === 'device-fault') return done({ kind: 'stopped', code: EXIT.deviceFault, line: `device fault: ${m.message}` });
-      done({ kind: 'status', code: m?.type === 'exit' ? m.status : exitCode });
+      if (m?.type === 'crash') return done({ kind: 'guest-crash', detail: m.message });
+      if (m?.type === 'bad-app') return done({ kind: 'guest-bad-app', detail: m.message });
+      if (m?.type === 'fault') return done({ kind: 'guest-fault', detail: m.message });
+      if (m?.type === 'device-fault') return done({ kind: 'device-fault', detail: m.message });
+      done({ kind: 'guest-status', status: m?.type === 'exit' ? m.status : exitCode });
     });
     ioExit?.then((e) => {
-      if (e.reason === 'guest-fault') done({ kind: 'stopped', code: EXIT.guestFault, line: `guest fault: ${e.message}` });
-      else if (e.reason === 'device-fault') done({ kind: 'stopped', code: EXIT.deviceFault, line: `device fault: ${e.message}` });
-    }, (err) => done({ kind: 'stopped', code: EXIT.internal, line: `IO thread failed: ${(err as Error).stack}` }));
-    const onSignal = (sig: NodeJS.Signals) => done({ kind: 'stopped', code: sig === 'SIGINT' ? EXIT.sigint : EXIT.sigterm, line: `stopped by ${sig}` });
+      if (e.kind !== 'stopped') done(e);
+    }, (err) => done({ kind: 'internal', detail: `the IO thread failed: ${(err as Error).stack}` }));
+    const onSignal = (signal: 'SIGINT' | 'SIGTERM') => done({ kind: 'signal', signal });
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     cleanups.push(() => {
@@ -184,13 +177,13 @@ function guestOutcome(guest: Worker, ioExit: Promise<IoExit> | null, timeoutS: n
     const watchdog = setInterval(() => {
       for (const n of nics) {
         const st = addon.interfaceState(n.iface);
-        if (!st.exists) return done({ kind: 'stopped', code: EXIT.deviceFault, line: `device fault: ${n.iface}: the TAP device was deleted` });
-        if (!st.up) return done({ kind: 'stopped', code: EXIT.deviceFault, line: `device fault: ${n.iface}: the TAP device was set down` });
+        if (!st.exists) return done({ kind: 'device-fault', detail: tapGone(n.iface, 'deleted') });
+        if (!st.up) return done({ kind: 'device-fault', detail: tapGone(n.iface, 'down') });
       }
     }, 1000);
     cleanups.push(() => clearInterval(watchdog));
     if (timeoutS !== undefined) {
-      const t = setTimeout(() => done({ kind: 'stopped', code: EXIT.timeout, line: `guest stopped after --timeout=${timeoutS} s` }), timeoutS * 1000);
+      const t = setTimeout(() => done({ kind: 'timeout', seconds: timeoutS }), timeoutS * 1000);
       cleanups.push(() => clearTimeout(t));
     }
   });

@@ -1,4 +1,5 @@
 // The typed face of the addon: one thin wrapper, no logic (as serialport's bindings-cpp).
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -45,7 +46,8 @@ export interface Addon {
 
 const require = createRequire(import.meta.url);
 const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
-const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
+// The package root holds binding.gyp: two levels up from dist/native/, one from native/ (tests).
+const packageRoot = fileURLToPath(new URL(existsSync(new URL('../binding.gyp', import.meta.url)) ? '..' : '../..', import.meta.url));
 
 export const addon = nodeGypBuild(packageRoot) as Addon;
 

@@ -18,7 +18,7 @@ describe.skipIf(skipReal())('IO thread on a real TAP', () => {
       expect(r.error).toBeNull();
       expect(r.received).toBe(10000);
       expect(r.other).toBe(0);
-      expect(r.io.reason).toBe('stopped');
+      expect(r.io.kind).toBe('stopped');
       expect(r.counters.nics[0].rx_frames).toBe(10000);
       expect(r.counters.nics[0].rx_bad).toBe(0);
       if (mode === 'poll') expect(r.counters.io_wakeups).toBe(0);
@@ -40,7 +40,7 @@ describe.skipIf(skipReal())('IO thread on a real TAP', () => {
   for (const mode of ['event', 'hybrid'] as const) {
     it(`${mode} at rest: the IO thread uses under 2% of a core over 2 s idle`, async () => {
       const r = await harness(ns, ['--test=idle', `--mode=${mode}`, '--seconds=2']);
-      expect(r.exit.reason).toBe('stopped');
+      expect(r.exit.kind).toBe('stopped');
       expect(r.wall_s).toBeGreaterThanOrEqual(2);
       expect(r.io_cpu_s / r.wall_s).toBeLessThan(0.02);
     });

@@ -3,7 +3,8 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { addon } from '../../native/index.js';
-import { CTL, CTL_BYTES, type IoConfig, type IoExit, type ShmMode } from './pump.js';
+import type { ShmMode } from '../../guest-api/notify.js';
+import { CTL, CTL_BYTES, type IoConfig, type IoExit } from './pump.js';
 
 export interface IoThreadOptions {
   mode: ShmMode;
@@ -36,7 +37,7 @@ export class IoThread {
       let result: IoExit | null = null;
       this.worker.on('message', (m: { type: string; exit?: IoExit }) => m.type === 'exit' && (result = m.exit!));
       this.worker.on('error', reject);
-      this.worker.on('exit', () => resolve(result ?? { reason: 'device-fault', message: 'the IO thread ended unexpectedly' }));
+      this.worker.on('exit', () => resolve(result ?? { kind: 'internal', detail: 'the IO thread ended unexpectedly' }));
     });
   }
 
@@ -55,8 +56,8 @@ export class IoThread {
     Atomics.store(this.ctl, CTL.stop, 1);
     addon.eventfdWrite(this.controlFd);
     const exit = await Promise.race([
-      this.exited.catch((err: Error): IoExit => ({ reason: 'device-fault', message: `the IO thread failed: ${err.stack}` })),
-      new Promise<IoExit>((r) => setTimeout(() => r({ reason: 'device-fault', message: 'the IO thread did not stop' }), STOP_TIMEOUT_MS).unref()),
+      this.exited.catch((err: Error): IoExit => ({ kind: 'internal', detail: `the IO thread failed: ${err.stack}` })),
+      new Promise<IoExit>((r) => setTimeout(() => r({ kind: 'internal', detail: 'the IO thread did not stop' }), STOP_TIMEOUT_MS).unref()),
     ]);
     await this.worker.terminate().catch(() => undefined);
     return exit;

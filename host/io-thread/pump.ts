@@ -4,14 +4,15 @@
 //   hybrid keeps polling for pollIdleUs after the last work (notifications stay masked
 //          because the guest only kicks a sleeping IO thread), then sleeps.
 // Sleeping follows guest-api/notify.ts: announce, re-check every ring, then epoll_wait.
-import { MIN_FRAME, N, WAIT_RX, WAIT_TX, readLayout } from '../../guest-api/abi.js';
-import { HostNotify } from '../../guest-api/notify.js';
+import { MIN_FRAME, readLayout, type NicLayout } from '../../guest-api/abi.js';
+import { HostNotify, WAIT_RX, WAIT_TX, type ShmMode } from '../../guest-api/notify.js';
 import { Consumer, Producer, RingFault, RingView } from '../../guest-api/ring.js';
+import { monotonicNs as nowNs } from '../../guest-api/clock.js';
 import { addon, threadCpuSeconds } from '../../native/index.js';
 import { DeviceFault, deviceFault } from '../device-fault.js';
+import { tapGone, type Ending } from '../endings.js';
 import { GC, nicCounters, section } from '../stats.js';
 
-export type ShmMode = 'poll' | 'event' | 'hybrid';
 
 const SLEEP_CAP_NS = 1e9;
 
@@ -37,10 +38,8 @@ export interface IoConfig {
 export const CTL = { stop: 0 } as const;
 export const CTL_BYTES = 64;
 
-export type IoExit =
-  | { reason: 'stopped' }
-  | { reason: 'guest-fault'; message: string }
-  | { reason: 'device-fault'; message: string };
+/** How the IO thread ended: stopped when asked, or one of the tender's endings (host/endings.ts). */
+export type IoExit = { kind: 'stopped' } | Extract<Ending, { kind: 'guest-fault' | 'device-fault' | 'internal' }>;
 
 interface Port {
   iface: string;
@@ -51,8 +50,8 @@ interface Port {
   rxView: RingView;
   txView: RingView;
   maxFrame: number;
+  layout: NicLayout;
   stalled: boolean;
-  stalledWord: number;
   c: ReturnType<typeof nicCounters>;
 }
 
@@ -86,7 +85,7 @@ export class Pump {
       return {
         iface: nic.iface, fd: nic.fd, kickFd: nic.kickFd, rxView, txView,
         rx: new Producer(rxView), tx: new Consumer(txView, MIN_FRAME, l.maxFrame), maxFrame: l.maxFrame,
-        stalled: false, stalledWord: l.headerWord + N.rxStalled, c: nicCounters(index),
+        layout: l, stalled: false, c: nicCounters(index),
       };
     });
     if (cfg.mode !== 'poll') {
@@ -100,16 +99,16 @@ export class Pump {
   }
 
   run(): IoExit {
-    let exit: IoExit = { reason: 'stopped' };
+    let exit: IoExit = { kind: 'stopped' };
     try {
       this.loop();
       this.drain();
     } catch (err) {
       if (err instanceof RingFault) {
         this.stats[GC.faults]++;
-        exit = { reason: 'guest-fault', message: `${err.message} (seen by the IO thread)` };
+        exit = { kind: 'guest-fault', detail: `${err.message} (seen by the IO thread)` };
       } else if (err instanceof DeviceFault) {
-        exit = { reason: 'device-fault', message: err.message };
+        exit = { kind: 'device-fault', detail: err.message };
       } else {
         throw err;
       }
@@ -255,7 +254,7 @@ export class Pump {
       const fd = this.ready[i];
       if (fd < 0) {
         const bad = this.ports.find((p) => p.fd === -fd - 1);
-        if (bad) throw new DeviceFault(`${bad.iface}: the TAP device was deleted (hangup on its fd)`);
+        if (bad) throw new DeviceFault(`${tapGone(bad.iface, 'deleted')} (hangup on its fd)`);
         continue;
       }
       if (fd === this.cfg.controlFd) addon.eventfdRead(fd);
@@ -279,7 +278,7 @@ export class Pump {
   private setStalled(p: Port, stalled: boolean): void {
     p.stalled = stalled;
     addon.epollCtl(this.epfd, 'mod', p.fd, !stalled);
-    Atomics.store(this.i32, p.stalledWord, stalled ? 1 : 0);
+    this.notify.setRxStalled(p.layout, stalled);
   }
 
   /** On stop: send what the guest queued, bounded in time. */
@@ -311,9 +310,4 @@ export class Pump {
     this.lastCpuUpdate = nowNs();
     this.stats[GC.cpu_s] = threadCpuSeconds();
   }
-}
-
-export function nowNs(): number {
-  const [s, ns] = process.hrtime();
-  return s * 1e9 + ns;
 }

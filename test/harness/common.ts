@@ -2,7 +2,8 @@
 import { fileURLToPath } from 'node:url';
 import { computeLayout, createRegion } from '../../guest-api/abi.js';
 import { setInitialIndices } from '../../guest-api/ring.js';
-import type { IoExit, ShmMode } from '../../host/io-thread/pump.js';
+import type { ShmMode } from '../../guest-api/notify.js';
+import type { IoExit } from '../../host/io-thread/pump.js';
 import { IoThread } from '../../host/io-thread/index.js';
 import { createStats, totals, type StatsBuffers, type Totals } from '../../host/stats.js';
 import { addon } from '../../native/index.js';

@@ -6,7 +6,7 @@
 //   --test=multi  --workers=N                           the addon in N workers at once
 import dgram from 'node:dgram';
 import { Worker } from 'node:worker_threads';
-import type { ShmMode } from '../../host/io-thread/pump.js';
+import { kickPolicyFor, type ShmMode } from '../../guest-api/notify.js';
 import { totals } from '../../host/stats.js';
 import { addon, errnoCode } from '../../native/index.js';
 import { arg, checkPayload, distPath, fillPayload, IoRig, payloadSize } from './common.js';
@@ -29,7 +29,7 @@ async function rx(mode: ShmMode, count: number) {
   const rig = await IoRig.start(mode, ['tap0']);
   const progress = new SharedArrayBuffer(8);
   const p = new Int32Array(progress);
-  const done = roleWorker({ role: 'rx', count, region: rig.region, kickFds: rig.kickFds, kick: mode === 'poll' ? 'never' : 'suppress', progress });
+  const done = roleWorker({ role: 'rx', count, region: rig.region, kickFds: rig.kickFds, kick: kickPolicyFor(mode, true), progress });
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind({ address: '10.0.0.1' }, () => r()));
   const buf = new Uint8Array(1400);
@@ -61,7 +61,7 @@ async function tx(mode: ShmMode, count: number, hostMac: string) {
   });
   await new Promise<void>((r) => sock.bind({ address: '10.0.0.1', port: 9001 }, () => r()));
   const guest = await roleWorker({
-    role: 'tx', count, region: rig.region, kickFds: rig.kickFds, kick: mode === 'poll' ? 'never' : 'suppress', progress,
+    role: 'tx', count, region: rig.region, kickFds: rig.kickFds, kick: kickPolicyFor(mode, true), progress,
     hostMac: hostMac.split(':').map((x) => parseInt(x, 16)),
   });
   const until = Date.now() + 10_000;

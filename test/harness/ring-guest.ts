@@ -3,7 +3,8 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import { ShmBackend } from '../../guest-api/shm-backend.js';
 import { OK } from '../../guest-api/results.js';
-import { nowNs } from '../../host/io-thread/pump.js';
+import { monotonicNs as nowNs } from '../../guest-api/clock.js';
+import type { KickPolicy } from '../../guest-api/notify.js';
 import { addon } from '../../native/index.js';
 import { checkPayload, fillPayload, GUEST_MAC, payloadSize } from './common.js';
 
@@ -12,7 +13,7 @@ interface RoleConfig {
   count: number;
   region: SharedArrayBuffer;
   kickFds: number[];
-  kick: 'never' | 'always' | 'suppress';
+  kick: KickPolicy;
   progress: SharedArrayBuffer; // [0] frames this worker handled, [1] datagrams the host side received
   hostMac?: number[];
   window?: number;
