@@ -2,6 +2,7 @@
 // this device code, which runs on the guest's own thread (as an hvt vCPU thread exits into
 // its tender) and does the syscall itself. One trap per net call, counted.
 import { MIN_FRAME } from '../guest-api/abi.js';
+import { monotonicNs } from '../guest-api/clock.js';
 import { AGAIN, EINVAL, OK, UNSPEC, type NetBackend, type ReadOut, type Result } from '../guest-api/results.js';
 import { addon } from '../native/index.js';
 import { deviceFault } from './device-fault.js';
@@ -108,9 +109,9 @@ export class BaselineDevice implements NetBackend {
     return OK; // every write already trapped: nothing is queued
   }
 
-  wait(deadlineNs: number, nowNs = defaultNow): number {
+  wait(deadlineNs: number): number {
     this.stats[GC.traps]++;
-    const timeout = Math.max(deadlineNs - nowNs(), 0);
+    const timeout = Math.max(deadlineNs - monotonicNs(), 0);
     const n = addon.epollWait(this.epfd, timeout, this.ready);
     let set = 0;
     for (let i = 0; i < n; i++) {
@@ -127,9 +128,4 @@ export class BaselineDevice implements NetBackend {
   close(): void {
     addon.close(this.epfd);
   }
-}
-
-function defaultNow(): number {
-  const [s, ns] = process.hrtime();
-  return s * 1e9 + ns;
 }

@@ -64,17 +64,34 @@ static Napi::Value RegionClose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// The buffers of one burst: `count` buffers at firstOffset + i*stride; checks that every
-// one of them, `span` bytes long, lies inside the region.
-static bool BurstInRegion(const Napi::CallbackInfo& info, const Region& r, int64_t first, int64_t stride,
-                          int64_t span, int64_t count) {
-  bool ok = first >= 0 && stride > 0 && span >= 0 && count >= 0 && count <= 65536 && stride <= (1 << 20) &&
-            span <= stride;
-  if (ok && count > 0) {
-    uint64_t last_end = static_cast<uint64_t>(first) + static_cast<uint64_t>(count - 1) * stride + span;
-    ok = last_end <= r.length;
-  }
-  if (!ok) Napi::RangeError::New(info.Env(), "burst lies outside the shared region").ThrowAsJavaScriptException();
+// The arguments both burst calls take: (region, fd, firstOffset, stride, [capacity,] count,
+// lens: Uint32Array). Buffer i starts at firstOffset + i*stride. Checks that every buffer,
+// `span` bytes long, lies inside the region, and that lens holds count entries.
+struct Burst {
+  Region* region;
+  int fd;
+  int64_t first, stride, count;
+  uint32_t* lens;
+  uint8_t* at(int64_t i) const { return region->base + first + i * stride; }
+};
+
+static bool ParseBurst(const Napi::CallbackInfo& info, bool withCapacity, Burst& b, int64_t& span) {
+  Napi::Env env = info.Env();
+  size_t a = 2;
+  b.region = ArgRegion(info, 0);
+  if (b.region == nullptr || !ArgFd(info, 1, b.fd) || !ArgInt(info, a++, b.first) || !ArgInt(info, a++, b.stride)) return false;
+  span = 0;
+  if (withCapacity && !ArgInt(info, a++, span)) return false;
+  if (!ArgInt(info, a++, b.count)) return false;
+  void* lensData;
+  size_t lensLen;
+  if (!TypedArg(info, a, napi_uint32_array, &lensData, &lensLen)) return false;
+  b.lens = static_cast<uint32_t*>(lensData);
+  bool ok = b.first >= 0 && b.stride > 0 && b.stride <= (1 << 20) && span >= 0 && span <= b.stride && b.count >= 0 &&
+            b.count <= 65536 && static_cast<uint64_t>(b.count) <= lensLen;
+  if (ok && b.count > 0)
+    ok = static_cast<uint64_t>(b.first) + static_cast<uint64_t>(b.count - 1) * b.stride + span <= b.region->length;
+  if (!ok) Napi::RangeError::New(env, "burst lies outside the shared region").ThrowAsJavaScriptException();
   return ok;
 }
 
@@ -84,63 +101,41 @@ static bool BurstInRegion(const Napi::CallbackInfo& info, const Region& r, int64
 // caller compares against its max frame size and counts it, it is never passed on cut short.
 static Napi::Value ReadBurst(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Region* r = ArgRegion(info, 0);
-  int fd;
-  int64_t first, stride, capacity, count;
-  if (r == nullptr || !ArgFd(info, 1, fd) || !ArgInt(info, 2, first) || !ArgInt(info, 3, stride) ||
-      !ArgInt(info, 4, capacity) || !ArgInt(info, 5, count))
-    return env.Undefined();
-  void* lensData;
-  size_t lensLen;
-  if (!TypedArg(info, 6, napi_uint32_array, &lensData, &lensLen)) return env.Undefined();
-  if (static_cast<uint64_t>(count) > lensLen) {
-    Napi::RangeError::New(env, "lens array shorter than count").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (!BurstInRegion(info, *r, first, stride, capacity, count)) return env.Undefined();
-  uint32_t* lens = static_cast<uint32_t*>(lensData);
+  Burst b;
+  int64_t capacity;
+  if (!ParseBurst(info, true, b, capacity)) return env.Undefined();
   int64_t n = 0;
-  while (n < count) {
-    ssize_t got = read(fd, r->base + first + n * stride, static_cast<size_t>(capacity));
+  while (n < b.count) {
+    ssize_t got = read(b.fd, b.at(n), static_cast<size_t>(capacity));
     if (got < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || n > 0) break;  // a hard error is reported on the next call
       return ThrowErrno(env, errno, std::string("read: ") + std::strerror(errno));
     }
-    lens[n++] = static_cast<uint32_t>(got);
+    b.lens[n++] = static_cast<uint32_t>(got);
   }
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
 // writeBurst(region, fd, firstOffset, stride, count, lens: Uint32Array) -> frames consumed
-// One write() per frame. Stops at EAGAIN (the frame stays queued). A frame the kernel
-// refuses (bad length, interface down) is consumed and its lens[i] set to 0 so the caller
-// counts it as dropped instead of retrying it forever.
+// One write() per frame of lens[i] bytes. Stops at EAGAIN (the frame stays queued). A frame
+// the kernel refuses (bad length, interface down) is consumed and its lens[i] set to 0 so
+// the caller counts it as dropped instead of retrying it forever. Every frame is checked
+// against its slot and the region before it is written: lens comes from guest-written memory.
 static Napi::Value WriteBurst(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Region* r = ArgRegion(info, 0);
-  int fd;
-  int64_t first, stride, count;
-  if (r == nullptr || !ArgFd(info, 1, fd) || !ArgInt(info, 2, first) || !ArgInt(info, 3, stride) ||
-      !ArgInt(info, 4, count))
-    return env.Undefined();
-  void* lensData;
-  size_t lensLen;
-  if (!TypedArg(info, 5, napi_uint32_array, &lensData, &lensLen)) return env.Undefined();
-  if (static_cast<uint64_t>(count) > lensLen) {
-    Napi::RangeError::New(env, "lens array shorter than count").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (!BurstInRegion(info, *r, first, stride, 0, count)) return env.Undefined();
-  uint32_t* lens = static_cast<uint32_t*>(lensData);
+  Burst b;
+  int64_t span;
+  if (!ParseBurst(info, false, b, span)) return env.Undefined();
   int64_t n = 0;
-  while (n < count) {
-    uint64_t len = lens[n];
-    if (len > static_cast<uint64_t>(stride)) {
-      Napi::RangeError::New(env, "frame length exceeds its slot").ThrowAsJavaScriptException();
+  while (n < b.count) {
+    uint64_t len = b.lens[n];
+    if (len > static_cast<uint64_t>(b.stride) ||
+        static_cast<uint64_t>(b.first) + static_cast<uint64_t>(n) * b.stride + len > b.region->length) {
+      Napi::RangeError::New(env, "frame length exceeds its slot or the shared region").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    ssize_t put = write(fd, r->base + first + n * stride, static_cast<size_t>(len));
+    ssize_t put = write(b.fd, b.at(n), static_cast<size_t>(len));
     if (put < 0) {
       int err = errno;
       if (err == EINTR) continue;
@@ -149,7 +144,7 @@ static Napi::Value WriteBurst(const Napi::CallbackInfo& info) {
         if (n > 0) break;
         return ThrowErrno(env, err, std::string("write: ") + std::strerror(err));
       }
-      lens[n] = 0;  // refused frame: dropped, counted by the caller
+      b.lens[n] = 0;  // refused frame: dropped, counted by the caller
     }
     n++;
   }

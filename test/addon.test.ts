@@ -1,0 +1,64 @@
+// The addon's burst calls against plain character devices: no root, no TAP. What matters
+// here is that no offset or length, however wrong, makes native code touch memory outside
+// the region it was pointed at (lens come from guest-written slots).
+import { closeSync, openSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addon } from '../native/index.js';
+
+describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => {
+  const sab = new SharedArrayBuffer(4096);
+  const u8 = new Uint8Array(sab);
+  let region = -1;
+  let zero = -1;
+  let devnull = -1;
+  beforeAll(() => {
+    region = addon.regionOpen(u8);
+    zero = openSync('/dev/zero', 'r');
+    devnull = openSync('/dev/null', 'w');
+  });
+  afterAll(() => {
+    addon.regionClose(region);
+    closeSync(zero);
+    closeSync(devnull);
+  });
+
+  it('readBurst fills count buffers of capacity bytes at first + i*stride, and nothing else', () => {
+    u8.fill(0xaa);
+    const lens = new Uint32Array(4);
+    expect(addon.readBurst(region, zero, 128, 256, 100, 4, lens)).toBe(4);
+    expect(Array.from(lens)).toEqual([100, 100, 100, 100]);
+    for (let i = 0; i < 4; i++) {
+      expect(u8[128 + i * 256]).toBe(0);
+      expect(u8[128 + i * 256 + 99]).toBe(0);
+      expect(u8[128 + i * 256 + 100]).toBe(0xaa); // capacity respected
+    }
+    expect(u8[127]).toBe(0xaa);
+  });
+
+  it('readBurst refuses a burst whose last buffer would end past the region', () => {
+    const lens = new Uint32Array(4);
+    expect(() => addon.readBurst(region, zero, 4096 - 256, 128, 128, 3, lens)).toThrow(/outside the shared region/);
+    expect(() => addon.readBurst(region, zero, -1, 128, 64, 1, lens)).toThrow(RangeError);
+    expect(() => addon.readBurst(region, zero, 0, 64, 128, 1, lens)).toThrow(RangeError); // capacity > stride
+    expect(() => addon.readBurst(region, zero, 0, 64, 64, 5, lens)).toThrow(RangeError); // lens shorter than count
+  });
+
+  it('writeBurst writes frames that fit their slot and the region', () => {
+    const lens = Uint32Array.from([60, 64, 14]);
+    expect(addon.writeBurst(region, devnull, 0, 64, 3, lens)).toBe(3);
+    expect(Array.from(lens)).toEqual([60, 64, 14]);
+  });
+
+  it('writeBurst checks every frame, not just the burst start: a length past its slot or the region throws', () => {
+    // Every slot starts inside the region (the last at 4042), but its 64-byte frame would end at 4106.
+    expect(() => addon.writeBurst(region, devnull, 3914, 64, 3, Uint32Array.from([10, 10, 64]))).toThrow(/exceeds its slot or the shared region/);
+    expect(() => addon.writeBurst(region, devnull, 0, 64, 2, Uint32Array.from([10, 65]))).toThrow(/exceeds its slot/);
+    expect(() => addon.writeBurst(region, devnull, 0, 64, 1, Uint32Array.from([0xffffffff]))).toThrow(RangeError);
+  });
+
+  it('a closed region id is refused', () => {
+    const r = addon.regionOpen(new Uint8Array(new SharedArrayBuffer(64)));
+    addon.regionClose(r);
+    expect(() => addon.writeBurst(r, devnull, 0, 64, 1, Uint32Array.from([10]))).toThrow(/no such region/);
+  });
+});
