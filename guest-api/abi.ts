@@ -173,6 +173,12 @@ export function readLayout(sab: SharedArrayBuffer): { layout: RegionLayout; macs
     word += (NIC_HEADER_BYTES + 2 * w[word + N.slotCount] * w[word + N.slotSize]) / 4;
   }
   const layout = computeLayout(geoms);
-  if (layout.bytes !== sab.byteLength) throw new Error('ABI: region size does not match its header');
+  // Every constant word the host wrote must be what this side computes from the same geometry.
+  if (layout.bytes !== sab.byteLength || w[G.regionBytes] !== layout.bytes) throw new Error('ABI: region size does not match its header');
+  for (const n of layout.nics) {
+    const h = n.headerWord;
+    if (w[h + N.maxFrame] !== n.maxFrame || w[h + N.txSlotsOffset] !== n.txSlotsOffset || w[h + N.rxSlotsOffset] !== n.rxSlotsOffset || w[h + N.slotSize] !== n.slotSize)
+      throw new Error(`ABI: NIC ${n.index} header does not match its geometry`);
+  }
   return { layout, macs };
 }

@@ -6,7 +6,7 @@ import { monotonicNs } from '../guest-api/clock.js';
 import { AGAIN, EINVAL, OK, UNSPEC, type NetBackend, type ReadOut, type Result } from '../guest-api/results.js';
 import { addon } from '../native/index.js';
 import { deviceFault } from './device-fault.js';
-import { GC, nicCounters } from './stats.js';
+import { COUNTER, nicCounters } from './stats.js';
 
 export interface BaselineNic {
   iface: string;
@@ -58,7 +58,7 @@ export class BaselineDevice implements NetBackend {
   }
 
   read(h: number, buf: Uint8Array, out: ReadOut): Result {
-    this.stats[GC.traps]++;
+    this.stats[COUNTER.traps]++;
     const direct = buf.length > this.nics[h].maxFrame;
     const len = this.readInto(h, direct ? buf : this.scratch);
     if (len < 0) return AGAIN;
@@ -74,7 +74,7 @@ export class BaselineDevice implements NetBackend {
   }
 
   readView(h: number): Uint8Array | null {
-    this.stats[GC.traps]++;
+    this.stats[COUNTER.traps]++;
     this.viewLen = this.readInto(h, this.scratch);
     return this.viewLen < 0 ? null : this.scratch.subarray(0, this.viewLen);
   }
@@ -88,7 +88,7 @@ export class BaselineDevice implements NetBackend {
   write(h: number, buf: Uint8Array, size: number, _notify: boolean): Result {
     const nic = this.nics[h];
     if (!(size >= MIN_FRAME && size <= nic.maxFrame && size <= buf.length)) return EINVAL;
-    this.stats[GC.traps]++;
+    this.stats[COUNTER.traps]++;
     let rc: number;
     try {
       rc = addon.writeFrame(nic.fd, buf, size);
@@ -110,7 +110,7 @@ export class BaselineDevice implements NetBackend {
   }
 
   wait(deadlineNs: number): number {
-    this.stats[GC.traps]++;
+    this.stats[COUNTER.traps]++;
     const timeout = Math.max(deadlineNs - monotonicNs(), 0);
     const n = addon.epollWait(this.epfd, timeout, this.ready);
     let set = 0;

@@ -12,7 +12,7 @@ import { BaselineDevice } from './baseline-device.js';
 import { DeviceFault } from './device-fault.js';
 import { monotonicNs } from '../guest-api/clock.js';
 import type { KickPolicy, Mode } from '../guest-api/notify.js';
-import { GC, section } from './stats.js';
+import { COUNTER, section } from './stats.js';
 
 export interface GuestNicConfig {
   name: string;
@@ -62,7 +62,7 @@ const nics: NetInfo[] = cfg.nics.map((n, handle) => ({ handle, name: n.name, mac
 
 function finish(status: number): never {
   backend.close();
-  stats[GC.cpu_s] = threadCpuSeconds();
+  stats[COUNTER.cpu_s] = threadCpuSeconds();
   post({ type: 'exit', status });
   process.exit(status);
 }
@@ -72,7 +72,7 @@ post({ type: 'started', tid: addon.threadId() });
 __installRuntime({
   backend,
   nics,
-  countTrap: () => stats[GC.traps]++,
+  countTrap: () => stats[COUNTER.traps]++,
   onExit: (status) => finish(normaliseStatus(status)),
 });
 
@@ -99,7 +99,7 @@ let app: { main?: unknown };
 try {
   app = await import(pathToFileURL(cfg.app).href);
 } catch (err) {
-  stats[GC.cpu_s] = threadCpuSeconds();
+  stats[COUNTER.cpu_s] = threadCpuSeconds();
   post({ type: 'crash', message: `loading ${cfg.app}: ${(err as Error)?.stack ?? err}` });
   process.exit(1);
 }
@@ -111,9 +111,11 @@ try {
   const status = await (app.main as (start: { args: string[]; cmdline: string }) => unknown)({ args: cfg.args, cmdline: cfg.args.join(' ') });
   finish(normaliseStatus(status));
 } catch (err) {
-  stats[GC.cpu_s] = threadCpuSeconds();
-  if (err instanceof RingFault) post({ type: 'fault', message: `${err.message} (seen by the guest API)` }); // it broke its own half
-  else if (err instanceof DeviceFault) post({ type: 'device-fault', message: err.message });
+  stats[COUNTER.cpu_s] = threadCpuSeconds();
+  if (err instanceof RingFault) {
+    stats[COUNTER.faults]++; // it broke its own half of the rings
+    post({ type: 'fault', message: `${err.message} (seen by the guest API)` });
+  } else if (err instanceof DeviceFault) post({ type: 'device-fault', message: err.message });
   else {
     try {
       backend.close();

@@ -1,7 +1,7 @@
 // --stats=live: one line per second with per-NIC rates, notifications per frame and each
 // thread's CPU share. Rewritten in place on a terminal, plain lines otherwise.
 import { threadCpuSeconds } from '../native/index.js';
-import { GC, section, totals, type StatsBuffers, type Totals } from './stats.js';
+import { COUNTER, section, totals, type StatsBuffers, type Totals } from './stats.js';
 
 export class LiveView {
   private readonly timer: NodeJS.Timeout;
@@ -21,7 +21,7 @@ export class LiveView {
   }
 
   private tick(): void {
-    section(this.stats.tender)[GC.cpu_s] = threadCpuSeconds();
+    section(this.stats.tender)[COUNTER.cpu_s] = threadCpuSeconds();
     const now = Number(process.hrtime.bigint());
     const dt = (now - this.prevNs) / 1e9;
     const cur = totals(this.stats, this.names.length);

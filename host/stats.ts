@@ -16,7 +16,7 @@ const SECTION = GLOBAL_COUNTERS.length + MAX_NICS * NIC_COUNTERS.length;
 const nIndex = (nic: number, name: NicCounter) => GLOBAL_COUNTERS.length + nic * NIC_COUNTERS.length + NIC_COUNTERS.indexOf(name);
 
 /** Where each global counter sits in a thread's section (constant: no lookup on a hot path). */
-export const GC = Object.freeze(Object.fromEntries(GLOBAL_COUNTERS.map((n, i) => [n, i]))) as Readonly<Record<GlobalCounter, number>>;
+export const COUNTER = Object.freeze(Object.fromEntries(GLOBAL_COUNTERS.map((n, i) => [n, i]))) as Readonly<Record<GlobalCounter, number>>;
 
 /** Where NIC `nic`'s counters sit in a thread's section; a caller computes this once per NIC. */
 export function nicCounters(nic: number): Readonly<Record<NicCounter, number>> {
@@ -55,9 +55,9 @@ export function totals(stats: StatsBuffers, nicCount: number): Totals {
     nics.push(row);
   }
   const cpu = {} as Record<ThreadName, number>;
-  THREADS.forEach((t, i) => (cpu[t] = secs[i][GC.cpu_s]));
+  THREADS.forEach((t, i) => (cpu[t] = secs[i][COUNTER.cpu_s]));
   return {
-    traps: sum(GC.traps), kicks: sum(GC.kicks), interrupts: sum(GC.interrupts),
-    io_wakeups: sum(GC.io_wakeups), faults: sum(GC.faults), cpu_s: cpu, nics,
+    traps: sum(COUNTER.traps), kicks: sum(COUNTER.kicks), interrupts: sum(COUNTER.interrupts),
+    io_wakeups: sum(COUNTER.io_wakeups), faults: sum(COUNTER.faults), cpu_s: cpu, nics,
   };
 }

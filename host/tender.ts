@@ -17,7 +17,7 @@ import { IoThread } from './io-thread/index.js';
 import { LiveView } from './live-view.js';
 import { buildReport, formatSummary } from './report.js';
 import { procThreadCpuSeconds } from './thread-cpu.js';
-import { createStats, GC, section, totals, type StatsBuffers } from './stats.js';
+import { createStats, COUNTER, section, totals, type StatsBuffers } from './stats.js';
 
 interface AttachedNic extends NicOption {
   fd: number;
@@ -84,7 +84,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
 
     // A guest that did not finish cannot report its CPU time: read it before it goes.
     const guestCpu = section(stats.guest);
-    if (outcome.guestTid > 0 && guestCpu[GC.cpu_s] === 0) guestCpu[GC.cpu_s] = procThreadCpuSeconds(outcome.guestTid) ?? 0;
+    if (outcome.guestTid > 0 && guestCpu[COUNTER.cpu_s] === 0) guestCpu[COUNTER.cpu_s] = procThreadCpuSeconds(outcome.guestTid) ?? 0;
     // Stop the guest first, then the IO thread, which sends what the guest queued.
     await stopGuest(guest, wakeFd);
     const ioExit: IoExit = io ? await io.stop() : { kind: 'stopped' };
@@ -96,7 +96,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
 
     live?.stop();
     live = null;
-    section(stats.tender)[GC.cpu_s] = threadCpuSeconds();
+    section(stats.tender)[COUNTER.cpu_s] = threadCpuSeconds();
     const cpu = process.cpuUsage();
     const report = buildReport(opts.mode, durationS, code, nics, totals(stats, nics.length), (cpu.user + cpu.system) / 1e6);
     if (opts.stats !== 'none') process.stderr.write(formatSummary(report));

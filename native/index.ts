@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 export interface InterfaceState {
   exists: boolean;
   up: boolean;
-  running: boolean;
 }
 
 export interface Addon {

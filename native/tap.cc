@@ -77,7 +77,7 @@ static Napi::Value TapAttach(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
-// interfaceFlags(name) -> { exists, up, running } for device-fault detection at run time.
+// interfaceState(name) -> { exists, up } for device-fault detection at run time.
 static Napi::Value InterfaceState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) {
@@ -90,7 +90,6 @@ static Napi::Value InterfaceState(const Napi::CallbackInfo& info) {
   bool exists = name.size() < IFNAMSIZ && if_nametoindex(name.c_str()) != 0 && InterfaceFlags(name.c_str(), &flags) == 0;
   out.Set("exists", exists);
   out.Set("up", exists && (flags & IFF_UP) != 0);
-  out.Set("running", exists && (flags & IFF_RUNNING) != 0);
   return out;
 }
 

@@ -11,7 +11,7 @@ import { monotonicNs as nowNs } from '../../guest-api/clock.js';
 import { addon, threadCpuSeconds } from '../../native/index.js';
 import { DeviceFault, deviceFault } from '../device-fault.js';
 import { tapGone, type Ending } from '../endings.js';
-import { GC, nicCounters, section } from '../stats.js';
+import { COUNTER, nicCounters, section } from '../stats.js';
 
 
 const SLEEP_CAP_NS = 1e9;
@@ -105,7 +105,7 @@ export class Pump {
       this.drain();
     } catch (err) {
       if (err instanceof RingFault) {
-        this.stats[GC.faults]++;
+        this.stats[COUNTER.faults]++;
         exit = { kind: 'guest-fault', detail: `${err.message} (seen by the IO thread)` };
       } else if (err instanceof DeviceFault) {
         exit = { kind: 'device-fault', detail: err.message };
@@ -153,8 +153,8 @@ export class Pump {
       rx += this.serviceRx(p);
       tx += this.serviceTx(p);
     }
-    if (rx > 0) this.stats[GC.interrupts] += this.notify.interruptIfWaiting(WAIT_RX);
-    if (tx > 0) this.stats[GC.interrupts] += this.notify.interruptIfWaiting(WAIT_TX);
+    if (rx > 0) this.stats[COUNTER.interrupts] += this.notify.interruptIfWaiting(WAIT_RX);
+    if (tx > 0) this.stats[COUNTER.interrupts] += this.notify.interruptIfWaiting(WAIT_TX);
     return rx + tx;
   }
 
@@ -248,7 +248,7 @@ export class Pump {
     // that scribbled over the control words so it never kicks is still caught in bounded time).
     const n = addon.epollWait(this.epfd, SLEEP_CAP_NS, this.ready);
     this.notify.awake();
-    this.stats[GC.io_wakeups]++;
+    this.stats[COUNTER.io_wakeups]++;
     if (n === 0) this.workPending(); // validates every guest-written index
     for (let i = 0; i < n; i++) {
       const fd = this.ready[i];
@@ -260,7 +260,7 @@ export class Pump {
       if (fd === this.cfg.controlFd) addon.eventfdRead(fd);
       else {
         const p = this.ports.find((q) => q.kickFd === fd);
-        if (p) this.stats[GC.kicks] += addon.eventfdRead(fd);
+        if (p) this.stats[COUNTER.kicks] += addon.eventfdRead(fd);
       }
     }
     for (const p of this.ports) if (p.stalled && p.rx.room() > 0) this.setStalled(p, false);
@@ -298,7 +298,7 @@ export class Pump {
   }
 
   private collectKicks(): void {
-    for (const p of this.ports) this.stats[GC.kicks] += addon.eventfdRead(p.kickFd);
+    for (const p of this.ports) this.stats[COUNTER.kicks] += addon.eventfdRead(p.kickFd);
   }
 
   private maybeUpdateCpu(): void {
@@ -308,6 +308,6 @@ export class Pump {
 
   private updateCpu(): void {
     this.lastCpuUpdate = nowNs();
-    this.stats[GC.cpu_s] = threadCpuSeconds();
+    this.stats[COUNTER.cpu_s] = threadCpuSeconds();
   }
 }
