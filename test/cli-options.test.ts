@@ -1,0 +1,56 @@
+// Command-line parsing in-process (no root): what each accepted form becomes, and the one
+// line each bad form is refused with. test/tender.test.ts checks the same end to end.
+import { describe, expect, it } from 'vitest';
+import { parseArgs } from '../host/cli-options.js';
+import { UsageError } from '../host/endings.js';
+
+const refuses = async (argv: string[], line: RegExp) => {
+  const err = await parseArgs(argv).then(() => null, (e: unknown) => e);
+  expect(err).toBeInstanceOf(UsageError);
+  expect((err as Error).message).toMatch(line);
+  expect((err as Error).message).not.toMatch(/\n/);
+};
+
+describe('tender command line', () => {
+  it('defaults: baseline, MTU 1500, 512 slots, the mode-specific guest spin', async () => {
+    const o = (await parseArgs(['--net=tap0', 'app.js']))!;
+    expect(o).toMatchObject({ mode: 'baseline', mtu: 1500, ringSlots: 512, pollBudget: 64, pollIdleUs: 50, guestSpinUs: 0, suppress: true, stats: 'none', app: 'app.js', appArgs: [] });
+    expect(o.nics).toEqual([{ name: 'service', iface: 'tap0', mac: undefined }]);
+    expect((await parseArgs(['--shm=hybrid', 'a.js']))!.guestSpinUs).toBe(50);
+    expect((await parseArgs(['--shm=event', 'a.js']))!.guestSpinUs).toBe(0);
+  });
+
+  it('named NICs in the order given, with their MACs; APP arguments pass through untouched', async () => {
+    const o = (await parseArgs(['--net:left=tap0', '--net:right', 'tap1', '--net-mac:right=02:00:00:00:01:02', '--shm=poll', 'fw.js', '--allow=80', '--net=x']))!;
+    expect(o.nics.map((n) => [n.name, n.iface])).toEqual([['left', 'tap0'], ['right', 'tap1']]);
+    expect(Array.from(o.nics[1].mac!)).toEqual([2, 0, 0, 0, 1, 2]);
+    expect(o.appArgs).toEqual(['--allow=80', '--net=x']);
+  });
+
+  it('a bare --stats does not swallow APP; --stats=live; -- ends the options', async () => {
+    expect(await parseArgs(['--stats', 'app.js'])).toMatchObject({ stats: 'summary', app: 'app.js' });
+    expect(await parseArgs(['--stats=live', 'app.js'])).toMatchObject({ stats: 'live' });
+    expect(await parseArgs(['--', '--weird.js', 'x'])).toMatchObject({ app: '--weird.js', appArgs: ['x'] });
+  });
+
+  it('no --net is a run with no NIC, not an error', async () => {
+    expect((await parseArgs(['--shm=poll', 'app.js']))!.nics).toEqual([]);
+  });
+
+  it('refuses each bad form with one line', async () => {
+    await refuses(['--shm=fast', 'a.js'], /shm.*fast/);
+    await refuses(['--ring-slots=3', 'a.js'], /ring-slots must be a power of two/);
+    await refuses(['--mtu=20', 'a.js'], /--mtu must be an integer from 68 to 65535/);
+    await refuses(['--net:bad-name=tap0', 'a.js'], /malformed --net:NAME/);
+    await refuses(['--net-mac=01:00:00:00:00:01', '--net=t', 'a.js'], /multicast/);
+    await refuses(['--net-mac=zz', '--net=t', 'a.js'], /malformed MAC/);
+    await refuses(['--net-mac:x=02:00:00:00:00:01', 'a.js'], /no --net/);
+    await refuses(['--net:a=t0', '--net:a=t1', 'a.js'], /given twice/);
+    await refuses(['--net=t0', '--net:service=t1', 'a.js'], /name the same NIC/);
+    await refuses(['--net=a/b', 'a.js'], /malformed interface name/);
+    await refuses(['--timeout=0', 'a.js'], /--timeout must be a positive/);
+    await refuses(['--stats=loud', 'a.js'], /--stats takes no value or 'live'/);
+    await refuses(['--bogus', 'a.js'], /Unknown argument/);
+    await refuses([], /missing APP/);
+  });
+});

@@ -1,0 +1,134 @@
+// The guest's ring backend in-process (no root), with the IO thread played by this test
+// through the same Producer/Consumer/HostNotify it uses, a fake clock and a kick recorder.
+import { describe, expect, it } from 'vitest';
+import { computeLayout, createRegion, MIN_FRAME } from '../guest-api/abi.js';
+import { HostNotify, kickPolicyFor, type KickPolicy } from '../guest-api/notify.js';
+import { AGAIN, EINVAL, OK } from '../guest-api/results.js';
+import { Consumer, Producer, RingView } from '../guest-api/ring.js';
+import { ShmBackend } from '../guest-api/shm-backend.js';
+
+function rig(kick: KickPolicy, slots = 4) {
+  const layout = computeLayout([{ mtu: 1500, slotCount: slots }]);
+  const region = createRegion(layout, [new Uint8Array(6)]);
+  const i32 = new Int32Array(region);
+  const u32 = new Uint32Array(region);
+  const u8 = new Uint8Array(region);
+  const nic = layout.nics[0];
+  const kicks: number[] = [];
+  let now = 1e9;
+  let relaxes = 0;
+  const backend = new ShmBackend({
+    region, kickFds: [42], kick, spinNs: 10_000, kickFn: (fd) => kicks.push(fd), relax: () => relaxes++,
+    nowNs: () => (now += 1000), // every look at the clock moves it 1 µs
+  });
+  const rxView = new RingView(i32, u32, nic, 'rx');
+  const txView = new RingView(i32, u32, nic, 'tx');
+  const host = { notify: new HostNotify(i32), rx: new Producer(rxView), tx: new Consumer(txView, MIN_FRAME, nic.maxFrame) };
+  const deliver = (bytes: number[]) => {
+    u8.set(bytes, rxView.dataOffset(host.rx.index));
+    host.rx.setLength(0, bytes.length);
+    host.rx.publish(1);
+  };
+  return { backend, host, nic, kicks, deliver, u8, txView, relaxes: () => relaxes, now: () => now };
+}
+
+const frame = (n: number, fill = 7) => new Uint8Array(n).fill(fill);
+
+describe('ShmBackend', () => {
+  it('reads frames in order by copy and by view, AGAIN when empty, EINVAL for a short buffer', () => {
+    const { backend, deliver } = rig('never');
+    const out = { size: 0 };
+    expect(backend.read(0, new Uint8Array(2048), out)).toBe(AGAIN);
+    deliver(Array.from(frame(60, 1)));
+    deliver(Array.from(frame(100, 2)));
+    const buf = new Uint8Array(2048);
+    expect(backend.read(0, buf, out)).toBe(OK);
+    expect(out.size).toBe(60);
+    expect(buf[59]).toBe(1);
+    expect(backend.read(0, new Uint8Array(50), out)).toBe(EINVAL); // 100 bytes waiting: not consumed
+    const view = backend.readView(0)!;
+    expect(view.length).toBe(100);
+    expect(view[0]).toBe(2);
+    expect(backend.readDone(0)).toBe(OK);
+    expect(backend.readView(0)).toBeNull();
+    expect(backend.readDone(0)).toBe(EINVAL);
+  });
+
+  it('writes what fits on the TX ring, AGAIN when full, EINVAL for sizes outside 14..maxFrame', () => {
+    const { backend, host, nic, u8, txView } = rig('never', 4);
+    expect(backend.write(0, frame(13), 13, true)).toBe(EINVAL);
+    expect(backend.write(0, frame(nic.maxFrame + 1), nic.maxFrame + 1, true)).toBe(EINVAL);
+    expect(backend.write(0, frame(20), 30, true)).toBe(EINVAL); // size past the buffer
+    for (let i = 0; i < 4; i++) expect(backend.write(0, frame(64, i), 64, true)).toBe(OK);
+    expect(backend.write(0, frame(64), 64, true)).toBe(AGAIN);
+    expect(host.tx.available()).toBe(4);
+    expect(host.tx.length(3)).toBe(64);
+    expect(u8[txView.dataOffset(3)]).toBe(3);
+  });
+
+  it('poll mode never kicks; unsuppressed event mode kicks every write and every flush of queued frames', () => {
+    const poll = rig(kickPolicyFor('poll', true));
+    poll.host.notify.announceSleep();
+    poll.backend.write(0, frame(60), 60, true);
+    expect(poll.kicks).toEqual([]);
+    const always = rig(kickPolicyFor('event', false));
+    always.backend.write(0, frame(60), 60, true);
+    always.backend.write(0, frame(60), 60, false);
+    always.backend.write(0, frame(60), 60, false);
+    expect(always.kicks).toEqual([42]);
+    always.backend.flush(0);
+    always.backend.flush(0); // nothing queued since: no kick
+    expect(always.kicks).toEqual([42, 42]);
+  });
+
+  it('suppressed: a kick only for a sleeping IO thread, once per sleep', () => {
+    const { backend, host, kicks } = rig(kickPolicyFor('hybrid', true), 8);
+    backend.write(0, frame(60), 60, true);
+    expect(kicks).toEqual([]); // awake: it will see the frame
+    host.notify.announceSleep();
+    backend.write(0, frame(60), 60, true);
+    backend.write(0, frame(60), 60, true);
+    expect(kicks).toEqual([42]);
+    host.notify.awake();
+    host.notify.announceSleep();
+    backend.write(0, frame(60), 60, false);
+    expect(kicks).toEqual([42]);
+    backend.flush(0);
+    expect(kicks).toEqual([42, 42]);
+  });
+
+  it('a stalled RX ring: releasing a slot kicks the sleeping IO thread once', () => {
+    const { backend, host, nic, kicks, deliver } = rig('suppress', 2);
+    deliver(Array.from(frame(60)));
+    deliver(Array.from(frame(60)));
+    host.notify.setRxStalled(nic, true);
+    host.notify.announceSleep();
+    expect(backend.readView(0)).not.toBeNull();
+    backend.readDone(0);
+    expect(kicks).toEqual([42]);
+    backend.readView(0);
+    backend.readDone(0);
+    expect(kicks).toEqual([42]);
+  });
+
+  it('wait: returns the ready set at once, else spins (relaxing) until the deadline and returns 0', () => {
+    const { backend, deliver, relaxes } = rig('suppress');
+    deliver(Array.from(frame(60)));
+    expect(backend.wait(0)).toBe(1);
+    backend.readView(0);
+    backend.readDone(0);
+    const r = rig('suppress');
+    const t0 = r.now();
+    expect(r.backend.wait(t0 + 5_000)).toBe(0); // within the 10 µs spin: no sleep at all
+    expect(r.relaxes()).toBeGreaterThan(0);
+    expect(relaxes()).toBe(0);
+  });
+
+  it('close flushes what was queued', () => {
+    const { backend, host, kicks } = rig('always');
+    backend.write(0, frame(60), 60, false);
+    host.notify.announceSleep();
+    backend.close();
+    expect(kicks).toEqual([42]);
+  });
+});
