@@ -27,7 +27,11 @@
 // the other's write: either the publisher sees the flag and wakes the sleeper, or the
 // sleeper's re-check sees the work and does not sleep. The epoch is stored before the flag,
 // so a flag seen set always comes with the epoch of the current sleep, and a side wakes a
-// given sleep at most once. The IO thread also never sleeps longer than a second (a guest that
+// given sleep at most once. A wake-up sent between the re-check and the sleep is not lost
+// either: the guest's Atomics.wait compares the doorbell with the value read before its
+// re-check (so it returns at once), and a kick is an eventfd write that stays readable until
+// read (so epoll_wait returns at once). test/notify.test.ts checks all of this across two
+// threads. The IO thread also never sleeps longer than a second (a guest that
 // scribbled over these words is still served, late, never hung: they are guest-writable).
 import { G, N, WAIT_RX, WAIT_TX, type NicLayout } from './abi.js';
 
