@@ -272,3 +272,17 @@ describe.skipIf(skipReal())('npm run demo', () => {
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(`shmt${demo.pid}x`);
   });
 });
+
+describe('a run with no NIC (no --net), as solo5 allows', () => {
+  for (const mode of MODES) {
+    it(`${mode}: the guest runs, net_info() is undefined, and ping_serve says "no NIC" in one line (no stack trace)`, async () => {
+      const plain = (args: string[]) => collect(spawn('node', [TENDER, ...modeArgs(mode), ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+      const ok = await plain([FIXTURE('returns7.js')]);
+      expect(ok.code).toBe(7);
+      const r = await plain(['--stats-json=/dev/null', EXAMPLE('ping_serve.js')]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('ping_serve: no NIC (run the tender with --net=IFACE)\n');
+      expect(r.stderr).toBe('');
+    });
+  }
+});
