@@ -6,6 +6,7 @@ import { monotonicNs } from '../guest-api/clock.js';
 import { AGAIN, EINVAL, OK, UNSPEC, type NetBackend, type ReadOut, type Result } from '../guest-api/results.js';
 import { addon } from '../native/index.js';
 import { deviceFault } from './device-fault.js';
+import { DIR, REASON, RecordProducer, type CaptureTap } from './record-ring.js';
 import { COUNTER, nicCounters } from './stats.js';
 
 export interface BaselineNic {
@@ -20,13 +21,18 @@ export class BaselineDevice implements NetBackend {
   private readonly scratch: Uint8Array;
   private viewLen = -1;
   private readonly counters: ReturnType<typeof nicCounters>[];
+  private readonly cap: RecordProducer | null;
+  private readonly captured: boolean[];
 
   constructor(
     private readonly nics: BaselineNic[],
     private readonly stats: Float64Array,
     wakeFd: number,
+    capture: CaptureTap | null = null,
   ) {
     this.counters = nics.map((_, h) => nicCounters(h));
+    this.cap = capture ? new RecordProducer(capture.ring, capture.snaplen, nics.length) : null;
+    this.captured = nics.map((_, h) => capture?.nics[h] ?? false);
     this.epfd = addon.epollCreate();
     for (const n of nics) addon.epollCtl(this.epfd, 'add', n.fd, true);
     if (wakeFd >= 0) addon.epollCtl(this.epfd, 'add', wakeFd, true);
@@ -48,6 +54,7 @@ export class BaselineDevice implements NetBackend {
       }
       if (len < 0) return -1;
       if (len < MIN_FRAME || len > nic.maxFrame) {
+        this.record(h, DIR.in, len < MIN_FRAME ? REASON.runt : REASON.oversize, buf, len);
         s[c.rx_bad]++;
         continue;
       }
@@ -64,11 +71,13 @@ export class BaselineDevice implements NetBackend {
     if (len < 0) return AGAIN;
     if (!direct) {
       if (buf.length < len) {
+        this.record(h, DIR.in, REASON.rxNoBuffer, this.scratch, len);
         this.stats[this.counters[h].rx_drops]++; // the guest's buffer is too small: counted, reported
         return EINVAL;
       }
       buf.set(this.scratch.subarray(0, len));
     }
+    this.record(h, DIR.in, REASON.none, buf, len);
     out.size = len;
     return OK;
   }
@@ -76,6 +85,7 @@ export class BaselineDevice implements NetBackend {
   readView(h: number): Uint8Array | null {
     this.stats[COUNTER.traps]++;
     this.viewLen = this.readInto(h, this.scratch);
+    if (this.viewLen >= 0) this.record(h, DIR.in, REASON.none, this.scratch, this.viewLen);
     return this.viewLen < 0 ? null : this.scratch.subarray(0, this.viewLen);
   }
 
@@ -97,12 +107,20 @@ export class BaselineDevice implements NetBackend {
     }
     if (rc === -1) return AGAIN;
     if (rc === -2) {
+      this.record(h, DIR.out, REASON.txRefused, buf, size);
       this.stats[this.counters[h].tx_drops]++;
       return UNSPEC;
     }
+    this.record(h, DIR.out, REASON.none, buf, size);
     this.stats[this.counters[h].tx_frames]++;
     this.stats[this.counters[h].tx_bytes] += size;
     return OK;
+  }
+
+  /** --pcap: a record of the frame in buf (len long; what a short buffer could hold is kept), counted if the ring refuses it. */
+  private record(h: number, dir: number, reason: number, buf: Uint8Array, len: number): void {
+    if (!this.captured[h]) return;
+    if (!this.cap!.put(h, dir, reason, monotonicNs(), buf, 0, len, Math.min(len, buf.length))) this.stats[this.counters[h].pcap_dropped]++;
   }
 
   flush(_h: number): Result {

@@ -1,4 +1,5 @@
 // Command-line parsing (yargs). Turns argv into TenderOptions or a UsageError with one line.
+import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { UsageError } from './endings.js';
 import type { Mode } from '../guest-api/notify.js';
@@ -21,6 +22,11 @@ export interface TenderOptions {
   suppress: boolean;
   stats: 'none' | 'summary' | 'live';
   statsJson?: string;
+  /** With --stats-json: one JSON line per interval (the file becomes NDJSON). */
+  statsIntervalS?: number;
+  /** --pcap=FILE (nic null: every NIC) and --pcap:NAME=FILE. */
+  pcap: { path: string; nic: string | null }[];
+  pcapSnaplen: number;
   timeoutS?: number;
   app: string;
   appArgs: string[];
@@ -32,6 +38,7 @@ export const DEFAULTS = {
   ringSlots: 512,
   pollBudget: 64,
   pollIdleUs: 50,
+  pcapSnaplen: 65535,
   guestSpinUs: { poll: 50, event: 0, hybrid: 50, baseline: 0 } as Record<Mode, number>,
 };
 
@@ -44,16 +51,17 @@ export function parseMac(text: string): Uint8Array {
   return Uint8Array.from(m);
 }
 
-/** `--net:NAME=IFACE` and `--net-mac:NAME=MAC` are taken out before yargs sees the rest. */
-function extractNamed(argv: string[]): { rest: string[]; nets: Map<string, string>; macs: Map<string, string> } {
+/** `--net:NAME=IFACE`, `--net-mac:NAME=MAC` and `--pcap:NAME=FILE` are taken out before yargs sees the rest. */
+function extractNamed(argv: string[]): { rest: string[]; nets: Map<string, string>; macs: Map<string, string>; pcaps: Map<string, string> } {
   const nets = new Map<string, string>();
   const macs = new Map<string, string>();
+  const pcaps = new Map<string, string>();
   const rest: string[] = [];
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--' || !a.startsWith('-')) break; // APP and its arguments follow
-    const m = /^--(net|net-mac):([^=]*)(?:=(.*))?$/.exec(a);
+    const m = /^--(net|net-mac|pcap):([^=]*)(?:=(.*))?$/.exec(a);
     if (!m) {
       // A bare --stats takes no value: it must not swallow the APP that follows it.
       rest.push(a === '--stats' ? '--stats=summary' : a);
@@ -64,11 +72,11 @@ function extractNamed(argv: string[]): { rest: string[]; nets: Map<string, strin
     if (value === undefined) value = argv[++i];
     if (!NAME_RE.test(name)) throw new UsageError(`malformed --${kind}:NAME: '${name}' (letters, digits and _ only)`);
     if (!value) throw new UsageError(`--${kind}:${name} needs a value`);
-    const map = kind === 'net' ? nets : macs;
+    const map = kind === 'net' ? nets : kind === 'pcap' ? pcaps : macs;
     if (map.has(name)) throw new UsageError(`--${kind}:${name} given twice`);
     map.set(name, value);
   }
-  return { rest: rest.concat(argv.slice(i)), nets, macs };
+  return { rest: rest.concat(argv.slice(i)), nets, macs, pcaps };
 }
 
 export function buildParser(argv: string[]) {
@@ -88,6 +96,9 @@ export function buildParser(argv: string[]) {
     .option('suppress', { type: 'boolean', default: true, describe: 'notification suppression (--no-suppress: kick on every write/flush)' })
     .option('stats', { type: 'string', describe: 'print a summary at exit (--stats) or a live line each second (--stats=live)' })
     .option('stats-json', { type: 'string', describe: 'write the counters to FILE as JSON at exit' })
+    .option('stats-interval', { type: 'number', describe: 'with --stats-json: also a JSON line every S seconds (the file becomes NDJSON)' })
+    .option('pcap', { type: 'string', describe: 'capture every NIC to FILE (pcapng; a FIFO works); --pcap:NAME=FILE for one NIC' })
+    .option('pcap-snaplen', { type: 'number', describe: `bytes of each frame kept in the capture (default ${DEFAULTS.pcapSnaplen})` })
     .option('timeout', { type: 'number', describe: 'stop the guest after this many seconds (exit 124)' })
     .example('$0 --net=tap100 --shm=poll examples/ping_serve.js --ip=10.0.0.2', 'answer ping on tap100 with a polling IO thread')
     .epilogue('Exit codes: the guest\'s status; 64 usage; 69 device unavailable; 77 permission; 71 guest crashed; 72 guest fault; 73 guest out of memory; 74 device fault; 124 timeout; 130/143 SIGINT/SIGTERM. See README.')
@@ -104,7 +115,7 @@ function intIn(name: string, v: number, lo: number, hi: number): number {
 
 /** Parses argv (without node and script); returns null when --help was printed. */
 export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
-  const { rest, nets, macs } = extractNamed(argv);
+  const { rest, nets, macs, pcaps } = extractNamed(argv);
   let helped = false;
   let failure: string | undefined;
   const parser = buildParser(rest)
@@ -149,6 +160,13 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     else if (statsArg === 'live') stats = 'live';
     else throw new UsageError(`--stats takes no value or 'live' (got '${statsArg}')`);
   }
+  const pcap = parsePcap(a.pcap, pcaps, nets, a['stats-json'] as string | undefined);
+  if (a['pcap-snaplen'] !== undefined && pcap.length === 0) throw new UsageError('--pcap-snaplen needs --pcap');
+  const interval = a['stats-interval'] as number | undefined;
+  if (interval !== undefined) {
+    if (a['stats-json'] === undefined) throw new UsageError('--stats-interval needs --stats-json=FILE (the lines go there)');
+    if (!(interval >= 0.1 && interval <= 86400)) throw new UsageError(`--stats-interval must be from 0.1 to 86400 seconds (got ${interval})`);
+  }
   const timeout = a.timeout as number | undefined;
   if (timeout !== undefined && !(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
   return {
@@ -163,8 +181,31 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     suppress: a.suppress as boolean,
     stats,
     statsJson: a['stats-json'] as string | undefined,
+    statsIntervalS: interval,
+    pcap,
+    pcapSnaplen: a['pcap-snaplen'] === undefined ? DEFAULTS.pcapSnaplen : intIn('pcap-snaplen', a['pcap-snaplen'] as number, 14, 262144),
     timeoutS: timeout,
     app,
     appArgs: positional.slice(1),
   };
+}
+
+/** --pcap=FILE and --pcap:NAME=FILE: each NAME a NIC, no file named twice (nor the stats file). */
+function parsePcap(all: unknown, named: Map<string, string>, nets: Map<string, string>, statsJson: string | undefined): TenderOptions['pcap'] {
+  if (Array.isArray(all)) throw new UsageError('--pcap given twice (use --pcap:NAME=FILE for one NIC)');
+  const out: TenderOptions['pcap'] = [];
+  if (typeof all === 'string') {
+    if (!all) throw new UsageError('--pcap needs a FILE');
+    out.push({ path: all, nic: null });
+  }
+  for (const [name, path] of named) {
+    if (!nets.has(name)) throw new UsageError(`--pcap given for NIC '${name}', which has no --net`);
+    out.push({ path, nic: name });
+  }
+  const seen = new Set(statsJson ? [resolve(statsJson)] : []);
+  for (const p of out) {
+    if (seen.has(resolve(p.path))) throw new UsageError(`${p.path} is named by two output options`);
+    seen.add(resolve(p.path));
+  }
+  return out;
 }

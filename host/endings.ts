@@ -5,6 +5,7 @@
 export type Ending =
   | { kind: 'guest-status'; status: number } // main returned, or the guest called exit()
   | { kind: 'usage'; detail: string }
+  | { kind: 'output-file'; detail: string } // a --pcap/--stats-json file that cannot be opened
   | { kind: 'device-unavailable'; detail: string }
   | { kind: 'permission'; detail: string }
   | { kind: 'internal'; detail: string }
@@ -22,6 +23,7 @@ type Of<K extends Kind> = Extract<Ending, { kind: K }>;
 const TABLE: { [K in Kind]: { code: number | ((e: Of<K>) => number); line: (e: Of<K>) => string | undefined } } = {
   'guest-status': { code: (e) => e.status, line: () => undefined },
   usage: { code: 64, line: (e) => `${e.detail} (see tender --help)` },
+  'output-file': { code: 64, line: (e) => e.detail }, // a usage error, but --help would not help
   'device-unavailable': { code: 69, line: (e) => e.detail },
   permission: { code: 77, line: (e) => e.detail },
   internal: { code: 70, line: (e) => `internal error: ${e.detail}` },

@@ -12,6 +12,7 @@ import { BaselineDevice } from './baseline-device.js';
 import { DeviceFault } from './device-fault.js';
 import { monotonicNs } from '../guest-api/clock.js';
 import type { KickPolicy, Mode } from '../guest-api/notify.js';
+import type { CaptureTap } from './record-ring.js';
 import { COUNTER, section } from './stats.js';
 
 export interface GuestNicConfig {
@@ -32,6 +33,7 @@ export interface GuestConfig {
   stats: SharedArrayBuffer;
   nics: GuestNicConfig[];
   wakeFd: number; // baseline: written by the tender to get the guest out of epoll_wait when stopping it
+  capture: CaptureTap | null; // baseline with --pcap: the device code records frames here
   app: string;
   args: string[];
   loader: { hooks: string; guestApiUrl: string; tenderRoot: string };
@@ -47,7 +49,7 @@ const post = (m: GuestMessage) => parentPort!.postMessage(m);
 // No region: the baseline, or a guest with no NIC in any mode (nothing to put in rings).
 const backend: NetBackend =
   cfg.region === null
-    ? new BaselineDevice(cfg.nics.map((n) => ({ iface: n.iface, fd: n.fd, maxFrame: n.maxFrame })), stats, cfg.wakeFd)
+    ? new BaselineDevice(cfg.nics.map((n) => ({ iface: n.iface, fd: n.fd, maxFrame: n.maxFrame })), stats, cfg.wakeFd, cfg.capture)
     : new ShmBackend({
         region: cfg.region,
         kickFds: cfg.nics.map((n) => n.kickFd),

@@ -1,7 +1,7 @@
 // --stats=live: one line per second with per-NIC rates, notifications per frame and each
 // thread's CPU share. Rewritten in place on a terminal, plain lines otherwise.
 import { threadCpuSeconds } from '../native/index.js';
-import { COUNTER, section, totals, type StatsBuffers, type Totals } from './stats.js';
+import { COUNTER, rates, section, totals, type StatsBuffers, type Totals } from './stats.js';
 
 export class LiveView {
   private readonly timer: NodeJS.Timeout;
@@ -37,16 +37,14 @@ export class LiveView {
 }
 
 export function formatLive(a: Totals, b: Totals, dt: number, names: string[]): string {
+  const r = rates(a, b, dt);
   const parts = names.map((name, i) => {
-    const rx = (b.nics[i].rx_frames - a.nics[i].rx_frames) / dt;
-    const tx = (b.nics[i].tx_frames - a.nics[i].tx_frames) / dt;
-    const mbit = ((b.nics[i].rx_bytes - a.nics[i].rx_bytes + b.nics[i].tx_bytes - a.nics[i].tx_bytes) * 8) / dt / 1e6;
-    return `${name} rx ${fmt(rx)}/s tx ${fmt(tx)}/s ${mbit.toFixed(1)} Mbit/s`;
+    const n = r.nics[i];
+    return `${name} rx ${fmt(n.rx_fps)}/s tx ${fmt(n.tx_fps)}/s ${(n.rx_mbit + n.tx_mbit).toFixed(1)} Mbit/s`;
   });
-  const frames = b.nics.reduce((s, n, i) => s + n.rx_frames + n.tx_frames - a.nics[i].rx_frames - a.nics[i].tx_frames, 0);
-  const notes = b.traps + b.kicks + b.interrupts - (a.traps + a.kicks + a.interrupts);
   const cpu = (t: keyof Totals['cpu_s']) => `${t} ${(((b.cpu_s[t] - a.cpu_s[t]) / dt) * 100).toFixed(0)}%`;
-  return `${parts.join(' | ')} | notif/frame ${frames > 0 ? (notes / frames).toFixed(3) : '-'} | cpu ${cpu('tender')} ${cpu('io')} ${cpu('guest')}`;
+  const moved = r.nics.some((n) => n.rx_fps + n.tx_fps > 0);
+  return `${parts.join(' | ')} | notif/frame ${moved ? r.per_frame.toFixed(3) : '-'} | cpu ${cpu('tender')} ${cpu('io')} ${cpu('guest')}`;
 }
 
 function fmt(v: number): string {

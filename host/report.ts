@@ -1,19 +1,22 @@
 // What the tender reports at exit: the stats JSON (the format the issue and README give)
 // and a human summary.
 import type { Mode } from '../guest-api/notify.js';
-import type { Totals } from './stats.js';
+import type { NicTotals, Totals } from './stats.js';
 
 export interface StatsReport {
   mode: Mode;
   duration_s: number;
-  exit_code: number;
-  nics: { name: string; iface: string; rx_frames: number; tx_frames: number; rx_bytes: number; tx_bytes: number; rx_drops: number; tx_drops: number; rx_bad: number }[];
+  /** null in the interval lines of --stats-interval (the run is not over). */
+  exit_code: number | null;
+  nics: ({ name: string; iface: string } & NicTotals)[];
   notifications: { traps: number; kicks: number; interrupts: number; io_wakeups: number; total: number; per_frame: number };
   cpu_s: { tender: number; io: number; guest: number; process: number };
   guest_faults: number;
+  /** Capture records lost (all NICs): the record ring was full, or a FIFO's reader too slow at exit. */
+  pcap_dropped: number;
 }
 
-export function buildReport(mode: Mode, durationS: number, exitCode: number, nics: { name: string; iface: string }[], t: Totals, processCpuS: number): StatsReport {
+export function buildReport(mode: Mode, durationS: number, exitCode: number | null, nics: { name: string; iface: string }[], t: Totals, processCpuS: number): StatsReport {
   const frames = t.nics.reduce((a, n) => a + n.rx_frames + n.tx_frames, 0);
   const total = t.traps + t.kicks + t.interrupts;
   return {
@@ -27,16 +30,18 @@ export function buildReport(mode: Mode, durationS: number, exitCode: number, nic
     },
     cpu_s: { tender: round(t.cpu_s.tender, 6), io: round(t.cpu_s.io, 6), guest: round(t.cpu_s.guest, 6), process: round(processCpuS, 6) },
     guest_faults: t.faults,
+    pcap_dropped: t.nics.reduce((a, n) => a + n.pcap_dropped, 0),
   };
 }
 
-export function formatSummary(r: StatsReport): string {
+export function formatSummary(r: StatsReport, capturing = false): string {
   const lines = [`tender: mode ${r.mode}, ${r.duration_s.toFixed(3)} s, exit ${r.exit_code}`];
   for (const n of r.nics) {
     lines.push(`  ${n.name} (${n.iface}): rx ${n.rx_frames} frames ${n.rx_bytes} B, tx ${n.tx_frames} frames ${n.tx_bytes} B, drops rx ${n.rx_drops} tx ${n.tx_drops}, bad rx ${n.rx_bad}`);
   }
   const x = r.notifications;
   lines.push(`  notifications: ${x.total} (traps ${x.traps}, kicks ${x.kicks}, interrupts ${x.interrupts}), ${x.per_frame} per frame; io wake-ups ${x.io_wakeups}`);
+  if (capturing) lines.push(`  capture: ${r.pcap_dropped} records dropped (${r.nics.map((n) => `${n.name} ${n.pcap_dropped}`).join(', ')})`);
   lines.push(`  cpu s: tender ${r.cpu_s.tender.toFixed(3)}, io ${r.cpu_s.io.toFixed(3)}, guest ${r.cpu_s.guest.toFixed(3)}, process ${r.cpu_s.process.toFixed(3)}`);
   return lines.join('\n') + '\n';
 }

@@ -7,7 +7,8 @@ export const THREADS = ['tender', 'io', 'guest'] as const;
 export type ThreadName = (typeof THREADS)[number];
 
 export const GLOBAL_COUNTERS = ['traps', 'kicks', 'interrupts', 'io_wakeups', 'cpu_s', 'faults'] as const;
-export const NIC_COUNTERS = ['rx_frames', 'rx_bytes', 'tx_frames', 'tx_bytes', 'rx_drops', 'tx_drops', 'rx_bad'] as const;
+// pcap_dropped: capture records refused because the record ring was full (host/capture.ts).
+export const NIC_COUNTERS = ['rx_frames', 'rx_bytes', 'tx_frames', 'tx_bytes', 'rx_drops', 'tx_drops', 'rx_bad', 'pcap_dropped'] as const;
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
 export type NicCounter = (typeof NIC_COUNTERS)[number];
 
@@ -37,7 +38,7 @@ export function section(sab: SharedArrayBuffer): Float64Array {
 
 export interface NicTotals {
   rx_frames: number; rx_bytes: number; tx_frames: number; tx_bytes: number;
-  rx_drops: number; tx_drops: number; rx_bad: number;
+  rx_drops: number; tx_drops: number; rx_bad: number; pcap_dropped: number;
 }
 export interface Totals {
   traps: number; kicks: number; interrupts: number; io_wakeups: number; faults: number;
@@ -60,4 +61,29 @@ export function totals(stats: StatsBuffers, nicCount: number): Totals {
     traps: sum(COUNTER.traps), kicks: sum(COUNTER.kicks), interrupts: sum(COUNTER.interrupts),
     io_wakeups: sum(COUNTER.io_wakeups), faults: sum(COUNTER.faults), cpu_s: cpu, nics,
   };
+}
+
+export interface Rates {
+  dt_s: number;
+  nics: { rx_fps: number; tx_fps: number; rx_mbit: number; tx_mbit: number }[];
+  notifications_per_s: number;
+  /** Notifications per frame over the interval (0 when no frame moved). */
+  per_frame: number;
+}
+
+/** What moved between two readings of the counters, per second. */
+export function rates(a: Totals, b: Totals, dt: number): Rates {
+  const per = (x: number) => (dt > 0 ? x / dt : 0);
+  const r3 = (v: number) => Math.round(v * 1000) / 1000;
+  let frames = 0;
+  const nics = b.nics.map((n, i) => {
+    const p = a.nics[i];
+    frames += n.rx_frames - p.rx_frames + n.tx_frames - p.tx_frames;
+    return {
+      rx_fps: r3(per(n.rx_frames - p.rx_frames)), tx_fps: r3(per(n.tx_frames - p.tx_frames)),
+      rx_mbit: r3(per(((n.rx_bytes - p.rx_bytes) * 8) / 1e6)), tx_mbit: r3(per(((n.tx_bytes - p.tx_bytes) * 8) / 1e6)),
+    };
+  });
+  const notes = b.traps + b.kicks + b.interrupts - (a.traps + a.kicks + a.interrupts);
+  return { dt_s: r3(dt), nics, notifications_per_s: r3(per(notes)), per_frame: frames > 0 ? Math.round((notes / frames) * 1e6) / 1e6 : 0 };
 }

@@ -2,12 +2,13 @@
 // modes) and the guest thread, and on the way out stops the guest, drains the TX rings,
 // reports and cleans up. Returns the exit code.
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import { computeLayout, createRegion, type RegionLayout } from '../guest-api/abi.js';
+import { computeLayout, createRegion, FRAME_OVERHEAD, type RegionLayout } from '../guest-api/abi.js';
 import { kickPolicyFor } from '../guest-api/notify.js';
 import { addon, errnoCode, threadCpuSeconds } from '../native/index.js';
+import { Capture, type CaptureFile, type CaptureNic } from './capture.js';
 import type { NicOption, TenderOptions } from './cli-options.js';
 import { describeEnding, EndingError, tapGone, type Ending } from './endings.js';
 import type { GuestConfig, GuestMessage } from './guest-thread.js';
@@ -15,6 +16,9 @@ import type { ShmMode } from '../guest-api/notify.js';
 import type { IoExit } from './io-thread/pump.js';
 import { IoThread } from './io-thread/index.js';
 import { LiveView } from './live-view.js';
+import { openOutFile, type OutFile } from './out-files.js';
+import type { CaptureTap } from './record-ring.js';
+import { StatsFile } from './stats-file.js';
 import { buildReport, formatSummary } from './report.js';
 import { procThreadCpuSeconds } from './thread-cpu.js';
 import { createStats, COUNTER, section, totals, type StatsBuffers } from './stats.js';
@@ -52,32 +56,64 @@ function attachAll(nics: NicOption[]): AttachedNic[] {
   }
 }
 
+/** Every file the tender writes, opened now: once the guest runs, no open() works (issue 11). */
+function openOutputs(opts: TenderOptions): { pcaps: OutFile[]; stats: OutFile | null } {
+  const pcaps: OutFile[] = [];
+  try {
+    for (const p of opts.pcap) pcaps.push(openOutFile(p.nic ? `--pcap:${p.nic}` : '--pcap', p.path));
+    return { pcaps, stats: opts.statsJson ? openOutFile('--stats-json', opts.statsJson) : null };
+  } catch (err) {
+    for (const f of pcaps) closeSync(f.fd);
+    throw err;
+  }
+}
+
 /** Runs the guest to its end, prints how it ended (host/endings.ts) and returns the exit code. */
 export async function runTender(opts: TenderOptions): Promise<number> {
-  const nics = attachAll(opts.nics);
+  const outs = openOutputs(opts);
+  let nics: AttachedNic[];
+  try {
+    nics = attachAll(opts.nics);
+  } catch (err) {
+    for (const f of [...outs.pcaps, outs.stats]) if (f) closeSync(f.fd);
+    throw err;
+  }
   // A guest with no NIC (solo5 allows it) needs no rings and no IO thread in any mode.
   const shm = opts.mode !== 'baseline' && nics.length > 0;
   const stats = createStats();
   const layout = nics.length > 0 ? computeLayout(nics.map(() => ({ mtu: opts.mtu, slotCount: opts.ringSlots }))) : null;
   const region = shm && layout ? createRegion(layout, nics.map((n) => n.mac)) : null;
+  const capture = outs.pcaps.length > 0 ? startCapture(opts, outs.pcaps, nics) : null;
   const wakeFd = addon.eventfdCreate(); // wakes a baseline guest out of epoll_wait so it can be stopped
   let io: IoThread | null = null;
   let guest: Worker | null = null;
   let live: LiveView | null = null;
+  let statsFile: StatsFile | null = null;
   let ioStopped = false;
 
   try {
     if (region) {
       io = await IoThread.start({
         mode: opts.mode as ShmMode, region, stats: stats.io, nics: nics.map((n) => ({ iface: n.iface, fd: n.fd })),
-        pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs,
+        pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, capture: capture?.tap,
       }).catch((err: Error) => {
         throw new EndingError({ kind: 'internal', detail: err.message });
       });
     }
     const startNs = Number(process.hrtime.bigint());
-    guest = startGuest(opts, nics, layout, region, stats, wakeFd, io?.kickFds ?? []);
+    const report = (exitCode: number | null, durationS: number) => {
+      section(stats.tender)[COUNTER.cpu_s] = threadCpuSeconds();
+      const t = totals(stats, nics.length);
+      const cpu = process.cpuUsage();
+      return { totals: t, report: buildReport(opts.mode, durationS, exitCode, nics, t, (cpu.user + cpu.system) / 1e6) };
+    };
+    guest = startGuest(opts, nics, layout, region, stats, wakeFd, io?.kickFds ?? [], shm ? null : capture?.tap ?? null);
+    capture?.start();
     if (opts.stats === 'live') live = new LiveView(stats, nics.map((n) => n.name), process.stderr);
+    if (outs.stats) {
+      statsFile = new StatsFile(outs.stats, opts.statsIntervalS, () => report(null, (Number(process.hrtime.bigint()) - startNs) / 1e9));
+      statsFile.start();
+    }
 
     const outcome = await guestOutcome(guest, io?.exited ?? null, opts.timeoutS, nics);
     const durationS = (Number(process.hrtime.bigint()) - startNs) / 1e9;
@@ -96,24 +132,37 @@ export async function runTender(opts: TenderOptions): Promise<number> {
 
     live?.stop();
     live = null;
-    section(stats.tender)[COUNTER.cpu_s] = threadCpuSeconds();
-    const cpu = process.cpuUsage();
-    const report = buildReport(opts.mode, durationS, code, nics, totals(stats, nics.length), (cpu.user + cpu.system) / 1e6);
-    if (opts.stats !== 'none') process.stderr.write(formatSummary(report));
-    if (opts.statsJson) writeFileSync(opts.statsJson, JSON.stringify(report, null, 2) + '\n');
+    // Every frame is in the ring now: the capture ends, and what it lost is counted before the report.
+    for (const l of capture ? await capture.finish(stats.tender, () => totals(stats, nics.length).nics) : []) process.stderr.write(`tender: ${l}\n`);
+    const final = report(code, durationS);
+    if (opts.stats !== 'none') process.stderr.write(formatSummary(final.report, capture !== null));
+    const failed = await statsFile?.finish(final.report, final.totals);
+    if (failed) process.stderr.write(`tender: ${failed}\n`);
     return code;
   } finally {
     live?.stop();
+    capture?.close();
+    statsFile?.close();
     if (guest) await guest.terminate().catch(() => undefined);
     if (io && !ioStopped) await io.stop();
     io?.close();
     for (const fd of [...nics.map((n) => n.fd), wakeFd]) addon.close(fd);
+    for (const f of [...outs.pcaps, outs.stats]) if (f) closeSync(f.fd);
   }
+}
+
+/** --pcap: which NICs each file captures, and the writer (its headers are written when it starts). */
+function startCapture(opts: TenderOptions, outs: OutFile[], nics: AttachedNic[]): Capture {
+  const files: CaptureFile[] = opts.pcap.map((p, i) => ({
+    out: outs[i], nics: p.nic === null ? nics.map((_, n) => n) : [nics.findIndex((n) => n.name === p.nic)],
+  }));
+  const info: CaptureNic[] = nics.map((n) => ({ name: n.name, iface: n.iface, mac: n.mac, mtu: opts.mtu, maxFrame: opts.mtu + FRAME_OVERHEAD }));
+  return new Capture(files, info, opts.pcapSnaplen, { mode: opts.mode });
 }
 
 /** The guest thread: APP in its own worker, heap capped by --mem, handed its rings or (baseline) its TAP fds. */
 function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayout | null, region: SharedArrayBuffer | null,
-  stats: StatsBuffers, wakeFd: number, kickFds: number[]): Worker {
+  stats: StatsBuffers, wakeFd: number, kickFds: number[], capture: CaptureTap | null): Worker {
   const shm = region !== null;
   const config: GuestConfig = {
     mode: opts.mode,
@@ -122,6 +171,7 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
     region,
     stats: stats.guest,
     wakeFd,
+    capture,
     nics: nics.map((n, i) => ({
       name: n.name, iface: n.iface, mac: Array.from(n.mac), mtu: opts.mtu, maxFrame: layout!.nics[i].maxFrame,
       fd: shm ? -1 : n.fd, kickFd: shm ? kickFds[i] : -1,

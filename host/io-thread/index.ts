@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { addon } from '../../native/index.js';
 import type { ShmMode } from '../../guest-api/notify.js';
+import type { CaptureTap } from '../record-ring.js';
 import { CTL, CTL_BYTES, type IoConfig, type IoExit } from './pump.js';
 
 export interface IoThreadOptions {
@@ -13,6 +14,7 @@ export interface IoThreadOptions {
   nics: { iface: string; fd: number }[];
   pollBudget: number;
   pollIdleUs: number;
+  capture?: CaptureTap | null;
 }
 
 const STOP_TIMEOUT_MS = 5000;
@@ -30,7 +32,7 @@ export class IoThread {
     const cfg: IoConfig = {
       mode: opts.mode, region: opts.region, stats: opts.stats, control: this.ctl.buffer as SharedArrayBuffer,
       controlFd: this.controlFd, nics: opts.nics.map((n, i) => ({ ...n, kickFd: this.kickFds[i] })),
-      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, drainTimeoutMs: 2000,
+      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, drainTimeoutMs: 2000, capture: opts.capture ?? null,
     };
     this.worker = new Worker(fileURLToPath(new URL('./main.js', import.meta.url)), { workerData: cfg, name: 'io' });
     this.exited = new Promise<IoExit>((resolve, reject) => {

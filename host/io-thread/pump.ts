@@ -11,6 +11,7 @@ import { monotonicNs as nowNs } from '../../guest-api/clock.js';
 import { addon, threadCpuSeconds } from '../../native/index.js';
 import { DeviceFault, deviceFault } from '../device-fault.js';
 import { tapGone, type Ending } from '../endings.js';
+import { DIR, REASON, RecordProducer, type CaptureTap } from '../record-ring.js';
 import { COUNTER, nicCounters, section } from '../stats.js';
 
 
@@ -32,6 +33,8 @@ export interface IoConfig {
   pollBudget: number;
   pollIdleUs: number;
   drainTimeoutMs: number;
+  /** --pcap: where to record the frames of the NICs it names. */
+  capture?: CaptureTap | null;
 }
 
 /** Words of the tender <-> IO thread control block (host-only memory). */
@@ -53,6 +56,8 @@ interface Port {
   layout: NicLayout;
   stalled: boolean;
   c: ReturnType<typeof nicCounters>;
+  index: number;
+  captured: boolean;
 }
 
 export class Pump {
@@ -64,6 +69,8 @@ export class Pump {
   private readonly ports: Port[];
   private readonly region: number;
   private readonly lens: Uint32Array;
+  private readonly sentLens: Uint32Array; // a TX burst's lengths, kept: writeBurst zeroes those the kernel refused
+  private readonly cap: RecordProducer | null;
   private readonly ready = new Int32Array(64);
   private epfd = -1;
   private lastCpuUpdate = 0;
@@ -78,6 +85,8 @@ export class Pump {
     this.notify = new HostNotify(this.i32);
     this.region = addon.regionOpen(this.u8);
     this.lens = new Uint32Array(Math.max(...layout.nics.map((n) => n.slotCount)));
+    this.sentLens = new Uint32Array(this.lens.length);
+    this.cap = cfg.capture ? new RecordProducer(cfg.capture.ring, cfg.capture.snaplen, cfg.nics.length) : null;
     this.ports = cfg.nics.map((nic, index) => {
       const l = layout.nics[index];
       const rxView = new RingView(this.i32, u32, l, 'rx');
@@ -86,6 +95,7 @@ export class Pump {
         iface: nic.iface, fd: nic.fd, kickFd: nic.kickFd, rxView, txView,
         rx: new Producer(rxView), tx: new Consumer(txView, MIN_FRAME, l.maxFrame), maxFrame: l.maxFrame,
         layout: l, stalled: false, c: nicCounters(index),
+        index, captured: cfg.capture?.nics[index] ?? false,
       };
     });
     if (cfg.mode !== 'poll') {
@@ -178,10 +188,13 @@ export class Pump {
         throw deviceFault(p.iface, err);
       }
       reads += got;
+      const ts = p.captured && got > 0 ? nowNs() : 0;
       let ok = 0;
       for (let i = 0; i < got; i++) {
         const len = this.lens[i];
-        if (len < MIN_FRAME || len > p.maxFrame) {
+        const bad = len < MIN_FRAME ? REASON.runt : len > p.maxFrame ? REASON.oversize : REASON.none;
+        if (p.captured) this.record(p, DIR.in, bad, ts, view.dataOffset(start + i), len, Math.min(len, view.capacity));
+        if (bad !== REASON.none) {
           s[p.c.rx_bad]++; // runt or larger than the MTU allows: counted, never passed on cut short
           continue;
         }
@@ -213,6 +226,7 @@ export class Pump {
       const start = (p.tx.index + done) >>> 0;
       const run = view.contiguous(start, want - done);
       for (let i = 0; i < run; i++) this.lens[i] = p.tx.length(done + i);
+      if (p.captured) this.sentLens.set(this.lens.subarray(0, run));
       let put: number;
       try {
         put = addon.writeBurst(this.region, p.fd, view.dataOffset(start), view.slotSize, run, this.lens);
@@ -224,6 +238,10 @@ export class Pump {
       for (let i = 0; i < put; i++) {
         if (this.lens[i] === 0) dropped++; // refused by the kernel: consumed, counted
         bytes += this.lens[i];
+      }
+      if (p.captured) {
+        const ts = nowNs();
+        for (let i = 0; i < put; i++) this.record(p, DIR.out, this.lens[i] === 0 ? REASON.txRefused : REASON.none, ts, view.dataOffset(start + i), this.sentLens[i]);
       }
       s[p.c.tx_frames] += put - dropped;
       s[p.c.tx_drops] += dropped;
@@ -291,10 +309,25 @@ export class Pump {
         waiting += p.tx.available();
       }
       if (waiting === 0 || nowNs() > deadline) {
-        for (const p of this.ports) this.stats[p.c.tx_drops] += p.tx.available();
+        for (const p of this.ports) {
+          const left = p.tx.available();
+          this.stats[p.c.tx_drops] += left;
+          if (p.captured) this.recordUnsent(p, left);
+        }
         return;
       }
     }
+  }
+
+  /** One capture record; a full record ring refuses it and it is counted (the frame is not held up). */
+  private record(p: Port, dir: number, reason: number, ts: number, offset: number, len: number, present = len): void {
+    if (!this.cap!.put(p.index, dir, reason, ts, this.u8, offset, len, present)) this.stats[p.c.pcap_dropped]++;
+  }
+
+  /** Frames left in a TX ring at exit, recorded as never sent (their lengths read once and checked, as for sending). */
+  private recordUnsent(p: Port, left: number): void {
+    const ts = nowNs();
+    for (let k = 0; k < left; k++) this.record(p, DIR.out, REASON.txUnsent, ts, p.txView.dataOffset(p.tx.index + k), p.tx.length(k));
   }
 
   private collectKicks(): void {
