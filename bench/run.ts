@@ -1,6 +1,7 @@
 // `npm run bench` (root): every mode side by side with the C limit and node-readsync, in one
 // run, in a namespace of its own. `--quick`: small counts, one run each (the harness is tested
-// in CI this way). `--runs=N`, `--out=DIR` (default bench/results).
+// in CI this way). `--runs=N`, `--out=DIR` (default bench/results), `--tender=OPTION` (repeatable:
+// passed to every tender row, e.g. `--tender=--pcap=/tmp/bench.pcapng` to measure capture).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -20,9 +21,10 @@ const opt = (n: string) => process.argv.find((a) => a.startsWith(`--${n}=`))?.sl
 const runs = Number(opt('runs') ?? (quick ? 1 : 3));
 const outDir = opt('out') ?? join(ROOT, 'bench', 'results');
 const only = opt('only')?.split(',');
+const tenderArgs = process.argv.filter((a) => a.startsWith('--tender=')).map((a) => a.slice(9));
 const size: Sizes = quick
-  ? { rxCount: 40_000, rxSeconds: 0.5, txCount: 20_000, pingCount: 2_000 }
-  : { rxCount: 1_000_000, rxSeconds: 4, txCount: 300_000, pingCount: 30_000 };
+  ? { rxCount: 40_000, rxSeconds: 0.5, txCount: 20_000, pingCount: 2_000, tenderArgs }
+  : { rxCount: 1_000_000, rxSeconds: 4, txCount: 300_000, pingCount: 30_000, tenderArgs };
 
 const bin = buildLimitPrograms();
 const ns = createNetns({ taps: 1, guestMac: '02:00:00:00:00:02' });
@@ -89,7 +91,7 @@ function targets(): string[][] {
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const kernel = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-const machine = `Machine: ${cpu}, ${cpus().length} cores, Linux ${kernel}, Node ${process.version}, shmtender ${pkg.version}, ${new Date().toISOString().slice(0, 16)}Z${quick ? ' (--quick: small counts; not for quoting)' : ''}.`;
+const machine = `Machine: ${cpu}, ${cpus().length} cores, Linux ${kernel}, Node ${process.version}, shmtender ${pkg.version}, ${new Date().toISOString().slice(0, 16)}Z${quick ? ' (--quick: small counts; not for quoting)' : ''}${tenderArgs.length ? `; every tender row ran with ${tenderArgs.join(' ')}` : ''}.`;
 const t = targets();
 const md = markdown(workloads, machine, t, runs);
 mkdirSync(outDir, { recursive: true });

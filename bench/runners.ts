@@ -18,6 +18,8 @@ export interface Sample {
 }
 
 export interface Sizes {
+  /** Extra tender options for every tender row (`--tender=--pcap=FILE` measures what capture costs). */
+  tenderArgs?: string[];
   rxCount: number;
   rxSeconds: number;
   txCount: number;
@@ -52,7 +54,7 @@ export async function rx(ns: Netns, bin: Record<string, string>, row: RowName, s
     const r = lastJson((await done).stdout);
     return { fps: r.fps, frames: r.frames, cpu: { process: r.cpu_s }, extra: { offered_pps: sent.pps, gbps: (r.fps * 1300 * 8) / 1e9 } };
   }
-  const f = await udpFlood(ns, bin.udp_flood, row, { count: size.rxCount, seconds: size.rxSeconds, sinkArgs: workNs ? [`--work-ns=${workNs}`] : [] });
+  const f = await udpFlood(ns, bin.udp_flood, row, { count: size.rxCount, seconds: size.rxSeconds, extra: size.tenderArgs, sinkArgs: workNs ? [`--work-ns=${workNs}`] : [] });
   return tenderSample(f.sinkFps, f.stats, f.sink, { offered_pps: f.offeredPps, gbps: (f.sinkFps * 1300 * 8) / 1e9, kernel_drops: f.kernelDropped });
 }
 
@@ -73,7 +75,7 @@ export async function tx(ns: Netns, bin: Record<string, string>, row: RowName, s
     sample = { frames: r.frames, cpu: { process: r.cpu_s } };
   } else {
     const stats = statsPath();
-    const r = await collect(startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...modeArgs(row), `--stats-json=${stats}`, EXAMPLE('udp_blast.js'), '--dst=10.0.0.1:9000', `--count=${size.txCount}`, '--size=1300', `--batch=${batch}`]), 120_000);
+    const r = await collect(startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...modeArgs(row), `--stats-json=${stats}`, ...(size.tenderArgs ?? []), EXAMPLE('udp_blast.js'), '--dst=10.0.0.1:9000', `--count=${size.txCount}`, '--size=1300', `--batch=${batch}`]), 120_000);
     if (r.code !== 0) throw new Error(`tender ${row} exited ${r.code}: ${r.stderr}`);
     seconds = Number(/sent \d+ frames in ([\d.]+) s/.exec(r.stdout)![1]);
     const s = readStats(stats);
@@ -97,7 +99,7 @@ export async function ping(ns: Netns, bin: Record<string, string>, row: RowName,
     const eps = (p.received * 1000) / p.timeMs;
     return { fps: eps, frames: 2 * p.received, cpu: { process: r.cpu_s }, extra: { rtt_min: p.rtt.min, rtt_avg: p.rtt.avg, rtt_max: p.rtt.max, loss_pct: p.lossPct } };
   }
-  const r = await pingFlood(ns, row, size.pingCount, { size: payload });
+  const r = await pingFlood(ns, row, size.pingCount, { size: payload, extra: size.tenderArgs });
   return tenderSample(r.echoesPerS, r.stats, r.stats.nics[0].rx_frames + r.stats.nics[0].tx_frames, { rtt_min: r.rtt.min, rtt_avg: r.rtt.avg, rtt_max: r.rtt.max, loss_pct: r.lossPct });
 }
 

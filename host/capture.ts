@@ -57,7 +57,8 @@ class Sink {
   private readonly nicOf: Int32Array;
   private blocks = 0;
   readonly delivered: number[];
-  readonly lostAtExit: number[];
+  /** Packets for this file that never reached it: dropped at exit, or after the file failed. */
+  readonly lost: number[];
 
   constructor(readonly file: CaptureFile, nicCount: number, stagingBytes: number) {
     this.iface = new Int32Array(nicCount).fill(-1);
@@ -67,7 +68,7 @@ class Sink {
     this.starts = new Int32Array(maxBlocks);
     this.nicOf = new Int32Array(maxBlocks);
     this.delivered = new Array(nicCount).fill(0);
-    this.lostAtExit = new Array(nicCount).fill(0);
+    this.lost = new Array(nicCount).fill(0);
   }
 
   get out(): OutFile {
@@ -115,6 +116,12 @@ class Sink {
     this.delivered[r.nic]++;
   }
 
+  /** A packet counted as delivered that the file did not get after all. */
+  private forget(nic: number): void {
+    this.lost[nic]++;
+    this.delivered[nic]--;
+  }
+
   private note(nic: number): void {
     this.starts[this.blocks] = this.staged;
     this.nicOf[this.blocks++] = nic;
@@ -125,7 +132,12 @@ class Sink {
     if (this.written < this.staged) {
       const n = writeSome(this.out, this.staging, this.written, this.staged - this.written);
       if (n < 0) {
-        this.staged = this.written = this.blocks = 0; // the file failed: nothing more goes to it
+        // The file failed: what it had not taken whole is lost, and nothing more goes to it.
+        for (let i = 0; i < this.blocks; i++) {
+          const end = i + 1 < this.blocks ? this.starts[i + 1] : this.staged;
+          if (end > this.written && this.nicOf[i] !== NOT_A_PACKET) this.forget(this.nicOf[i]);
+        }
+        this.staged = this.written = this.blocks = 0;
         return true;
       }
       this.written += n;
@@ -137,11 +149,7 @@ class Sink {
   /** At exit, when the reader did not keep up: drops the packets no byte of which was written, counting them. */
   dropUnwritten(): void {
     let keep = this.blocks;
-    while (keep > 0 && this.starts[keep - 1] >= this.written && this.nicOf[keep - 1] !== NOT_A_PACKET) {
-      const nic = this.nicOf[--keep];
-      this.lostAtExit[nic]++;
-      this.delivered[nic]--;
-    }
+    while (keep > 0 && this.starts[keep - 1] >= this.written && this.nicOf[keep - 1] !== NOT_A_PACKET) this.forget(this.nicOf[--keep]);
     if (keep < this.blocks) this.staged = this.starts[keep];
     this.blocks = keep;
   }
@@ -230,6 +238,7 @@ export class Capture {
       let room = true;
       for (const s of this.sinks) if (s.wants(r.nic) && !s.makeRoom(need)) room = false;
       if (!room) break;
+      for (const s of this.sinks) if (s.out.failed && s.iface[r.nic] >= 0) s.lost[r.nic]++;
       const delta = r.tsNs - this.startMono;
       let lo = this.baseLo + Math.max(0, Math.round(delta));
       const hi = this.baseHi + Math.floor(lo / TWO32);
@@ -266,18 +275,20 @@ export class Capture {
     }
     const sec = section(tenderStats);
     for (const s of this.sinks) s.dropUnwritten();
-    this.nics.forEach((_, n) => (sec[nicCounters(n).pcap_dropped] += this.lostInRing[n] + this.sinks.reduce((a, s) => a + s.lostAtExit[n], 0)));
+    const refused = counters().map((t) => t.pcap_dropped); // by the producers, while the ring was full
+    // With several files, a record one of them lost counts once for each.
+    this.nics.forEach((_, n) => (sec[nicCounters(n).pcap_dropped] += this.lostInRing[n] + this.sinks.reduce((a, s) => a + s.lost[n], 0)));
     const totals = counters();
     const endWall = this.wallNow();
     for (const s of this.sinks) {
       if (s.out.failed) continue;
-      s.file.nics.forEach((n, id) => s.appendRaw(this.statistics(s, n, id, totals[n], endWall)));
+      s.file.nics.forEach((n, id) => s.appendRaw(this.statistics(s, n, id, totals[n], refused[n] + this.lostInRing[n] + s.lost[n], endWall)));
     }
     const deadline = Date.now() + FINISH_END_MS;
     while (!this.sinks.every((s) => s.flush()) && Date.now() < deadline) await sleep(BUSY_MS);
     for (const s of this.sinks) {
-      const lost = s.file.nics.reduce((a, n) => a + s.lostAtExit[n] + this.lostInRing[n], 0);
-      if (s.out.failed) lines.push(`${s.out.option}=${s.out.path}: capture stopped: ${s.out.failed}`);
+      const lost = s.file.nics.reduce((a, n) => a + s.lost[n] + this.lostInRing[n], 0);
+      if (s.out.failed) lines.push(`${s.out.option}=${s.out.path}: capture stopped: ${s.out.failed}; ${lost} records not written (counted in pcap_dropped)`);
       else if (s.staged > s.written) lines.push(`${s.out.option}=${s.out.path}: the reader did not take the end of the capture within ${(FINISH_DRAIN_MS + FINISH_END_MS) / 1000} s; the file is cut short`);
       else if (lost > 0) lines.push(`${s.out.option}=${s.out.path}: the reader was too slow at exit: ${lost} records dropped (counted in pcap_dropped)`);
     }
@@ -295,10 +306,9 @@ export class Capture {
     c.release();
   }
 
-  private statistics(s: Sink, n: number, id: number, t: NicTotals, endWall: bigint): Buffer {
+  private statistics(s: Sink, n: number, id: number, t: NicTotals, dropped: number, endWall: bigint): Buffer {
     const nic = this.nics[n];
     const written = s.delivered[n];
-    const dropped = t.pcap_dropped;
     return interfaceStatistics({
       interfaceId: id, timestampNs: endWall, startNs: this.startWall, endNs: endWall,
       ifrecv: t.rx_frames + t.rx_bad, ifdrop: t.rx_bad + t.rx_drops + t.tx_drops,

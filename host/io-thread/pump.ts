@@ -324,10 +324,22 @@ export class Pump {
     if (!this.cap!.put(p.index, dir, reason, ts, this.u8, offset, len, present)) this.stats[p.c.pcap_dropped]++;
   }
 
-  /** Frames left in a TX ring at exit, recorded as never sent (their lengths read once and checked, as for sending). */
+  /**
+   * Frames left in a TX ring at exit, recorded as never sent. Their lengths are read once and
+   * checked, as for sending; a bad one ends the recording (they are counted in tx_drops all the
+   * same), so capturing never changes how the tender ends.
+   */
   private recordUnsent(p: Port, left: number): void {
     const ts = nowNs();
-    for (let k = 0; k < left; k++) this.record(p, DIR.out, REASON.txUnsent, ts, p.txView.dataOffset(p.tx.index + k), p.tx.length(k));
+    for (let k = 0; k < left; k++) {
+      let len: number;
+      try {
+        len = p.tx.length(k);
+      } catch {
+        return;
+      }
+      this.record(p, DIR.out, REASON.txUnsent, ts, p.txView.dataOffset(p.tx.index + k), len);
+    }
   }
 
   private collectKicks(): void {

@@ -33,10 +33,10 @@ if (process.argv.includes('--recv')) {
   const count = Number(arg('count'));
   const size = Number(arg('size', '1300'));
   const sock = dgram.createSocket('udp4');
-  const buf = Buffer.alloc(size, 0xab);
   let sent = 0;
   const burst = () => {
     for (let i = 0; i < 50 && sent < count; i++, sent++) {
+      const buf = Buffer.alloc(size, 0xab); // its own buffer: send() is asynchronous and may still hold the last one
       buf.writeUInt32BE(sent, 0);
       sock.send(buf, Number(arg('port')), arg('dst'));
     }
