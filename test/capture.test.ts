@@ -8,12 +8,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildLimitPrograms } from '../bench/c/build.js';
-import { kernelTx } from '../bench/tap-stats.js';
-import { collect, createNetns, DIST, netnsHandle, skipReal, TENDER, type Netns } from './helpers/netns.js';
-import { pidsIn } from './helpers/process.js';
+import { buildLimitPrograms } from '../testbed/c/build.js';
+import { kernelTx } from '../testbed/tap-stats.js';
+import { collect, createNetns, DEV, netnsHandle, skipReal, TENDER, type Netns } from '../testbed/netns.js';
+import { pidsIn } from '../testbed/process.js';
+import { EXAMPLE, FIXTURE, modeArgs, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 import { optU64, readBlocks, tcpdumpCount, tshark } from './helpers/pcapng-read.js';
-import { EXAMPLE, FIXTURE, modeArgs, readStats, startTender, statsPath, waitForLine } from './helpers/tender.js';
 
 const GUEST_MAC = '02:00:00:00:00:02';
 const ALL = ['baseline', 'poll', 'event', 'hybrid'] as const;
@@ -63,7 +63,7 @@ describe.skipIf(skipReal())('--pcap on real TAPs', () => {
       const t = startTender(ns, tender([...modeArgs(mode), `--stats-json=${stats}`, `--pcap=${cap}`, EXAMPLE('ping_serve.js'), '--limit=20']));
       const run = collect(t, 30_000);
       await waitForLine(t, /answering/);
-      await collect(ns.spawn('node', [`${DIST}test/harness/udp-peer.js`, '--send', '--dst=10.0.0.2', '--port=9000', '--count=100', '--size=200']));
+      await collect(ns.spawn('node', [`${DEV}test/harness/udp-peer.js`, '--send', '--dst=10.0.0.2', '--port=9000', '--count=100', '--size=200']));
       const ping = await collect(ns.spawn('ping', ['-c', '20', '-i', '0.01', '-p', '5a17c0de', '10.0.0.2']));
       expect(ping.stdout).toMatch(/20 received/);
       const r = await run;
@@ -98,7 +98,7 @@ describe.skipIf(skipReal())('--pcap on real TAPs', () => {
     it(`${mode}: a UDP burst the guest sends: its ARP exchange and every datagram's bytes, in order`, async () => {
       const cap = capPath();
       const stats = statsPath();
-      const peer = ns.spawn('node', [`${DIST}test/harness/udp-peer.js`, '--recv', '--port=9000', '--count=200', '--timeout-ms=15000']);
+      const peer = ns.spawn('node', [`${DEV}test/harness/udp-peer.js`, '--recv', '--port=9000', '--count=200', '--timeout-ms=15000']);
       const received = collect(peer, 30_000);
       await new Promise<void>((res) => peer.stdout!.once('data', () => res()));
       const r = await collect(startTender(ns, tender([...modeArgs(mode), `--stats-json=${stats}`, `--pcap=${cap}`, EXAMPLE('udp_blast.js'), '--dst=10.0.0.1:9000', '--count=200', '--size=300', '--batch=8'])), 30_000);

@@ -54,3 +54,23 @@ describe('tender command line', () => {
     await refuses([], /missing APP/);
   });
 });
+
+describe('capture and stats stream options', () => {
+  it('--pcap=FILE takes every NIC, --pcap:NAME=FILE one; snap length and stats interval', async () => {
+    const o = (await parseArgs(['--net:service=tap0', '--net:backend=tap1', '--pcap=a.pcapng', '--pcap:backend=b.pcapng', '--pcap-snaplen=128', '--stats-json=s.json', '--stats-interval=0.5', 'app.js']))!;
+    expect(o.pcap).toEqual([{ path: 'a.pcapng', nic: null }, { path: 'b.pcapng', nic: 'backend' }]);
+    expect([o.pcapSnaplen, o.statsIntervalS]).toEqual([128, 0.5]);
+    expect((await parseArgs(['--net=tap0', 'app.js']))!).toMatchObject({ pcap: [], pcapSnaplen: 65535, statsIntervalS: undefined });
+  });
+
+  it('refuses what it cannot honour, in one line', async () => {
+    await refuses(['--net=tap0', '--pcap:backend=b', 'a.js'], /--pcap given for NIC 'backend', which has no --net/);
+    await refuses(['--net=tap0', '--pcap=a', '--pcap=b', 'a.js'], /--pcap given twice/);
+    await refuses(['--net=tap0', '--pcap:service=a', '--pcap:service=b', 'a.js'], /--pcap:service given twice/);
+    await refuses(['--net=tap0', '--pcap-snaplen=100', 'a.js'], /--pcap-snaplen needs --pcap/);
+    await refuses(['--net=tap0', '--pcap=a', '--pcap-snaplen=10', 'a.js'], /--pcap-snaplen must be an integer from 14 to 262144/);
+    await refuses(['--net=tap0', '--stats-interval=1', 'a.js'], /--stats-interval needs --stats-json/);
+    await refuses(['--net=tap0', '--stats-json=s', '--stats-interval=0', 'a.js'], /--stats-interval must be from 0.1/);
+    await refuses(['--net=tap0', '--pcap=x', '--stats-json=./x', 'a.js'], /x is named by two output options/);
+  });
+});

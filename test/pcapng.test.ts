@@ -1,15 +1,12 @@
 // The capture's parts without root: the pcapng encoder (read back by our own reader and by
-// tshark and tcpdump), the record ring, the writer against a FIFO whose reader is slow, and
-// the command line.
+// tshark and tcpdump), the record ring, and the writer against a FIFO whose reader is slow.
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RingFault } from '../guest-api/ring.js';
-import { parseArgs } from '../host/cli-options.js';
 import { Capture } from '../host/capture.js';
-import { UsageError } from '../host/endings.js';
 import { openOutFile } from '../host/out-files.js';
 import {
   BLOCK, EPB_FLAG, enhancedPacket, enhancedPacketLength, interfaceDescription, interfaceStatistics, option, sectionHeader, splitNs,
@@ -230,28 +227,4 @@ describe('the capture writer', () => {
     }
     if (total > io[dropped]) expect(lines.join('\n')).toMatch(/reader was too slow at exit: \d+ records dropped/);
   }, 20_000);
-});
-
-describe('command line', () => {
-  const parse = (...a: string[]) => parseArgs([...a, 'app.js']);
-  it('--pcap=FILE takes every NIC, --pcap:NAME=FILE one; snap length and stats interval', async () => {
-    const o = (await parse('--net:service=tap0', '--net:backend=tap1', '--pcap=a.pcapng', '--pcap:backend=b.pcapng', '--pcap-snaplen=128', '--stats-json=s.json', '--stats-interval=0.5'))!;
-    expect(o.pcap).toEqual([{ path: 'a.pcapng', nic: null }, { path: 'b.pcapng', nic: 'backend' }]);
-    expect([o.pcapSnaplen, o.statsIntervalS]).toEqual([128, 0.5]);
-    expect((await parse('--net=tap0'))!.pcapSnaplen).toBe(65535);
-  });
-  it('refuses what it cannot honour, in one line', async () => {
-    for (const [args, re] of [
-      [['--net=tap0', '--pcap:backend=b'], /--pcap given for NIC 'backend', which has no --net/],
-      [['--net=tap0', '--pcap=a', '--pcap=b'], /--pcap given twice/],
-      [['--net=tap0', '--pcap-snaplen=100'], /--pcap-snaplen needs --pcap/],
-      [['--net=tap0', '--pcap=a', '--pcap-snaplen=10'], /--pcap-snaplen must be an integer from 14 to 262144/],
-      [['--net=tap0', '--stats-interval=1'], /--stats-interval needs --stats-json/],
-      [['--net=tap0', '--stats-json=s', '--stats-interval=0'], /--stats-interval must be from 0.1/],
-      [['--net=tap0', '--pcap=x', '--stats-json=./x'], /x is named by two output options/],
-    ] as const) {
-      await expect(parse(...args)).rejects.toThrow(UsageError);
-      await expect(parse(...args)).rejects.toThrow(re);
-    }
-  });
 });
