@@ -148,6 +148,26 @@ describe.skipIf(skipReal())('--pcap on real TAPs', () => {
     });
   }
 
+  for (const mode of ['baseline', 'hybrid']) {
+    it(`${mode}: a TAP set down while the guest sends: the writes the kernel refused are in the capture, marked, as many as tx_drops`, async () => {
+      const cap = capPath();
+      const stats = statsPath();
+      const t = startTender(ns, tender([...modeArgs(mode), `--stats-json=${stats}`, `--pcap=${cap}`, EXAMPLE('udp_blast.js'), '--dst=10.0.0.1:9000', '--count=100000000', '--size=300', '--rate=20000']));
+      const run = collect(t, 30_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      ns.run('ip', ['link', 'set', 'tap0', 'down']);
+      const r = await run;
+      expect(r.code).toBe(74);
+      const n = readStats(stats).nics[0];
+      expect(n.tx_drops).toBeGreaterThan(0);
+      const rows = tshark(cap, ['frame.packet_flags_direction', 'frame.comment']);
+      expect(rows.length).toBe(n.rx_frames + n.tx_frames + n.tx_drops);
+      const refused = rows.filter((x) => x[1] !== '');
+      expect(refused.length).toBe(n.tx_drops);
+      expect(new Set(refused.map((x) => `${x[0]} ${x[1]}`))).toEqual(new Set([`${OUT} tx_drops: the kernel refused the TAP write; not sent`]));
+    });
+  }
+
   it('watching live: `mkfifo cap; tcpdump -r cap & tender --pcap=cap` shows each echo while the tender runs', async () => {
     const fifo = join(dir, 'live.fifo');
     execFileSync('mkfifo', [fifo]);
