@@ -2,6 +2,9 @@
 #pragma once
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sched.h>
+#include <sys/epoll.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -40,4 +43,52 @@ static inline const char *opt(int argc, char **argv, const char *name, const cha
   for (int i = 1; i < argc; i++)
     if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, name, n) == 0 && argv[i][2 + n] == '=') return argv[i] + 3 + n;
   return fallback;
+}
+
+/* How a tool waits for its TAP (--loop): a blocking syscall; epoll, then the syscall until
+ * EAGAIN; or busy: the syscall in a loop that never sleeps, with a sched_yield() after an
+ * EAGAIN (as the tender's polling IO thread does, so a spinner sharing a core lets the other
+ * thread run). Which wins depends on what a wake-up costs on the machine, so the bench runs
+ * all three and takes the best as the limit. */
+enum loop { LOOP_BLOCK, LOOP_EPOLL, LOOP_BUSY };
+static const char *const LOOP_NAMES[] = {"block", "epoll", "busy"};
+
+static inline enum loop loop_opt(int argc, char **argv) {
+  const char *v = opt(argc, argv, "loop", "block");
+  for (int i = 0; i < 3; i++)
+    if (strcmp(v, LOOP_NAMES[i]) == 0) return (enum loop)i;
+  fprintf(stderr, "bad --loop=%s (block, epoll or busy)\n", v);
+  exit(64);
+}
+
+/* The fd as the loop wants it (non-blocking for epoll and busy); for epoll, the epoll fd
+ * watching `events`, else -1. */
+static inline int loop_setup(int fd, enum loop l, unsigned events) {
+  if (l == LOOP_BLOCK) return -1;
+  if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) { perror("fcntl"); exit(71); }
+  if (l == LOOP_BUSY) return -1;
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event ev = {.events = events, .data = {.fd = fd}};
+  if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) { perror("epoll"); exit(71); }
+  return ep;
+}
+
+/* After EAGAIN: wait for `events` (epoll, up to timeout_ms; 0 when it timed out) or yield
+ * (busy). Returns 1 unless an epoll wait timed out. */
+static inline int loop_wait(enum loop l, int ep, int timeout_ms) {
+  if (l == LOOP_BUSY) { sched_yield(); return 1; }
+  struct epoll_event ev;
+  return l == LOOP_EPOLL ? epoll_wait(ep, &ev, 1, timeout_ms) != 0 : 1;
+}
+
+/* SIGTERM/SIGINT end the loop (a blocked read returns EINTR: no SA_RESTART) so the tool can
+ * still print what it measured. */
+static volatile sig_atomic_t stopping;
+static void on_stop_signal(int sig) { (void)sig; stopping = 1; }
+static inline void stop_on_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
 }

@@ -1,37 +1,58 @@
-/* The ping limit: answers ARP and ICMP echo for 10.0.0.2 on a TAP with plain blocking
- * read()/write(), until --count echoes. The same in-place rewrite ping_serve.js does. */
+/* The echo limit: answers ARP and ICMP echo for 10.0.0.2 on a TAP, with the
+ * --loop=block|epoll|busy of common.h (read, then write the reply at once), until --count
+ * echoes (0: no limit) or SIGTERM. The same in-place rewrite ping_serve.js does; other frames
+ * (a flood beside the probe) are read and dropped, as ping_serve drops them. */
 #include "common.h"
 
 static const unsigned char MY_IP[4] = {10, 0, 0, 2};
 static const unsigned char MY_MAC[6] = {0x02, 0, 0, 0, 0, 0x02};
 
+/* Rewrites f into its reply; 1 for an echo, 2 for ARP, 0 when there is nothing to answer. */
+static int answer(unsigned char *f, ssize_t n) {
+  unsigned char t[6];
+  if (n >= 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 1 && memcmp(f + 38, MY_IP, 4) == 0) {
+    memcpy(f, f + 6, 6); memcpy(f + 6, MY_MAC, 6); f[21] = 2;
+    memcpy(f + 32, f + 22, 10); memcpy(f + 22, MY_MAC, 6); memcpy(f + 28, MY_IP, 4);
+    return 2;
+  }
+  if (n < 42 || f[12] != 0x08 || f[13] != 0x00 || f[23] != 1 || memcmp(f + 30, MY_IP, 4) != 0) return 0;
+  int icmp = 14 + (f[14] & 0xf) * 4;
+  if (icmp + 4 > n || f[icmp] != 8) return 0;
+  memcpy(t, f, 6); memcpy(f, f + 6, 6); memcpy(f + 6, t, 6);
+  memcpy(t, f + 26, 4); memcpy(f + 26, f + 30, 4); memcpy(f + 30, t, 4);
+  f[icmp] = 0;
+  unsigned long s = (~((f[icmp + 2] << 8) | f[icmp + 3]) & 0xffff) + (~0x0800 & 0xffff);
+  s = (s & 0xffff) + (s >> 16);
+  f[icmp + 2] = (~s >> 8) & 0xff; f[icmp + 3] = ~s & 0xff;
+  return 1;
+}
+
 int main(int argc, char **argv) {
   int fd = tap_attach(opt(argc, argv, "tap", "tap0"));
-  long count = atol(opt(argc, argv, "count", "100000"));
-  unsigned char f[65536], t[6];
-  long echoes = 0;
-  double cpu0 = cpu_s();
+  enum loop l = loop_opt(argc, argv);
+  long count = atol(opt(argc, argv, "count", "0"));
+  int ep = loop_setup(fd, l, EPOLLIN);
+  stop_on_signals();
+  static unsigned char f[65536];
+  long echoes = 0, frames = 0;
   printf("{\"ready\":true}\n");
   fflush(stdout);
-  while (echoes < count) {
+  while ((count == 0 || echoes < count) && !stopping) {
     ssize_t n = read(fd, f, sizeof f);
-    if (n < 0) { if (errno == EINTR) continue; perror("read"); return 74; }
-    if (n >= 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 1 && memcmp(f + 38, MY_IP, 4) == 0) {
-      memcpy(f, f + 6, 6); memcpy(f + 6, MY_MAC, 6); f[21] = 2;
-      memcpy(f + 32, f + 22, 10); memcpy(f + 22, MY_MAC, 6); memcpy(f + 28, MY_IP, 4);
-    } else if (n >= 42 && f[12] == 0x08 && f[13] == 0x00 && f[23] == 1 && memcmp(f + 30, MY_IP, 4) == 0) {
-      int icmp = 14 + (f[14] & 0xf) * 4;
-      if (f[icmp] != 8) continue;
-      memcpy(t, f, 6); memcpy(f, f + 6, 6); memcpy(f + 6, t, 6);
-      memcpy(t, f + 26, 4); memcpy(f + 26, f + 30, 4); memcpy(f + 30, t, 4);
-      f[icmp] = 0;
-      unsigned long s = (~((f[icmp + 2] << 8) | f[icmp + 3]) & 0xffff) + (~0x0800 & 0xffff);
-      s = (s & 0xffff) + (s >> 16);
-      f[icmp + 2] = (~s >> 8) & 0xff; f[icmp + 3] = ~s & 0xff;
-      echoes++;
-    } else continue;
-    if (write(fd, f, n) < 0 && errno != EINTR) { perror("write"); return 74; }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) { perror("read"); return 74; }
+      loop_wait(l, ep, 1000);
+      continue;
+    }
+    frames++;
+    int what = answer(f, n);
+    if (!what) continue;
+    echoes += what == 1;
+    /* A TAP write does not block (the kernel takes the frame or drops it); a reply lost here
+     * shows as the probe's loss. */
+    while (write(fd, f, n) < 0 && errno == EINTR) {}
   }
-  printf("{\"echoes\":%ld,\"cpu_s\":%.6f}\n", echoes, cpu_s() - cpu0);
+  printf("{\"loop\":\"%s\",\"echoes\":%ld,\"frames\":%ld,\"cpu_s\":%.6f}\n", LOOP_NAMES[l], echoes, frames, cpu_s());
   return 0;
 }
