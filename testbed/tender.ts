@@ -2,6 +2,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { StatsReport } from '../host/report.js';
 import { collect, ROOT, TENDER, type Netns, type RunResult } from './netns.js';
 
 export const EXAMPLE = (name: string) => join(ROOT, 'examples', name);
@@ -20,8 +21,9 @@ export async function runTender(ns: Netns, args: string[], timeoutMs = 60_000): 
   return collect(startTender(ns, args), timeoutMs);
 }
 
-export function readStats(path: string): any {
-  const s = JSON.parse(readFileSync(path, 'utf8'));
+/** The tender's --stats-json report (and the file is removed). */
+export function readStats(path: string): StatsReport {
+  const s = JSON.parse(readFileSync(path, 'utf8')) as StatsReport;
   rmSync(path, { force: true });
   return s;
 }

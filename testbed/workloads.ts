@@ -1,5 +1,6 @@
 // The workloads the demo, the bench and the tests share: ping_serve under a ping flood, and
 // udp_sink under a UDP flood, each returning what the peer, the kernel and the tender saw.
+import type { StatsReport } from '../host/report.js';
 import { collect, type Netns } from './netns.js';
 import { kernelTx } from './tap-stats.js';
 import { EXAMPLE, modeArgs, readStats, startTender, statsPath, waitForLine } from './tender.js';
@@ -12,7 +13,7 @@ export interface PingResult {
   timeMs: number;
   echoesPerS: number;
   rtt: { min: number; avg: number; max: number };
-  stats: any;
+  stats: StatsReport;
 }
 
 export function parsePing(text: string) {
@@ -47,7 +48,7 @@ export interface FloodResult {
   sinkSeconds: number;
   /** Frames per second the guest counted while traffic flowed. */
   sinkFps: number;
-  stats: any;
+  stats: StatsReport;
 }
 
 /**
