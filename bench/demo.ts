@@ -1,14 +1,18 @@
 // `npm run demo` (root): a scratch namespace and TAP, ping_serve under every mode while
 // `ping -f -c 20000` floods it, one table, and everything removed again (also on Ctrl-C).
+import { command } from '../testbed/args.js';
 import { createNetns, whyNoTap } from '../testbed/netns.js';
 import { pingFlood, type PingResult } from '../testbed/workloads.js';
 
+const { count } = command('npm run demo -- [--count=N]')
+  .option('count', { type: 'number', default: 20000, describe: 'ping -f -c N per mode' })
+  .parseSync();
 const why = whyNoTap();
 if (why) {
   console.error(`demo: ${why}`);
   process.exit(77);
 }
-const count = Number(process.argv.find((a) => a.startsWith('--count='))?.slice(8) ?? 20000);
+
 const ns = createNetns({ taps: 1, guestMac: '02:00:00:00:00:02' });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {

@@ -1,111 +1,54 @@
-// Turns the bench's samples into cells (median, min–max), a markdown report with the
-// targets checked as ratios within the run, the raw JSON, and an SVG chart (vega-lite).
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
-import type { RowName, Sample } from './runners.js';
+// The markdown report (results/latest.md): one table per workload, every cell the median of
+// the runs with min–max, each row against the limit (the best C row of the same workload in
+// the same run), *within noise* where their ranges overlap; then the targets and the derived
+// "which mode when".
+import { overlaps } from './aggregate.js';
+import { num, withRange } from './format.js';
+import { whichMode } from './summary.js';
+import type { Results, WorkloadResult } from './types.js';
 
-export interface Cell {
-  runs: number;
-  fps: { median: number; min: number; max: number };
-  per_frame?: number;
-  traps?: number;
-  kicks?: number;
-  interrupts?: number;
-  cpu: Record<string, number>;
-  frames: number;
-  extra: Record<string, number>;
+export function vsLimit(w: WorkloadResult, row: string): string {
+  const c = w.cells[row];
+  if (!w.limit || !c) return '–';
+  if (row === w.limit.row) return '**limit**';
+  const r = num(c.value.median / w.limit.value.median, 'x');
+  return overlaps(c.value, w.limit.value) ? `${r} (within noise)` : r;
 }
 
-export interface Workload {
-  id: string;
-  title: string;
-  short: string;
-  cells: Partial<Record<RowName, Cell>>;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-export function aggregate(samples: Sample[]): Cell {
-  const fps = samples.map((s) => s.fps);
-  const pick = (f: (s: Sample) => number | undefined) => {
-    const v = samples.map(f).filter((x): x is number => x !== undefined);
-    return v.length ? median(v) : undefined;
-  };
-  const cpu: Record<string, number> = {};
-  for (const k of ['tender', 'io', 'guest', 'process'] as const) {
-    const v = pick((s) => s.cpu[k]);
-    if (v !== undefined) cpu[k] = v;
+function table(w: WorkloadResult): string[] {
+  const head = ['row', w.metric.label, 'min–max', '× limit', 'CPU µs/frame', 'notif/frame', ...w.columns.map((c) => c.head), 'notes'];
+  const lines = [`| ${head.join(' | ')} |`, `|---|${head.slice(1, -1).map(() => '---:').join('|')}|---|`];
+  const metricFormat = w.metric.label.includes('µs') ? 'us' : 'k';
+  for (const { id } of w.rows) {
+    const c = w.cells[id];
+    if (!c) continue;
+    const cols = w.columns.map((col) => (col.range ? withRange(c.extra[col.key], col.format) : num(c.extra[col.key]?.median, col.format)));
+    const n = c.notifications_per_frame?.median;
+    const np = n === undefined ? '–' : n >= 0.1 || n === 0 ? num(n, 'x') : n.toPrecision(2);
+    lines.push(`| ${id} | ${num(c.value.median, metricFormat)} | ${num(c.value.min, metricFormat)}–${num(c.value.max, metricFormat)} | ${vsLimit(w, id)} | ${withRange(c.cpu_us_per_frame, 'x')} | ${np} | ${cols.join(' | ')} | ${c.flags.join('; ')} |`);
   }
-  const extra: Record<string, number> = {};
-  for (const k of Object.keys(samples[0].extra)) extra[k] = pick((s) => s.extra[k])!;
-  return {
-    runs: samples.length,
-    fps: { median: median(fps), min: Math.min(...fps), max: Math.max(...fps) },
-    per_frame: pick((s) => s.notes?.per_frame), traps: pick((s) => s.notes?.traps), kicks: pick((s) => s.notes?.kicks),
-    interrupts: pick((s) => s.notes?.interrupts), cpu, frames: pick((s) => s.frames)!, extra,
-  };
+  return lines;
 }
 
-const k = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
-const f = (n: number | undefined, d = 2) => (n === undefined ? '–' : n.toFixed(d));
-
-function notes(id: string, c: Cell): string {
-  const e = c.extra;
-  if (id.startsWith('rx')) return `offered ${k(e.offered_pps)}/s, ${f(e.gbps, 2)} Gbit/s${e.kernel_drops !== undefined ? `, kernel drops ${k(e.kernel_drops)}` : ''}`;
-  if (id.startsWith('tx')) return `socket got ${(100 * e.socket_ratio).toFixed(1)}%`;
-  return `rtt ${f(e.rtt_min, 3)}/${f(e.rtt_avg, 3)}/${f(e.rtt_max, 3)} ms, loss ${e.loss_pct}%`;
-}
-
-export function markdown(workloads: Workload[], machine: string, targets: string[][], runs: number): string {
-  const out = [`# shmtender bench — every mode side by side, one run\n`, machine, '', `Each cell: median of ${runs} run(s), min–max of frames/s beside it; × limit is the median's ratio to the C limit row of the same workload, measured in this run.\n`];
-  for (const w of workloads) {
-    out.push(`## ${w.title}\n`);
-    out.push('| row | frames/s | min–max | × limit | notif/frame | traps | kicks | interrupts | cpu s tender | io | guest | process | |');
-    out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
-    const limit = w.cells.limit?.fps.median;
-    for (const [row, c] of Object.entries(w.cells)) {
-      if (!c) continue;
-      out.push(`| ${row} | ${k(c.fps.median)} | ${k(c.fps.min)}–${k(c.fps.max)} | ${limit ? f(c.fps.median / limit) : '–'} | ${f(c.per_frame, 4)} | ${c.traps ?? '–'} | ${c.kicks ?? '–'} | ${c.interrupts ?? '–'} | ${f(c.cpu.tender)} | ${f(c.cpu.io)} | ${f(c.cpu.guest)} | ${f(c.cpu.process)} | ${notes(w.id, c)} |`);
-    }
-    out.push('');
+export function markdown(r: Results): string {
+  const out = [
+    '# shmtender bench: every mode beside the best C, in one run\n',
+    r.machine,
+    '',
+    `Sizes: ${Object.entries(r.sizes).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    '',
+    `Command: \`${r.command}\`. Each cell is the median of ${r.runs} run(s), rows interleaved round-robin within each repetition; min–max beside it. `
+      + '**× limit** is the row\'s median over the limit\'s, the limit being the best C loop variant (c-block, c-epoll, c-busy) of the same workload in this run; '
+      + 'where the two ranges overlap it says *within noise* and the rows are not ranked. '
+      + '**CPU µs/frame**: CPU of the row\'s process, all threads summed, over the frames it moved in the measured window. '
+      + '**notif/frame**: the tender\'s traps + kicks + interrupts per frame (README, "Counting").\n',
+  ];
+  for (const w of r.workloads) {
+    out.push(`## ${w.title}\n`, `${w.how[0].toUpperCase()}${w.how.slice(1)}.${w.limit ? ` Limit: **${w.limit.row}**.` : ' No C row here: no limit.'}${w.metric.better === 'lower' ? ' Lower is better.' : ''}\n`);
+    out.push(...table(w), '');
   }
-  out.push('## Targets (ratios within this run)\n', '| target | measured | |', '|---|---|---|', ...targets.map((t) => `| ${t.join(' | ')} |`), '');
+  out.push('## Targets (ratios within this run)\n', '| target | measured | | why |', '|---|---|---|---|');
+  for (const t of r.targets) out.push(`| ${t.target} | ${t.measured} | ${t.verdict} | ${t.why} |`);
+  out.push('', '## Which mode when (derived from the tables above)\n', whichMode(r), '');
   return out.join('\n');
-}
-
-export async function chart(workloads: Workload[]): Promise<string> {
-  const values = workloads.flatMap((w) =>
-    Object.entries(w.cells).map(([row, c]) => ({ workload: w.short, row, fps: c!.fps.median, per_frame: c!.per_frame ?? null })),
-  );
-  const order = ['limit', 'baseline', 'poll', 'event', 'hybrid', 'node-readsync'];
-  const spec: vl.TopLevelSpec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    data: { values },
-    vconcat: [
-      {
-        title: 'frames/s (median of the runs)',
-        facet: { column: { field: 'workload', type: 'nominal', title: null, sort: workloads.map((w) => w.short), header: { labelAngle: 0, labelFontSize: 10 } } },
-        spec: { width: 90, height: 160, mark: 'bar', encoding: {
-          x: { field: 'row', type: 'nominal', sort: order, title: null },
-          y: { field: 'fps', type: 'quantitative', title: 'frames/s' },
-          color: { field: 'row', type: 'nominal', sort: order, legend: null } } },
-        resolve: { scale: { y: 'independent' } },
-      },
-      {
-        title: 'notifications per frame (log scale; the tender modes)',
-        transform: [{ filter: 'datum.per_frame != null && datum.per_frame > 0' }],
-        facet: { column: { field: 'workload', type: 'nominal', title: null, sort: workloads.map((w) => w.short), header: { labelAngle: 0, labelFontSize: 10 } } },
-        spec: { width: 90, height: 160, mark: { type: 'point', filled: true, size: 90 }, encoding: {
-          x: { field: 'row', type: 'nominal', sort: order, title: null },
-          y: { field: 'per_frame', type: 'quantitative', scale: { type: 'log', domain: [0.00003, 3] }, title: 'notifications/frame' },
-          color: { field: 'row', type: 'nominal', sort: order, legend: null } } },
-      },
-    ],
-  };
-  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
-  return view.toSVG();
 }

@@ -1,101 +1,122 @@
-// `npm run bench` (root): every mode side by side with the C limit and node-readsync, in one
-// run, in a namespace of its own. `--quick`: small counts, one run each (the harness is tested
-// in CI this way). `--runs=N`, `--out=DIR` (default bench/results), `--tender=OPTION` (repeatable:
-// passed to every tender row, e.g. `--tender=--pcap=/tmp/bench.pcapng` to measure capture).
+// `npm run bench` (root): every workload of plan.ts, every row, in one namespace of its own,
+// rows interleaved round-robin within each repetition (the order rotated from one repetition
+// to the next), so drift on the machine lands on every row alike. Writes latest.{md,json,svg}.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
+import { command, EXIT_USAGE } from '../testbed/args.js';
 import { buildLimitPrograms } from '../testbed/c/build.js';
-import { aggregate, chart, markdown, type Workload } from './report.js';
-import { ping, ROWS, rx, tx, type RowName, type Sample, type Sizes } from './runners.js';
+import { createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
+import { summarize } from './aggregate.js';
+import { chart } from './chart.js';
+import { writeResults } from './format.js';
+import { FULL, PLAN, QUICK } from './plan.js';
+import { markdown } from './report.js';
+import { targets } from './targets.js';
+import type { Context, Results, Sample } from './types.js';
+
+const argv = command('npm run bench -- [--quick] [--runs=N] [--only=ID,...] [--rows=ID,...] [--out=DIR] [size overrides]\n\nRuns as root; makes and removes its own network namespace. Exit: 0; 1 a run failed twice; 64 usage; 77 not root.')
+  .option('quick', { type: 'boolean', default: false, describe: 'small counts, one run: checks the harness, not for quoting' })
+  .option('runs', { type: 'number', describe: 'repetitions (default 5; 1 with --quick)' })
+  .option('only', { type: 'string', describe: `workloads to run: ${PLAN.map((w) => w.id).join(', ')}` })
+  .option('rows', { type: 'string', describe: 'rows to run (e.g. c-busy,hybrid); default all of each workload' })
+  .option('out', { type: 'string', default: join(ROOT, 'bench', 'results'), describe: 'where latest.{md,json,svg} go' })
+  .option('drain-frames', { type: 'number', describe: 'frames queued per drain' })
+  .option('flood-count', { type: 'number', describe: 'datagrams per flood' })
+  .option('flood-seconds', { type: 'number', describe: 'longest a flood runs' })
+  .option('tx-count', { type: 'number', describe: 'frames per TX run' })
+  .option('ping-count', { type: 'number', describe: 'ping -f -c' })
+  .option('lat-count', { type: 'number', describe: 'probe requests per latency run' })
+  .option('lat-rate', { type: 'number', describe: 'probe requests per second' })
+  .option('lat-flood-pps', { type: 'number', describe: 'the flood beside the probe, datagrams/s' })
+  .check((a) => (a.runs === undefined || (Number.isInteger(a.runs) && a.runs >= 1) ? true : '--runs must be a positive integer'))
+  .parseSync();
 
 const why = whyNoTap();
 if (why) {
   console.error(`bench: ${why}`);
   process.exit(77);
 }
-const quick = process.argv.includes('--quick');
-const opt = (n: string) => process.argv.find((a) => a.startsWith(`--${n}=`))?.slice(n.length + 3);
-const runs = Number(opt('runs') ?? (quick ? 1 : 3));
-const outDir = opt('out') ?? join(ROOT, 'bench', 'results');
-const only = opt('only')?.split(',');
-const tenderArgs = process.argv.filter((a) => a.startsWith('--tender=')).map((a) => a.slice(9));
-const size: Sizes = quick
-  ? { rxCount: 40_000, rxSeconds: 0.5, txCount: 20_000, pingCount: 2_000, tenderArgs }
-  : { rxCount: 1_000_000, rxSeconds: 4, txCount: 300_000, pingCount: 30_000, tenderArgs };
+const list = (s?: string) => s?.split(',').map((x) => x.trim()).filter(Boolean);
+const only = list(argv.only);
+const rowFilter = list(argv.rows);
+for (const id of only ?? []) if (!PLAN.some((w) => w.id === id)) (console.error(`bench: no workload '${id}'`), process.exit(EXIT_USAGE));
+const runs = argv.runs ?? (argv.quick ? 1 : 5);
+const base = argv.quick ? QUICK : FULL;
+const sizes = {
+  drainFrames: argv['drain-frames'] ?? base.drainFrames, floodCount: argv['flood-count'] ?? base.floodCount,
+  floodSeconds: argv['flood-seconds'] ?? base.floodSeconds, txCount: argv['tx-count'] ?? base.txCount,
+  pingCount: argv['ping-count'] ?? base.pingCount, latCount: argv['lat-count'] ?? base.latCount,
+  latRate: argv['lat-rate'] ?? base.latRate, latFloodPps: argv['lat-flood-pps'] ?? base.latFloodPps,
+};
+const plan = PLAN.filter((w) => !only || only.includes(w.id)).map((w) => ({ ...w, rows: w.rows.filter((r) => !rowFilter || rowFilter.includes(r.id)) }));
 
 const bin = buildLimitPrograms();
 const ns = createNetns({ taps: 1, guestMac: '02:00:00:00:00:02' });
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => (ns.destroy(), process.exit(130)));
+const scratchDir = mkdtempSync(join(tmpdir(), 'shmt-bench-'));
+let scratchN = 0;
+const undo: (() => void)[] = [];
+const cleanup = () => {
+  for (const u of undo.reverse()) u();
+  ns.destroy();
+  rmSync(scratchDir, { recursive: true, force: true });
+};
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => (cleanup(), process.exit(sig === 'SIGINT' ? 130 : 143)));
+const ctx: Context = { ns, bin, sizes, quick: argv.quick, scratch: (name) => join(scratchDir, `${scratchN++}-${name}`) };
 
-type Runner = (row: RowName) => Promise<Sample>;
-const plan: [string, string, string, Runner][] = [
-  ['rx', 'RX as receiver (1300-byte UDP)', 'RX', (row) => rx(ns, bin, row, size, 0)],
-  ['rx-work', 'RX with --work-ns=2000', 'RX + 2 µs work', (row) => rx(ns, bin, row, size, 2000)],
-  ['tx-b1', 'TX as sender, batch 1', 'TX batch 1', (row) => tx(ns, bin, row, size, 1)],
-  ['tx-b32', 'TX as sender, batch 32', 'TX batch 32', (row) => tx(ns, bin, row, size, 32)],
-  ['ping', 'ping -f (56 bytes)', 'ping -f', (row) => ping(ns, bin, row, size, 56)],
-  ['ping-1400', 'ping -f -s 1400', 'ping -f -s 1400', (row) => ping(ns, bin, row, size, 1400)],
-];
-
-const workloads: Workload[] = [];
+const samples = new Map(plan.map((w) => [w.id, new Map<string, Sample[]>()]));
+const errors: string[] = [];
+const t0 = Date.now();
 try {
-  for (const [id, title, short, run] of plan) {
-    if (only && !only.includes(id)) continue;
-    const w: Workload = { id, title, short, cells: {} };
-    const samples: Partial<Record<RowName, Sample[]>> = {};
-    // Rows interleaved run by run, so drift on a shared machine lands on every row alike.
-    for (let r = 0; r < runs; r++) {
-      for (const row of ROWS) {
-        if (id === 'tx-b1' && (row === 'limit' || row === 'node-readsync')) continue; // no batching there: one row in tx-b32
-        const t0 = Date.now();
-        const sample = await run(row);
-        (samples[row] ??= []).push(sample);
-        process.stderr.write(`bench: ${id} ${row} run ${r + 1}/${runs}: ${Math.round(sample.fps)} frames/s (${Date.now() - t0} ms)\n`);
+  for (const w of plan) {
+    const u = await w.prepare?.(ctx);
+    if (u) undo.push(u);
+  }
+  for (let rep = 0; rep < runs; rep++) {
+    for (const w of plan) {
+      // Rotated each repetition, so no row is always the first after a workload change.
+      const rows = w.rows.map((_, i) => w.rows[(i + rep) % w.rows.length]);
+      for (const row of rows) {
+        const t = Date.now();
+        let s: Sample | undefined;
+        for (let attempt = 1; attempt <= 2 && !s; attempt++) {
+          try {
+            s = await w.run(row, ctx);
+          } catch (err) {
+            const msg = `${w.id} ${row.id} run ${rep + 1}, attempt ${attempt}: ${(err as Error).message.split('\n')[0]}`;
+            process.stderr.write(`bench: ${msg}\n`);
+            if (attempt === 2) errors.push(msg);
+          }
+        }
+        if (!s) continue;
+        const got = samples.get(w.id)!;
+        got.set(row.id, [...(got.get(row.id) ?? []), s]);
+        process.stderr.write(`bench: ${w.id} ${row.id} run ${rep + 1}/${runs}: ${s.value.toFixed(1)} ${w.metric.label}, ${((s.cpuS / s.frames) * 1e6).toFixed(2)} µs CPU/frame${s.flags?.length ? ` [${s.flags.join('; ')}]` : ''} (${Date.now() - t} ms)\n`);
       }
     }
-    for (const row of ROWS) if (samples[row]) w.cells[row] = aggregate(samples[row]!);
-    workloads.push(w);
   }
 } finally {
-  ns.destroy();
+  cleanup();
 }
 
-function targets(): string[][] {
-  const cell = (id: string, row: RowName) => workloads.find((w) => w.id === id)?.cells[row];
-  const fps = (id: string, row: RowName) => cell(id, row)?.fps.median ?? NaN;
-  const shm = ['poll', 'event', 'hybrid'] as const;
-  const best = (id: string) => shm.reduce((b, m) => (fps(id, m) > fps(id, b) ? m : b), shm[0] as RowName);
-  const line = (what: string, value: number, goal: number, higher: boolean, how: string): string[] => {
-    if (!Number.isFinite(value)) return [what, 'not measured', ''];
-    const ok = higher ? value >= goal : value <= goal;
-    return [what, `${how} = ${value.toFixed(3)}`, ok ? 'met' : `missed by ${(Math.abs(value - goal) / goal * 100).toFixed(0)}%`];
-  };
-  const rxBest = best('rx');
-  const txBest = best('tx-b32');
-  const gpf = (row: RowName) => (cell('rx', row)?.cpu.guest ?? NaN) / (cell('rx', row)?.frames ?? NaN);
-  return [
-    line('best shm RX ≥ 0.9× the C reader', fps('rx', rxBest) / fps('rx', 'limit'), 0.9, true, `${rxBest}/limit`),
-    line('best shm RX ≥ node-readsync', fps('rx', rxBest) / fps('rx', 'node-readsync'), 1, true, `${rxBest}/node-readsync`),
-    line('best shm TX ≥ 0.9× the C writer', fps('tx-b32', txBest) / fps('tx-b32', 'limit'), 0.9, true, `${txBest} batch 32/limit`),
-    line('hybrid ping -f ≥ 1.0× the C responder', fps('ping', 'hybrid') / fps('ping', 'limit'), 1, true, 'hybrid/limit echoes/s'),
-    line('hybrid ping -f rtt avg ≤ 1.2× the C responder', (cell('ping', 'hybrid')?.extra.rtt_avg ?? NaN) / (cell('ping', 'limit')?.extra.rtt_avg ?? NaN), 1.2, false, 'hybrid/limit rtt'),
-    line('hybrid ≤ 0.01 notifications/frame at RX saturation', cell('rx', 'hybrid')?.per_frame ?? NaN, 0.01, false, 'hybrid notif/frame'),
-    line('--work-ns=2000: hybrid ≥ 1.3× baseline', fps('rx-work', 'hybrid') / fps('rx-work', 'baseline'), 1.3, true, 'hybrid/baseline'),
-    line('guest CPU per frame, hybrid ≤ 0.5× baseline (RX)', gpf('hybrid') / gpf('baseline'), 0.5, false, 'hybrid/baseline'),
-  ];
-}
-
-const cpu = cpus()[0]?.model ?? 'unknown CPU';
+const workloads = plan.map((w) => summarize(w, samples.get(w.id)!));
+const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
 const kernel = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-const machine = `Machine: ${cpu}, ${cpus().length} cores, Linux ${kernel}, Node ${process.version}, shmtender ${pkg.version}, ${new Date().toISOString().slice(0, 16)}Z${quick ? ' (--quick: small counts; not for quoting)' : ''}${tenderArgs.length ? `; every tender row ran with ${tenderArgs.join(' ')}` : ''}.`;
-const t = targets();
-const md = markdown(workloads, machine, t, runs);
-mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, 'latest.md'), md);
-writeFileSync(join(outDir, 'latest.json'), JSON.stringify({ machine, runs, quick, size, workloads, targets: t }, null, 2) + '\n');
-writeFileSync(join(outDir, 'latest.svg'), await chart(workloads));
+const machine = `Machine: ${cpu}, ${cpus().length} cores, Linux ${kernel}, Node ${process.version}, shmtender ${pkg.version}, ${new Date().toISOString().slice(0, 16)}Z, ${Math.round((Date.now() - t0) / 1000)} s${argv.quick ? ' (--quick: small counts; not for quoting)' : ''}.`;
+const results: Results = {
+  machine, runs, quick: argv.quick, sizes, command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+  workloads, targets: targets(workloads),
+};
+let md = markdown(results);
+if (errors.length) md += `\n## Runs that failed (twice each)\n\n${errors.map((e) => `- ${e}`).join('\n')}\n`;
+mkdirSync(argv.out, { recursive: true });
+writeFileSync(join(argv.out, 'latest.md'), md);
+writeResults(join(argv.out, 'latest.json'), { ...results, ...(errors.length ? { errors } : {}) });
+writeFileSync(join(argv.out, 'latest.svg'), await chart(results));
 console.log(md);
+if (errors.length) {
+  console.error(`bench: ${errors.length} run(s) failed twice; see the end of latest.md`);
+  process.exit(1);
+}

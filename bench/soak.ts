@@ -1,17 +1,19 @@
-// `node dist/bench/soak.js [--count=1000000] [--mode=hybrid]` (root): ping -f against
+// `node dist-dev/bench/soak.js [--count=1000000] [--mode=hybrid]` (root): ping -f against
 // ping_serve for a long time, watching loss, duplicates, order and the tender's RSS.
 // (A 100,000 version runs in CI: test/robustness.test.ts "soak".)
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { command } from '../testbed/args.js';
 import { collect, createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
 import { sampleRss } from '../testbed/process.js';
 import { EXAMPLE, startTender, waitForLine } from '../testbed/tender.js';
 import { parsePing } from '../testbed/workloads.js';
 
+const { count, mode } = command('node dist-dev/bench/soak.js [--count=N] [--mode=MODE]')
+  .option('count', { type: 'number', default: 1_000_000, describe: 'ping -f -c N' })
+  .option('mode', { type: 'string', choices: ['poll', 'event', 'hybrid'], default: 'hybrid' })
+  .parseSync();
 if (whyNoTap()) throw new Error(whyNoTap()!);
-const opt = (n: string, d: string) => process.argv.find((a) => a.startsWith(`--${n}=`))?.slice(n.length + 3) ?? d;
-const count = Number(opt('count', '1000000'));
-const mode = opt('mode', 'hybrid');
 const ns = createNetns({ taps: 1, guestMac: '02:00:00:00:00:02' });
 process.on('SIGINT', () => (ns.destroy(), process.exit(130)));
 try {

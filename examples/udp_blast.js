@@ -23,6 +23,7 @@ export function main({ args }) {
   const len = udpHeader(frame, me, dst, 9000, Number(dstPort), size);
   for (let i = 4; i < size; i++) frame[42 + i] = i & 0xff;
   const send = batch === 1 ? net_write : net_queue;
+  console_write(`udp_blast: sending ${count} frames to ${dstIp}:${dstPort}\n`);
   const start = clock_monotonic();
   let again = 0; // how often the TX ring was full: back-pressure, not loss
   for (let seq = 0; seq < count; ) {

@@ -1,0 +1,32 @@
+// The bench's plan: every workload is one entry, with its rows. A workload from elsewhere
+// (e.g. a relay through two TAPs) is one more entry; a row variant (e.g. "hybrid+pcap") is one
+// more row in the workloads it belongs to (see rows.ts: tenderRow).
+import { ALL_ROWS, MODE_ROWS } from './rows.js';
+import type { Sizes, Workload } from './types.js';
+import { drain } from './workloads/drain.js';
+import { flood } from './workloads/flood.js';
+import { latency } from './workloads/latency.js';
+import { pingFlood } from './workloads/ping.js';
+import { tx } from './workloads/tx.js';
+
+export const FULL: Sizes = {
+  drainFrames: 150_000, floodCount: 1_000_000, floodSeconds: 4, txCount: 300_000, pingCount: 30_000,
+  latCount: 30_000, latRate: 10_000, latFloodPps: 100_000,
+};
+/** --quick: every workload and row, small: checks the harness (CI), not for quoting. */
+export const QUICK: Sizes = {
+  drainFrames: 20_000, floodCount: 40_000, floodSeconds: 0.5, txCount: 20_000, pingCount: 2_000,
+  latCount: 2_000, latRate: 10_000, latFloodPps: 100_000,
+};
+
+export const PLAN: Workload[] = [
+  drain({ id: 'drain', title: 'RX drain: the receiver frozen while 1300-byte datagrams queue, then drained', short: 'RX drain', workNs: 0, rows: ALL_ROWS }),
+  drain({ id: 'drain-work', title: 'RX drain with --work-ns=2000 (2 µs of guest work per frame)', short: 'RX drain, 2 µs work', workNs: 2000, rows: ALL_ROWS }),
+  flood({ id: 'flood', title: 'RX flood: 1300-byte UDP flat out, the sender sharing the cores', short: 'RX flood', rows: ALL_ROWS }),
+  tx({ id: 'tx-b1', title: 'TX as sender, batch 1', short: 'TX batch 1', batch: 1, rows: MODE_ROWS }),
+  tx({ id: 'tx-b32', title: 'TX as sender, batch 32', short: 'TX batch 32', batch: 32, rows: ALL_ROWS }),
+  pingFlood({ id: 'ping', title: 'ping -f (56 bytes)', short: 'ping -f', payload: 56, rows: ALL_ROWS }),
+  pingFlood({ id: 'ping-1400', title: 'ping -f -s 1400', short: 'ping -f 1400 B', payload: 1400, rows: ALL_ROWS }),
+  latency({ id: 'lat', title: 'Latency: echo requests at a fixed rate (p99)', short: 'p99, light load', flood: false, rows: ALL_ROWS }),
+  latency({ id: 'lat-flood', title: 'Latency under a flood: the same probe while 1300-byte UDP floods another port', short: 'p99 under a flood', flood: true, rows: ALL_ROWS }),
+];

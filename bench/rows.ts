@@ -1,0 +1,24 @@
+// The rows a workload can have. A new variant is one more entry: e.g.
+//   tenderRow('hybrid', 'pcap', (ctx) => [`--pcap=${ctx.scratch('rx.pcapng')}`])  -> row "hybrid+pcap"
+import type { Context, Loop, Mode, Row } from './types.js';
+
+export const LOOPS: Loop[] = ['block', 'epoll', 'busy'];
+export const MODES: Mode[] = ['baseline', 'poll', 'event', 'hybrid'];
+
+export const cRow = (loop: Loop): Row => ({ id: `c-${loop}`, kind: 'c', loop });
+export const NODE_READSYNC: Row = { id: 'node-readsync', kind: 'node' };
+
+/** A tender row: the mode alone, or a variant "mode+name" with extra tender arguments. */
+export function tenderRow(mode: Mode, variant?: string, args?: (ctx: Context) => string[]): Row {
+  return { id: variant ? `${mode}+${variant}` : mode, kind: 'tender', mode, tenderArgs: args };
+}
+
+export const C_ROWS: Row[] = LOOPS.map(cRow);
+export const MODE_ROWS: Row[] = MODES.map((m) => tenderRow(m));
+/** Every C variant, node-readsync and every mode: the rows of most workloads. */
+export const ALL_ROWS: Row[] = [...C_ROWS, NODE_READSYNC, ...MODE_ROWS];
+
+export function tenderArgs(row: Row, ctx: Context): string[] {
+  if (row.kind !== 'tender' || !row.mode) throw new Error(`row ${row.id} is not a tender row`);
+  return [...(row.mode === 'baseline' ? [] : [`--shm=${row.mode}`]), ...(row.tenderArgs?.(ctx) ?? [])];
+}

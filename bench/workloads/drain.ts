@@ -1,0 +1,65 @@
+// RX drain: the receiver's capacity with the sender out of the way. The receiver is frozen
+// (SIGSTOP: every thread of it), the C sender queues sizes.drainFrames 1300-byte datagrams on
+// the TAP, then the receiver is thawed and drains them; frames/s is what it counted over the
+// span from its first frame to its last.
+import { collect, type Netns } from '../../testbed/netns.js';
+import { freeze, procCpuS, thaw } from '../../testbed/cpu.js';
+import { kernelTx } from '../../testbed/tap-stats.js';
+import { cpuAtLine, finish, kill, startRow, type Started } from '../start.js';
+import type { Context, Row, Sample, Workload } from '../types.js';
+import { lastJson, sinkTotal } from './common.js';
+
+/**
+ * The TAP's queue while the receiver is frozen: the kernel keeps up to txqueuelen frames for
+ * a reader that is not reading and drops the rest. 200,000 holds the whole burst (150,000 in
+ * the full run) with room to spare, so what the receiver drains is every frame sent; 1000 (the
+ * default, restored after) would keep under 1% of it.
+ */
+export const DEEP_QUEUE = 200_000;
+const setQueue = (ns: Netns, len: number) => ns.run('ip', ['link', 'set', 'tap0', 'txqueuelen', String(len)]);
+
+export function drain(o: { id: string; title: string; short: string; workNs: number; rows: Row[] }): Workload {
+  const work = o.workNs ? [`--work-ns=${o.workNs}`] : [];
+  return {
+    id: o.id,
+    title: o.title,
+    short: o.short,
+    how: `the receiver (the tender's udp_sink.js, tap_reader, node-readsync${o.workNs ? `; each spending ~${o.workNs} ns of checksum per frame` : ''}) is frozen with SIGSTOP while udp_flood queues N × 1300-byte datagrams on the TAP (txqueuelen ${DEEP_QUEUE}), then thawed: frames / (last − first frame time) as the receiver saw them`,
+    metric: { label: 'frames/s', better: 'higher' },
+    rows: o.rows,
+    columns: [{ head: 'TAP drops while frozen', key: 'fill_drops', format: 'int' }],
+    async run(row: Row, ctx: Context): Promise<Sample> {
+      const n = ctx.sizes.drainFrames;
+      setQueue(ctx.ns, DEEP_QUEUE);
+      let r: Started | undefined;
+      try {
+        r = await startRow(ctx, row, 'rx', {
+          c: [`--count=${n}`, ...work],
+          node: [`--count=${n}`, ...work],
+          // --count: it ends on the last frame; --idle-ms only if the kernel lost some.
+          guest: [`--count=${n}`, '--idle-ms=300', '--timeout=120', ...work],
+        });
+        await freeze(r.pid);
+        const cpu0 = procCpuS(r.pid);
+        const before = kernelTx(ctx.ns);
+        const sent = lastJson((await collect(ctx.ns.spawn(ctx.bin.udp_flood, ['--dst=10.0.0.2', '--port=9000', `--count=${n}`, '--seconds=60', '--size=1300']), 90_000)).stdout);
+        const filled = kernelTx(ctx.ns);
+        const cpuEnd = row.kind === 'tender' ? cpuAtLine(r, /udp_sink: total/) : undefined;
+        thaw(r.pid);
+        const cpu1 = await cpuEnd;
+        const f = await finish(r);
+        const drops = filled.dropped - before.dropped;
+        const got = f.stats ? sinkTotal(f.stdout) : { frames: f.out.frames, fps: f.out.fps };
+        const flags = drops > 0 ? [`the TAP dropped frames while the receiver was frozen`] : [];
+        if (sent.sent < n) flags.push(`the sender sent only ${sent.sent} of ${n}`);
+        return {
+          value: got.fps, frames: got.frames, cpuS: (cpu1 ?? f.cpuTotalS) - cpu0, stats: f.stats, flags,
+          extra: { fill_drops: drops, sent: sent.sent },
+        };
+      } finally {
+        kill(r);
+        setQueue(ctx.ns, 1000);
+      }
+    },
+  };
+}

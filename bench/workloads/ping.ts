@@ -1,0 +1,49 @@
+// ping -f: round trips as fast as they come back (ping sends the next request when the reply
+// arrives, or every 10 ms): echoes/s from ping's own summary; rtt and loss beside it.
+import { collect } from '../../testbed/netns.js';
+import { procCpuS } from '../../testbed/cpu.js';
+import { kernelRx, kernelTx } from '../../testbed/tap-stats.js';
+import { parsePing } from '../../testbed/workloads.js';
+import { kill, startRow, stop, type Started } from '../start.js';
+import type { Context, Row, Sample, Workload } from '../types.js';
+
+/** Frames through the TAP both ways, for charging a responder's CPU per frame. */
+export function tapFrames(ctx: Context) {
+  const t = kernelTx(ctx.ns);
+  const r = kernelRx(ctx.ns);
+  return t.packets + r.packets;
+}
+
+export function pingFlood(o: { id: string; title: string; short: string; payload: number; rows: Row[] }): Workload {
+  return {
+    id: o.id,
+    title: o.title,
+    short: o.short,
+    how: `\`ping -f -c N -s ${o.payload}\` from the namespace against the responder (the tender's ping_serve.js, tap_echo, node-readsync --echo): echoes/s from ping's summary`,
+    metric: { label: 'echoes/s', better: 'higher' },
+    rows: o.rows,
+    columns: [
+      { head: 'rtt avg ms', key: 'rtt_avg', format: 'ms' },
+      { head: 'rtt max ms', key: 'rtt_max', format: 'ms' },
+      { head: 'loss', key: 'loss_pct', format: 'pct' },
+    ],
+    async run(row: Row, ctx: Context): Promise<Sample> {
+      let r: Started | undefined;
+      try {
+        r = await startRow(ctx, row, 'echo', { c: ['--count=0'], node: ['--count=0'] });
+        const cpu0 = procCpuS(r.pid);
+        const frames0 = tapFrames(ctx);
+        const p = parsePing((await collect(ctx.ns.spawn('ping', ['-f', '-q', '-c', String(ctx.sizes.pingCount), '-s', String(o.payload), '-W', '1', '10.0.0.2']), 300_000)).stdout);
+        const cpuS = procCpuS(r.pid) - cpu0;
+        const frames = tapFrames(ctx) - frames0;
+        const f = await stop(r);
+        return {
+          value: p.timeMs > 0 ? (p.received * 1000) / p.timeMs : 0, frames, cpuS, stats: f.stats,
+          extra: { rtt_min: p.rtt.min, rtt_avg: p.rtt.avg, rtt_max: p.rtt.max, loss_pct: p.lossPct },
+        };
+      } finally {
+        kill(r);
+      }
+    },
+  };
+}
