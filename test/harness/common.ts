@@ -11,13 +11,6 @@ import { addon } from '../../native/index.js';
 export const GUEST_MAC = [0x02, 0x00, 0x00, 0x00, 0x00, 0x02];
 export const distPath = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 
-export function arg(name: string, fallback?: string): string {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  if (hit) return hit.slice(name.length + 3);
-  if (fallback === undefined) throw new Error(`missing --${name}`);
-  return fallback;
-}
-
 /** A running IO thread on real TAPs, with the region and kick fds a guest-role worker needs. */
 export class IoRig {
   private constructor(

@@ -9,9 +9,20 @@ import { Worker } from 'node:worker_threads';
 import { kickPolicyFor, type ShmMode } from '../../guest-api/notify.js';
 import { totals } from '../../host/stats.js';
 import { addon, errnoCode } from '../../native/index.js';
-import { arg, checkPayload, distPath, fillPayload, IoRig, payloadSize } from './common.js';
+import { command } from '../../testbed/args.js';
+import { checkPayload, distPath, fillPayload, IoRig, payloadSize } from './common.js';
 
-const test = arg('test');
+const argv = command('node dist-dev/test/harness/io-harness.js --test=rx|tx|idle|attach|multi [options]')
+  .option('test', { type: 'string', choices: ['rx', 'tx', 'idle', 'attach', 'multi'], demandOption: true })
+  .option('mode', { type: 'string', choices: ['poll', 'event', 'hybrid'] })
+  .option('count', { type: 'number', default: 10000 })
+  .option('host-mac', { type: 'string', default: '' })
+  .option('seconds', { type: 'number', default: 2 })
+  .option('iface', { type: 'string', default: 'tap0' })
+  .option('workers', { type: 'number', default: 5 })
+  .check((a) => (a.mode || !['rx', 'tx', 'idle'].includes(a.test) ? true : `--test=${a.test} needs --mode`))
+  .parseSync();
+const mode = argv.mode as ShmMode;
 const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -115,12 +126,11 @@ async function multi(workers: number) {
   out({ results });
 }
 
-switch (test) {
-  case 'rx': await rx(arg('mode') as ShmMode, Number(arg('count'))); break;
-  case 'tx': await tx(arg('mode') as ShmMode, Number(arg('count')), arg('host-mac')); break;
-  case 'idle': await idle(arg('mode') as ShmMode, Number(arg('seconds', '2'))); break;
-  case 'attach': attach(arg('iface')); break;
-  case 'multi': await multi(Number(arg('workers', '5'))); break;
-  default: throw new Error(`unknown --test=${test}`);
+switch (argv.test) {
+  case 'rx': await rx(mode, argv.count); break;
+  case 'tx': await tx(mode, argv.count, argv['host-mac']); break;
+  case 'idle': await idle(mode, argv.seconds); break;
+  case 'attach': attach(argv.iface); break;
+  case 'multi': await multi(argv.workers); break;
 }
 process.exit(0);
