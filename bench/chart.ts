@@ -4,9 +4,10 @@ import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { Results, WorkloadResult } from './types.js';
 
+// Latency spans µs to ms between rows, so its axis is logarithmic, where bars (from 0) cannot be drawn: points.
 const PANELS: { title: string; ids: string[]; y: string; log: boolean }[] = [
   { title: 'RX drain: frames/s (higher is better)', ids: ['drain', 'drain-work'], y: 'frames/s', log: false },
-  { title: 'round-trip p99, µs (lower is better; log scale)', ids: ['lat', 'lat-flood'], y: 'p99 µs', log: true },
+  { title: 'round-trip p99, µs (lower is better; log scale; a lost p99 is left out)', ids: ['lat', 'lat-flood'], y: 'p99 µs', log: true },
 ];
 
 function values(ws: WorkloadResult[]) {
@@ -33,7 +34,7 @@ export async function chart(r: Results): Promise<string> {
       spec: {
         width: 230, height: 170,
         layer: [
-          { mark: 'bar', encoding: {
+          { mark: p.log ? { type: 'point', filled: true, size: 90, opacity: 1 } : 'bar', encoding: {
             x: { field: 'row', type: 'nominal', sort: order, title: null },
             y: { field: 'median', type: 'quantitative', title: p.y, scale: p.log ? { type: 'log' } : {} },
             color: { field: 'kind', type: 'nominal', title: 'row', scale: { domain: ['C', 'node', 'baseline', 'poll', 'event', 'hybrid'], range: ['#888', '#bbb', '#4c78a8', '#f58518', '#54a24b', '#e45756'] } } } },
