@@ -1,48 +1,80 @@
-// The bench harness itself, run small (--quick): it must produce every row of every
-// workload and its three outputs. Not a speed assertion: speed lives in bench/results.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// The bench harness itself, run small (--quick): every workload and every row of the plan,
+// including the drain (frozen receiver) and the latency probe, its three outputs, and the
+// README blocks derived from them. Structure only, never speed: speed lives in bench/results.
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { collect, DEV, skipReal } from '../testbed/netns.js';
+import { PLAN } from '../bench/plan.js';
+import { collect, DEV, ROOT, skipReal } from '../testbed/netns.js';
 
 describe.skipIf(skipReal())('npm run bench -- --quick', () => {
   const out = mkdtempSync(join(tmpdir(), 'shmt-bench-'));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  it('produces every row of every workload, the markdown table, the JSON and an SVG chart', async () => {
+  it('measures every row of every workload and writes the markdown, the JSON and the chart', async () => {
     const bench = spawn('node', [`${DEV}bench/run.js`, '--quick', `--out=${out}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const r = await collect(bench, 120_000);
-    expect(r.code, r.stderr).toBe(0);
+    const r = await collect(bench, 170_000);
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
     // Its namespace (named after its pid) is gone.
-    const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-    expect(left).not.toContain(`shmt${bench.pid}x`);
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(`shmt${bench.pid}x`);
+
     const json = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'));
-    const expected: Record<string, string[]> = {
-      rx: ['limit', 'baseline', 'poll', 'event', 'hybrid', 'node-readsync'],
-      'rx-work': ['limit', 'baseline', 'poll', 'event', 'hybrid', 'node-readsync'],
-      'tx-b1': ['baseline', 'poll', 'event', 'hybrid'],
-      'tx-b32': ['limit', 'baseline', 'poll', 'event', 'hybrid', 'node-readsync'],
-      ping: ['limit', 'baseline', 'poll', 'event', 'hybrid', 'node-readsync'],
-      'ping-1400': ['limit', 'baseline', 'poll', 'event', 'hybrid', 'node-readsync'],
-    };
-    expect(json.workloads.map((w: any) => w.id)).toEqual(Object.keys(expected));
-    for (const w of json.workloads) {
-      expect(Object.keys(w.cells)).toEqual(expected[w.id]);
+    expect(json.workloads.map((w: any) => w.id)).toEqual(PLAN.map((w) => w.id));
+    for (const [i, w] of json.workloads.entries()) {
+      const plan = PLAN[i];
+      expect(Object.keys(w.cells), w.id).toEqual(plan.rows.map((x) => x.id));
       for (const [row, c] of Object.entries<any>(w.cells)) {
-        expect(c.fps.median, `${w.id} ${row}`).toBeGreaterThan(0);
-        expect(c.cpu.process, `${w.id} ${row}`).toBeGreaterThan(0);
-        if (row !== 'limit' && row !== 'node-readsync') expect(c.per_frame, `${w.id} ${row}`).toBeGreaterThanOrEqual(0);
+        const where = `${w.id} ${row}`;
+        expect(typeof c.value.median === 'number' || c.value.median === 'Infinity', where).toBe(true);
+        expect(Number(c.value.median), where).toBeGreaterThan(0);
+        expect(c.cpu_us_per_frame.median, where).toBeGreaterThan(0);
+        expect(Number.isFinite(c.cpu_us_per_frame.median), where).toBe(true);
+        if (plan.rows.find((x) => x.id === row)!.kind === 'tender') expect(c.notifications_per_frame.median, where).toBeGreaterThanOrEqual(0);
       }
+      // The limit is the best of the C loop variants, by the metric's direction.
+      const cRows = plan.rows.filter((x) => x.kind === 'c').map((x) => x.id);
+      if (!cRows.length) {
+        expect(w.limit, w.id).toBeNull();
+        continue;
+      }
+      const medians = cRows.map((id) => Number(w.cells[id].value.median));
+      const best = plan.metric.better === 'higher' ? Math.max(...medians) : Math.min(...medians);
+      expect(cRows, w.id).toContain(w.limit.row);
+      expect(Number(w.limit.value.median), w.id).toBe(best);
     }
-    expect(json.targets).toHaveLength(8);
+    const cell = (id: string, row: string) => json.workloads.find((w: any) => w.id === id).cells[row];
+    // The drain: every frame queued while the receiver was frozen was kept, and drained.
+    for (const row of ['c-busy', 'node-readsync', 'hybrid']) {
+      expect(cell('drain', row).extra.fill_drops.max, row).toBe(0);
+      expect(cell('drain', row).frames, row).toBe(json.sizes.drainFrames);
+    }
+    expect(cell('flood', 'baseline').extra.drop_pct.median).toBeGreaterThanOrEqual(0);
+    for (const k of ['p50_us', 'p999_us', 'max_us', 'loss_pct']) expect(cell('lat-flood', 'c-busy').extra[k], k).toBeDefined();
+    expect(json.targets.length).toBeGreaterThanOrEqual(14);
+    for (const t of json.targets) expect(t.measured, t.target).not.toMatch(/not measured/);
+
     const md = readFileSync(join(out, 'latest.md'), 'utf8');
-    for (const title of ['RX as receiver', 'RX with --work-ns=2000', 'TX as sender, batch 1', 'TX as sender, batch 32', 'ping -f (56 bytes)', 'ping -f -s 1400', 'Targets']) expect(md).toContain(title);
+    for (const w of PLAN) expect(md).toContain(`## ${w.title}`);
+    for (const s of ['## Targets', '## Which mode when', '× limit', 'CPU µs/frame', '**limit**']) expect(md).toContain(s);
     expect(md).toMatch(/Machine: .*cores, Linux/);
     const svg = readFileSync(join(out, 'latest.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
-    expect(svg).toContain('frames/s');
-  });
-});
+    for (const s of ['frames/s', 'p99', 'RX drain']) expect(svg).toContain(s);
 
+    // The README blocks come from that run, by command; a second pass finds nothing to change.
+    const readme = join(out, 'README.md');
+    const benchReadme = join(out, 'bench-README.md');
+    copyFileSync(join(ROOT, 'README.md'), readme);
+    copyFileSync(join(ROOT, 'bench', 'README.md'), benchReadme);
+    const args = [`${DEV}bench/headline.js`, `--json=${join(out, 'latest.json')}`, `--readme=${readme}`, `--bench-readme=${benchReadme}`];
+    execFileSync('node', args);
+    const head = readFileSync(readme, 'utf8');
+    const block = head.slice(head.indexOf('<!-- headline:start -->'), head.indexOf('<!-- headline:end -->'));
+    expect(block).toContain('| | best C | baseline | poll | event | hybrid |');
+    expect(block).toMatch(/cores, Linux/);
+    expect(readFileSync(benchReadme, 'utf8')).toMatch(/<!-- which-mode:start -->[^]*\| if you want \| pick \|[^]*<!-- which-mode:end -->/);
+    execFileSync('node', [...args, '--check']);
+  }, 200_000);
+});

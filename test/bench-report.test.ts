@@ -1,0 +1,62 @@
+// The bench's rules on numbers, on made-up runs (no TAPs needed): the limit is the best C row
+// in the metric's direction, rows whose ranges overlap are "within noise" rather than ranked,
+// targets say met / missed by how much, and the derived tables list ties instead of a winner.
+import { describe, expect, it } from 'vitest';
+import { summarize } from '../bench/aggregate.js';
+import { vsLimit } from '../bench/report.js';
+import { ALL_ROWS } from '../bench/rows.js';
+import { headline, whichMode } from '../bench/summary.js';
+import { targets } from '../bench/targets.js';
+import type { Results, Sample, Workload } from '../bench/types.js';
+
+const workload = (id: string, better: 'higher' | 'lower'): Workload => ({
+  id, title: id, short: id, how: id, metric: { label: better === 'higher' ? 'frames/s' : 'p99 µs', better }, rows: ALL_ROWS, columns: [],
+  run: () => Promise.reject(new Error('not run here')),
+});
+const runs = (...values: number[]): Sample[] => values.map((value) => ({ value, frames: 1000, cpuS: 0.002, extra: { drop_pct: value / 1e6 } }));
+
+describe('bench numbers', () => {
+  const drain = summarize(workload('drain', 'higher'), new Map([
+    ['c-block', runs(700, 710, 720)], ['c-epoll', runs(780, 800, 1040)], ['c-busy', runs(790, 795, 1050)],
+    ['node-readsync', runs(600, 610, 620)], ['baseline', runs(480, 490, 500)], ['poll', runs(600, 650, 700)],
+    ['event', runs(500, 520, 540)], ['hybrid', runs(640, 664, 800)],
+  ]));
+  const lat = summarize(workload('lat', 'lower'), new Map([
+    ['c-block', runs(30, 31, 32)], ['c-epoll', runs(20, 21, 40)], ['c-busy', runs(25, 26, 27)],
+    ['node-readsync', runs(50, 50, 50)], ['baseline', runs(60, 61, 62)], ['poll', runs(22, 23, 24)],
+    ['event', runs(90, 95, 99)], ['hybrid', runs(24, 24.5, 30)],
+  ]));
+
+  it('takes the best C row as the limit, higher or lower being better', () => {
+    expect(drain.limit?.row).toBe('c-epoll'); // 800 beats c-busy's 795 on medians
+    expect(lat.limit?.row).toBe('c-epoll'); // 21 µs is the lowest p99
+    expect(drain.cells['c-block'].cpu_us_per_frame.median).toBeCloseTo(2);
+  });
+
+  it('says within noise where ranges overlap, and gives the ratio where they do not', () => {
+    expect(vsLimit(drain, 'c-epoll')).toBe('**limit**');
+    expect(vsLimit(drain, 'c-busy')).toBe('0.99 (within noise)');
+    expect(vsLimit(drain, 'baseline')).toBe('0.61');
+    expect(vsLimit(lat, 'hybrid')).toBe('1.17 (within noise)');
+  });
+
+  it('checks targets on medians, with the miss and the noise', () => {
+    const t = targets([drain, lat]);
+    const hybridDrain = t.find((x) => x.target.startsWith('RX drain: hybrid'))!;
+    expect(hybridDrain.measured).toBe('hybrid 664 / c-epoll 800 = 0.83');
+    // 664 < 0.9 × 800 = 720, missed by 8%, but hybrid's 640–800 overlaps 702–936.
+    expect(hybridDrain.verdict).toBe('missed by 8% (within noise)');
+    const p99 = t.find((x) => x.target.startsWith('latency, 10k/s'))!;
+    expect(p99.verdict).toBe('met (within noise)'); // 24.5 ≤ 1.2 × 21
+    expect(t.find((x) => x.target.startsWith('ping -f 56 B: hybrid ≥'))!.measured).toMatch(/not measured/);
+  });
+
+  it('derives which mode to pick, naming the modes within noise of the pick', () => {
+    const r: Results = { machine: 'Machine: test box, 2 cores, Linux x.', runs: 3, quick: false, sizes: {} as Results['sizes'], command: 'npm run bench', workloads: [drain, lat], targets: [] };
+    const table = whichMode(r);
+    expect(table).toContain('| RX capacity (drain) | **hybrid** | poll |');
+    expect(table).toMatch(/\| tail latency, light load \(p99 at 10k echo\/s\) \| \*\*poll\*\* \| hybrid \|/);
+    const head = headline(r);
+    expect(head).toContain('| RX capacity (drain), frames/s | 800 (c-epoll) | 490 | **650** | 520 | **664** |');
+  });
+});
