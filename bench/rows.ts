@@ -1,5 +1,5 @@
-// The rows a workload can have. A new variant is one more entry: e.g.
-//   tenderRow('hybrid', 'pcap', (ctx) => [`--pcap=${ctx.scratch('rx.pcapng')}`])  -> row "hybrid+pcap"
+// The rows a workload can have. A tender variant is one more entry, e.g. HYBRID_PCAP below:
+//   tenderRow('hybrid', 'pcap', (ctx) => [`--pcap=${ctx.scratch('capture.pcapng')}`])  -> row "hybrid+pcap"
 import type { Context, Loop, Mode, Row } from './types.js';
 
 export const LOOPS: Loop[] = ['block', 'epoll', 'busy'];
@@ -17,8 +17,10 @@ export const C_ROWS: Row[] = LOOPS.map(cRow);
 export const MODE_ROWS: Row[] = MODES.map((m) => tenderRow(m));
 /** Every C variant, node-readsync and every mode: the rows of most workloads. */
 export const ALL_ROWS: Row[] = [...C_ROWS, NODE_READSYNC, ...MODE_ROWS];
+/** What capture costs (docs/capture.md): hybrid writing every frame to a pcapng file. */
+export const HYBRID_PCAP: Row = tenderRow('hybrid', 'pcap', (ctx) => [`--pcap=${ctx.scratch('capture.pcapng')}`]);
 
 export function tenderArgs(row: Row, ctx: Context): string[] {
   if (row.kind !== 'tender' || !row.mode) throw new Error(`row ${row.id} is not a tender row`);
-  return [...(row.mode === 'baseline' ? [] : [`--shm=${row.mode}`]), ...(row.tenderArgs?.(ctx) ?? [])];
+  return [...(row.mode === 'baseline' ? [] : [`--shm=${row.mode}`]), ...(row.tenderArgs?.(ctx) ?? []), ...ctx.tenderExtra];
 }

@@ -21,6 +21,7 @@ const argv = command('npm run bench -- [--quick] [--runs=N] [--only=ID,...] [--r
   .option('runs', { type: 'number', describe: 'repetitions (default 5; 1 with --quick)' })
   .option('only', { type: 'string', describe: `workloads to run: ${PLAN.map((w) => w.id).join(', ')}` })
   .option('rows', { type: 'string', describe: 'rows to run (e.g. c-busy,hybrid); default all of each workload' })
+  .option('tender', { type: 'string', array: true, default: [] as string[], describe: 'an option passed to every tender row (repeatable), e.g. --tender=--poll-idle-us=20' })
   .option('out', { type: 'string', default: join(ROOT, 'bench', 'results'), describe: 'where latest.{md,json,svg} go' })
   .option('drain-frames', { type: 'number', describe: 'frames queued per drain' })
   .option('flood-count', { type: 'number', describe: 'datagrams per flood' })
@@ -56,6 +57,11 @@ const bin = buildLimitPrograms();
 const ns = createNetns({ taps: 1, guestMac: '02:00:00:00:00:02' });
 const scratchDir = mkdtempSync(join(tmpdir(), 'shmt-bench-'));
 let scratchN = 0;
+/** A run's files (a capture of 150,000 frames is 200 MB) go when the run is done. */
+const clearScratch = () => {
+  rmSync(scratchDir, { recursive: true, force: true });
+  mkdirSync(scratchDir);
+};
 const undo: (() => void)[] = [];
 const cleanup = () => {
   for (const u of undo.reverse()) u();
@@ -63,7 +69,7 @@ const cleanup = () => {
   rmSync(scratchDir, { recursive: true, force: true });
 };
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => (cleanup(), process.exit(sig === 'SIGINT' ? 130 : 143)));
-const ctx: Context = { ns, bin, sizes, quick: argv.quick, scratch: (name) => join(scratchDir, `${scratchN++}-${name}`) };
+const ctx: Context = { ns, bin, sizes, quick: argv.quick, tenderExtra: argv.tender, scratch: (name) => join(scratchDir, `${scratchN++}-${name}`) };
 
 const samples = new Map(plan.map((w) => [w.id, new Map<string, Sample[]>()]));
 const errors: string[] = [];
@@ -88,6 +94,7 @@ try {
             process.stderr.write(`bench: ${msg}\n`);
             if (attempt === 2) errors.push(msg);
           }
+          clearScratch();
         }
         if (!s) continue;
         const got = samples.get(w.id)!;
@@ -104,7 +111,7 @@ const workloads = plan.map((w) => summarize(w, samples.get(w.id)!));
 const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
 const kernel = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-const machine = `Machine: ${cpu}, ${cpus().length} cores, Linux ${kernel}, Node ${process.version}, shmtender ${pkg.version}, ${new Date().toISOString().slice(0, 16)}Z, ${Math.round((Date.now() - t0) / 1000)} s${argv.quick ? ' (--quick: small counts; not for quoting)' : ''}.`;
+const machine = `Machine: ${cpu}, ${cpus().length} cores, Linux ${kernel}, Node ${process.version}, shmtender ${pkg.version}, ${new Date().toISOString().slice(0, 16)}Z, ${Math.round((Date.now() - t0) / 1000)} s${argv.quick ? ' (--quick: small counts; not for quoting)' : ''}${argv.tender.length ? `; every tender row ran with ${argv.tender.join(' ')}` : ''}.`;
 const results: Results = {
   machine, runs, quick: argv.quick, sizes, command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
   workloads, targets: targets(workloads),

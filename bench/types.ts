@@ -39,7 +39,9 @@ export interface Context {
   bin: Record<string, string>;
   sizes: Sizes;
   quick: boolean;
-  /** A path for a file of this run, in a directory removed when the bench ends. */
+  /** Options for every tender row (`--tender=OPTION`), after the row's own. */
+  tenderExtra: string[];
+  /** A path for a file of this run; the files of a run are removed when it is done. */
   scratch(name: string): string;
 }
 
