@@ -6,7 +6,9 @@
  * udp_sink prints it: frames / span) and the process's CPU seconds since it started (cpu_s). */
 #include "common.h"
 
-static unsigned adler(const unsigned char *p, long from, long to) {
+/* Not inlined: the calibration and the per-frame work must run the same machine code (inlined
+ * into the read loop, gcc made it 2.2x slower than the calibrated copy: 4.4 µs for "2000 ns"). */
+__attribute__((noinline)) static unsigned adler(const unsigned char *p, long from, long to) {
   unsigned a = 1, b = 0;
   for (long i = from; i < to; i++) { a = (a + p[i]) % 65521; b = (b + a) % 65521; }
   return (b << 16) | a;
