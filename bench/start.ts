@@ -33,8 +33,8 @@ export interface Started {
 export interface Finished {
   code: number | null;
   stdout: string;
-  /** The C tool's or node-readsync's last JSON line. */
-  out?: any;
+  /** The C tool's or node-readsync's last JSON line (numbers, and the loop's name). */
+  out?: Record<string, number>;
   /** The tender's report. */
   stats?: StatsReport;
   /** CPU seconds of the whole process when it ended, as it measured them itself. */
@@ -78,7 +78,7 @@ export async function finish(s: Started, okCodes = [0]): Promise<Finished> {
   const r = await s.done;
   if (!okCodes.includes(r.code ?? -1)) throw new Error(`${s.row.id} exited ${r.code ?? r.signal}: ${r.stderr.trim().slice(-2000)}`);
   if (s.statsFile) {
-    const stats = readStats(s.statsFile) as StatsReport;
+    const stats = readStats(s.statsFile);
     return { code: r.code, stdout: r.stdout, stats, cpuTotalS: stats.cpu_s.process };
   }
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!);

@@ -62,7 +62,7 @@ export function drain(o: { id: string; title: string; short: string; workNs: num
         if (drops > 0 && row.kind !== 'tender') await endShort(ctx, before.packets + sent.sent - drops);
         const cpu1 = await cpuEnd;
         const f = await finish(r);
-        const got = f.stats ? sinkTotal(f.stdout) : { frames: f.out.frames, fps: f.out.fps };
+        const got = f.stats ? sinkTotal(f.stdout) : { frames: f.out!.frames, fps: f.out!.fps };
         const flags = drops > 0 ? [`the TAP dropped frames while the receiver was frozen`] : [];
         if (sent.sent < n) flags.push(`the sender sent only ${sent.sent} of ${n}`);
         return {

@@ -45,7 +45,7 @@ export function flood(o: { id: string; title: string; short: string; rows: Row[]
         if (row.kind !== 'tender') await collect(ctx.ns.spawn(ctx.bin.udp_flood, ['--dst=10.0.0.2', '--port=9999', '--count=1', '--size=64']));
         const f = await finish(r);
         const after = kernelTx(ctx.ns);
-        const got = f.stats ? sinkTotal(f.stdout) : { frames: f.out.frames, fps: f.out.fps };
+        const got = f.stats ? sinkTotal(f.stdout) : { frames: f.out!.frames, fps: f.out!.fps };
         const drops = after.dropped - before.dropped;
         return {
           value: got.fps, frames: got.frames, cpuS: cpu1 - cpu0, stats: f.stats,

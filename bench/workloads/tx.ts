@@ -34,7 +34,7 @@ export function tx(o: { id: string; title: string; short: string; batch: number;
         const cpuEnd = row.kind === 'tender' ? cpuAtLine(r, /udp_blast: sent/) : undefined;
         const cpu1 = await cpuEnd;
         const f = await finish(r);
-        const seconds = f.stats ? Number(/sent \d+ frames in ([\d.]+) s/.exec(f.stdout)![1]) : f.out.seconds;
+        const seconds = f.stats ? Number(/sent \d+ frames in ([\d.]+) s/.exec(f.stdout)![1]) : f.out!.seconds;
         const kernel = kernelRx(ctx.ns).packets - before.packets;
         const sock = lastJson((await counted).stdout);
         return {
