@@ -13,6 +13,7 @@ import { chart } from './chart.js';
 import { writeResults } from './format.js';
 import { FULL, PLAN, QUICK } from './plan.js';
 import { markdown } from './report.js';
+import { killAll } from './start.js';
 import { targets } from './targets.js';
 import type { Context, Results, Sample } from './types.js';
 
@@ -51,7 +52,10 @@ const sizes = {
   pingCount: argv['ping-count'] ?? base.pingCount, latCount: argv['lat-count'] ?? base.latCount,
   latRate: argv['lat-rate'] ?? base.latRate, latFloodPps: argv['lat-flood-pps'] ?? base.latFloodPps,
 };
-const plan = PLAN.filter((w) => !only || only.includes(w.id)).map((w) => ({ ...w, rows: w.rows.filter((r) => !rowFilter || rowFilter.includes(r.id)) }));
+const plan = PLAN.filter((w) => !only || only.includes(w.id))
+  .map((w) => ({ ...w, rows: w.rows.filter((r) => !rowFilter || rowFilter.includes(r.id)) }))
+  .filter((w) => w.rows.length);
+if (!plan.length) (console.error('bench: --only and --rows leave nothing to run'), process.exit(EXIT_USAGE));
 
 const bin = buildLimitPrograms();
 const ns = createNetns({ taps: 1, guestMac: '02:00:00:00:00:02' });
@@ -64,6 +68,7 @@ const clearScratch = () => {
 };
 const undo: (() => void)[] = [];
 const cleanup = () => {
+  killAll();
   for (const u of undo.reverse()) u();
   ns.destroy();
   rmSync(scratchDir, { recursive: true, force: true });

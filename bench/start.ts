@@ -63,6 +63,8 @@ export async function startRow(ctx: Context, row: Row, role: Role, args: RoleArg
     ready = waitForLine(child, /"ready":true/);
   }
   const done = collect(child, timeoutMs);
+  running.add(child);
+  void done.then(() => running.delete(child));
   try {
     await ready;
   } catch (err) {
@@ -111,6 +113,13 @@ export function cpuAtLine(s: Started, re: RegExp, timeoutMs = 300_000): Promise<
       return undefined; // gone already
     }
   }, () => undefined);
+}
+
+const running = new Set<ChildProcess>();
+
+/** When the bench is stopped: SIGKILL every row program still there (a frozen one ignores the rest). */
+export function killAll(): void {
+  for (const c of running) c.kill('SIGKILL');
 }
 
 /** For a runner's finally: whatever happened, the program does not outlive its run. */
