@@ -17,7 +17,8 @@ import { killAll } from './start.js';
 import { targets } from './targets.js';
 import type { Context, Results, Sample } from './types.js';
 
-const argv = command('npm run bench -- [--quick] [--runs=N] [--only=ID,...] [--rows=ID,...] [--out=DIR] [size overrides]\n\nRuns as root; makes and removes its own network namespace. Exit: 0; 1 a run failed twice; 64 usage; 77 not root.')
+const SIZE_OPTIONS = ['drain-frames', 'flood-count', 'flood-seconds', 'tx-count', 'ping-count', 'lat-count', 'lat-rate', 'lat-flood-pps'] as const;
+const argv = command('npm run bench -- [--quick] [--runs=N] [--only=ID,...] [--rows=ID,...] [--out=DIR] [size overrides]\n\nRuns as root; makes and removes its own network namespace. Exit: 0; 1 a run failed twice; 64 usage; 77 not root.', 'bench')
   .option('quick', { type: 'boolean', default: false, describe: 'small counts, one run: checks the harness, not for quoting' })
   .option('runs', { type: 'number', describe: 'repetitions (default 5; 1 with --quick)' })
   .option('only', { type: 'string', describe: `workloads to run: ${PLAN.map((w) => w.id).join(', ')}` })
@@ -33,6 +34,10 @@ const argv = command('npm run bench -- [--quick] [--runs=N] [--only=ID,...] [--r
   .option('lat-rate', { type: 'number', describe: 'probe requests per second' })
   .option('lat-flood-pps', { type: 'number', describe: 'the flood beside the probe, datagrams/s' })
   .check((a) => (a.runs === undefined || (Number.isInteger(a.runs) && a.runs >= 1) ? true : '--runs must be a positive integer'))
+  .check((a) => {
+    const bad = SIZE_OPTIONS.find((k) => a[k] !== undefined && !((a[k] as number) > 0));
+    return bad ? `--${bad} must be a positive number` : true;
+  })
   .parseSync();
 
 const why = whyNoTap();

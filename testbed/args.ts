@@ -6,8 +6,7 @@ import { hideBin } from 'yargs/helpers';
 
 export const EXIT_USAGE = 64;
 
-export function command(usage: string) {
-  const name = basename(process.argv[1] ?? 'bench', '.js');
+export function command(usage: string, name = basename(process.argv[1] ?? 'bench', '.js')) {
   return yargs(hideBin(process.argv))
     .scriptName(name)
     .usage(usage)
