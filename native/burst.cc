@@ -3,6 +3,7 @@
 #include "shmtender.h"
 #include <cerrno>
 #include <cstring>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace shmtender {
@@ -151,16 +152,25 @@ static Napi::Value WriteBurst(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
-// readFrame(fd, buf: Uint8Array) -> length, or -1 when nothing is waiting (EAGAIN)
+// readFrame(fd, buf: Uint8Array, hdr?: Uint8Array) -> length, or -1 when nothing is waiting
+// (EAGAIN). With hdr (a TAP opened with a virtio-net header) one readv() puts the header
+// in hdr and the frame in buf; the length returned counts both, as read() does.
 static Napi::Value ReadFrame(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd;
   if (!ArgFd(info, 0, fd)) return env.Undefined();
-  void* data;
+  struct iovec iov[2];
+  int n = 0;
   size_t length;
-  if (!TypedArg(info, 1, napi_uint8_array, &data, &length)) return env.Undefined();
+  bool withHdr = info.Length() > 2 && !info[2].IsUndefined();
+  if (withHdr) {
+    if (!TypedArg(info, 2, napi_uint8_array, &iov[0].iov_base, &length)) return env.Undefined();
+    iov[n++].iov_len = length;
+  }
+  if (!TypedArg(info, 1, napi_uint8_array, &iov[n].iov_base, &length)) return env.Undefined();
+  iov[n++].iov_len = length;
   for (;;) {
-    ssize_t got = read(fd, data, length);
+    ssize_t got = readv(fd, iov, n);
     if (got >= 0) return Napi::Number::New(env, static_cast<double>(got));
     if (errno == EINTR) continue;
     if (errno == EAGAIN) return Napi::Number::New(env, -1);
@@ -168,7 +178,8 @@ static Napi::Value ReadFrame(const Napi::CallbackInfo& info) {
   }
 }
 
-// writeFrame(fd, buf: Uint8Array, length) -> 0 written, -1 EAGAIN, -2 refused (dropped)
+// writeFrame(fd, buf: Uint8Array, length, hdr?: Uint8Array) -> 0 written, -1 EAGAIN, -2 refused
+// (dropped). With hdr, one writev() sends the virtio-net header followed by the frame.
 static Napi::Value WriteFrame(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd;
@@ -181,8 +192,17 @@ static Napi::Value WriteFrame(const Napi::CallbackInfo& info) {
     Napi::RangeError::New(env, "length outside the buffer").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  struct iovec iov[2];
+  int n = 0;
+  if (info.Length() > 3 && !info[3].IsUndefined()) {
+    size_t hdrLen;
+    if (!TypedArg(info, 3, napi_uint8_array, &iov[0].iov_base, &hdrLen)) return env.Undefined();
+    iov[n++].iov_len = hdrLen;
+  }
+  iov[n].iov_base = data;
+  iov[n++].iov_len = static_cast<size_t>(len);
   for (;;) {
-    ssize_t put = write(fd, data, static_cast<size_t>(len));
+    ssize_t put = writev(fd, iov, n);
     if (put >= 0) return Napi::Number::New(env, 0);
     int err = errno;
     if (err == EINTR) continue;

@@ -9,8 +9,13 @@ export interface InterfaceState {
 }
 
 export interface Addon {
-  /** Attach to an existing, up TAP (IFF_TAP|IFF_NO_PI), non-blocking. Errors carry .code (errno name). */
-  tapAttach(name: string): number;
+  /**
+   * Attach to an existing, up TAP (IFF_TAP|IFF_NO_PI), non-blocking. vnetHdrBytes > 0 adds
+   * IFF_VNET_HDR with that header size. Errors carry .code (errno name).
+   */
+  tapAttach(name: string, vnetHdrBytes?: number): number;
+  /** TUNSETOFFLOAD with exactly these TUN_F_* bits (EINVAL: the kernel does not know one). */
+  tapSetOffload(fd: number, tunFlags: number): void;
   interfaceState(name: string): InterfaceState;
   setBlocking(fd: number, blocking: boolean): void;
   close(fd: number): void;
@@ -22,10 +27,10 @@ export interface Addon {
   readBurst(region: number, fd: number, first: number, stride: number, capacity: number, count: number, lens: Uint32Array): number;
   /** write() count frames from buffers at first + i*stride; a refused frame is consumed with lens[i] = 0. */
   writeBurst(region: number, fd: number, first: number, stride: number, count: number, lens: Uint32Array): number;
-  /** One frame into buf: its length, or -1 when nothing waits. */
-  readFrame(fd: number, buf: Uint8Array): number;
-  /** One frame from buf: 0 written, -1 would block, -2 refused by the kernel. */
-  writeFrame(fd: number, buf: Uint8Array, length: number): number;
+  /** One frame into buf (its virtio-net header into hdr, when given): the length read (header included), or -1 when nothing waits. */
+  readFrame(fd: number, buf: Uint8Array, hdr?: Uint8Array): number;
+  /** One frame from buf (after the virtio-net header hdr, when given): 0 written, -1 would block, -2 refused by the kernel. */
+  writeFrame(fd: number, buf: Uint8Array, length: number, hdr?: Uint8Array): number;
 
   eventfdCreate(): number;
   eventfdWrite(fd: number, value?: number): void;

@@ -27,11 +27,19 @@ static int InterfaceFlags(const char* name, short* flags) {
   return 0;
 }
 
-// tapAttach(name) -> fd (non-blocking, close-on-exec, IFF_TAP | IFF_NO_PI)
+// tapAttach(name, vnetHdrBytes = 0) -> fd (non-blocking, close-on-exec, IFF_TAP | IFF_NO_PI).
+// vnetHdrBytes > 0 adds IFF_VNET_HDR and sets that header size (TUNSETVNETHDRSZ): every
+// read() then starts with a virtio-net header and every write() must carry one.
 static Napi::Value TapAttach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) {
     Napi::TypeError::New(env, "tapAttach(name): name must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int64_t vnetHdr = 0;
+  if (info.Length() > 1 && !info[1].IsUndefined() && !ArgInt(info, 1, vnetHdr)) return env.Undefined();
+  if (vnetHdr != 0 && (vnetHdr < 10 || vnetHdr > 64)) {
+    Napi::RangeError::New(env, "tapAttach: the virtio-net header size must be 0 or 10..64").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   std::string name = info[0].As<Napi::String>().Utf8Value();
@@ -60,7 +68,7 @@ static Napi::Value TapAttach(const Napi::CallbackInfo& info) {
   }
   struct ifreq ifr;
   std::memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnetHdr > 0 ? IFF_VNET_HDR : 0);
   std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
@@ -74,7 +82,29 @@ static Napi::Value TapAttach(const Napi::CallbackInfo& info) {
                                       name + " mode tap)");
     return ThrowErrno(env, err, "cannot attach to '" + name + "': " + std::strerror(err));
   }
+  int size = static_cast<int>(vnetHdr);
+  if (size > 0 && ioctl(fd, TUNSETVNETHDRSZ, &size) < 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, err, "cannot set the virtio-net header size of '" + name + "': " + std::strerror(err));
+  }
   return Napi::Number::New(env, fd);
+}
+
+// tapSetOffload(fd, tunFlags): TUNSETOFFLOAD with exactly these TUN_F_* bits. The kernel
+// refuses a set it does not know with EINVAL (so a caller can try a set and fall back).
+// Offloads outlive the fd on a persistent TAP, so an attach without offloads sets 0.
+static Napi::Value TapSetOffload(const Napi::CallbackInfo& info) {
+  int fd;
+  int64_t flags;
+  if (!ArgFd(info, 0, fd) || !ArgInt(info, 1, flags)) return info.Env().Undefined();
+  if (flags < 0 || flags > 0xffff) {
+    Napi::RangeError::New(info.Env(), "tapSetOffload: flags out of range").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  if (ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(flags)) < 0)
+    return ThrowErrno(info.Env(), errno, std::string("TUNSETOFFLOAD: ") + std::strerror(errno));
+  return info.Env().Undefined();
 }
 
 // interfaceState(name) -> { exists, up } for device-fault detection at run time.
@@ -114,6 +144,7 @@ static Napi::Value Close(const Napi::CallbackInfo& info) {
 
 void InitTap(Napi::Env env, Napi::Object exports) {
   exports.Set("tapAttach", Napi::Function::New(env, TapAttach, "tapAttach"));
+  exports.Set("tapSetOffload", Napi::Function::New(env, TapSetOffload, "tapSetOffload"));
   exports.Set("interfaceState", Napi::Function::New(env, InterfaceState, "interfaceState"));
   exports.Set("setBlocking", Napi::Function::New(env, SetBlocking, "setBlocking"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
