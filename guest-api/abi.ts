@@ -9,14 +9,92 @@
 // be used with Atomics (and Atomics.wait).
 
 export const ABI_MAGIC = 0x544d4853; // "SHMT" little-endian
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2; // 2: per-NIC virtio-net header and offloads; slots sized for 64 KiB frames
 export const CACHE_LINE = 64;
 export const MAX_NICS = 32; // the ready set of yield_until is a 32-bit mask
+export const MAX_REGION_BYTES = 2 ** 31 - 64;
 
 // Ethernet header (14) + one VLAN tag (4): the largest frame for a given MTU.
 export const ETH_HEADER = 14;
 export const FRAME_OVERHEAD = 18;
 export const MIN_FRAME = ETH_HEADER;
+
+// virtio-net offloads (issue 14). A NIC with offloads has its TAP opened IFF_VNET_HDR, and
+// every frame in its slots is preceded by this header, as the TAP reads and writes it:
+// struct virtio_net_hdr_v1 (virtio 1.0, little-endian), 12 bytes: the legacy 10-byte
+// header plus num_buffers, which is what QEMU and vhost-net use, so a guest that knows
+// virtio reads it as it always has. num_buffers means nothing here (one frame, one slot).
+export const VNET_HDR_BYTES = 12;
+export const VNET = { flags: 0, gsoType: 1, hdrLen: 2, gsoSize: 4, csumStart: 6, csumOffset: 8, numBuffers: 10 } as const;
+export const VNET_F_NEEDS_CSUM = 1; // the L4 checksum is to be filled in: csumStart/csumOffset say where
+export const VNET_F_DATA_VALID = 2; // the kernel already checked the checksum (RX only)
+export const VNET_GSO_NONE = 0;
+export const VNET_GSO_TCPV4 = 1;
+export const VNET_GSO_UDP = 3;
+export const VNET_GSO_TCPV6 = 4;
+export const VNET_GSO_UDP_L4 = 5; // USO: UDP segmentation (one datagram per gsoSize bytes of payload)
+export const VNET_GSO_ECN = 0x80; // or-ed into gsoType: TCP with ECN (CWR) set
+
+/** A virtio-net header in typed form (what net_read and net_read_vnet fill, net_write/net_queue take). */
+export interface VnetHeader {
+  flags: number; // VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID
+  gsoType: number; // VNET_GSO_*, maybe | VNET_GSO_ECN
+  hdrLen: number; // bytes of Ethernet + IP + L4 headers (a hint for GSO frames)
+  gsoSize: number; // L4 payload bytes per segment (GSO frames)
+  csumStart: number; // NEEDS_CSUM: where the checksummed bytes start, from the frame's first byte
+  csumOffset: number; // NEEDS_CSUM: where the checksum goes, from csumStart
+}
+
+export function emptyVnet(): VnetHeader {
+  return { flags: 0, gsoType: VNET_GSO_NONE, hdrLen: 0, gsoSize: 0, csumStart: 0, csumOffset: 0 };
+}
+
+export function decodeVnet(u8: Uint8Array, at: number, out: VnetHeader): void {
+  out.flags = u8[at + VNET.flags];
+  out.gsoType = u8[at + VNET.gsoType];
+  out.hdrLen = u8[at + VNET.hdrLen] | (u8[at + VNET.hdrLen + 1] << 8);
+  out.gsoSize = u8[at + VNET.gsoSize] | (u8[at + VNET.gsoSize + 1] << 8);
+  out.csumStart = u8[at + VNET.csumStart] | (u8[at + VNET.csumStart + 1] << 8);
+  out.csumOffset = u8[at + VNET.csumOffset] | (u8[at + VNET.csumOffset + 1] << 8);
+}
+
+const u8ok = (v: number) => (v & 0xff) === v;
+const u16ok = (v: number) => (v & 0xffff) === v;
+
+/** Encodes h (or an empty header) at u8[at]; false, writing nothing, if a field does not fit its width. */
+export function encodeVnet(u8: Uint8Array, at: number, h: VnetHeader | undefined): boolean {
+  if (h === undefined) {
+    u8.fill(0, at, at + VNET_HDR_BYTES);
+    return true;
+  }
+  const { flags, gsoType, hdrLen, gsoSize, csumStart, csumOffset } = h;
+  if (!(u8ok(flags) && u8ok(gsoType) && u16ok(hdrLen) && u16ok(gsoSize) && u16ok(csumStart) && u16ok(csumOffset))) return false;
+  u8[at + VNET.flags] = flags;
+  u8[at + VNET.gsoType] = gsoType;
+  u8[at + VNET.hdrLen] = hdrLen; u8[at + VNET.hdrLen + 1] = hdrLen >>> 8;
+  u8[at + VNET.gsoSize] = gsoSize; u8[at + VNET.gsoSize + 1] = gsoSize >>> 8;
+  u8[at + VNET.csumStart] = csumStart; u8[at + VNET.csumStart + 1] = csumStart >>> 8;
+  u8[at + VNET.csumOffset] = csumOffset; u8[at + VNET.csumOffset + 1] = csumOffset >>> 8;
+  u8[at + VNET.numBuffers] = 0; u8[at + VNET.numBuffers + 1] = 0;
+  return true;
+}
+
+/** True when h asks nothing of the kernel (so a NIC without a header can send the frame as it is). */
+export function vnetIsEmpty(h: VnetHeader | undefined): boolean {
+  return h === undefined || (h.flags === 0 && h.gsoType === VNET_GSO_NONE);
+}
+
+// TUN_F_* bits (linux/if_tun.h), as TUNSETOFFLOAD takes them and the NIC header reports them.
+export const OFFLOAD = { csum: 0x01, tso4: 0x02, tso6: 0x04, tsoEcn: 0x08, uso4: 0x20, uso6: 0x40 } as const;
+export type OffloadName = keyof typeof OFFLOAD;
+export function offloadNames(bits: number): OffloadName[] {
+  return (Object.keys(OFFLOAD) as OffloadName[]).filter((k) => (bits & OFFLOAD[k]) !== 0);
+}
+
+// The largest packet the kernel hands a TAP with TSO/USO or takes from it: its default
+// gso_max_size / gro_max_size (GSO_LEGACY_MAX_SIZE). A bigger frame (BIG TCP turned on by
+// hand) is counted in rx_bad like any oversize frame, never passed on cut short.
+export const GSO_MAX_PACKET = 65536;
 
 /** Word indices (Int32) inside the global header. */
 export const G = {
@@ -49,6 +127,8 @@ export const N = {
   rxSlotsOffset: 5,
   mac0: 6, // MAC bytes 0-3 (little-endian word)
   mac1: 7, // MAC bytes 4-5
+  vnetHdrBytes: 8, // 0, or VNET_HDR_BYTES: each slot's frame is preceded by a virtio-net header
+  offloads: 9, // TUN_F_* bits the kernel accepted for this NIC's TAP (0 without offloads)
   // line 1: host-written
   rxHead: 16, // RX producer index (free-running u32)
   txTail: 17, // TX consumer index
@@ -59,13 +139,18 @@ export const N = {
 } as const;
 export const NIC_HEADER_BYTES = 3 * CACHE_LINE;
 
-// A slot: u32 frame length, u32 reserved, then the frame. Slots are cache-line aligned.
+// A slot: u32 frame length, u32 reserved, [virtio-net header,] then the frame. The length
+// counts the frame only. Slots are cache-line aligned.
 export const SLOT_LEN_OFFSET = 0;
-export const SLOT_DATA_OFFSET = 8;
+export const SLOT_DATA_OFFSET = 8; // where a read() lands and a write() starts: the header, if any, then the frame
 
 export interface NicGeometry {
   mtu: number;
   slotCount: number; // a power of two
+  /** TUN_F_* bits in force; 0 (or absent) without offloads. */
+  offloads?: number;
+  /** Whether the TAP carries a virtio-net header (set with offloads, even if the kernel took none of them). */
+  vnet?: boolean;
 }
 
 export interface NicLayout {
@@ -73,9 +158,14 @@ export interface NicLayout {
   headerWord: number; // Int32 index of the NIC header's first word
   slotCount: number;
   slotSize: number;
-  capacity: number; // bytes a slot can hold (> maxFrame, so an oversize read is detectable)
+  capacity: number; // bytes a read() may fill: header + frame (> header + maxFrame, so an oversize read is detectable)
   mtu: number;
+  /** The largest frame in a slot: mtu + 18, or with a virtio-net header GSO_MAX_PACKET + 18. */
   maxFrame: number;
+  /** The largest frame without segmentation offload (gsoType NONE): mtu + 18. */
+  mtuFrame: number;
+  vnetHdrBytes: number;
+  offloads: number;
   txSlotsOffset: number;
   rxSlotsOffset: number;
 }
@@ -91,9 +181,14 @@ export function isPowerOfTwo(n: number): boolean {
 
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
-export function slotSizeFor(mtu: number): number {
+/** The largest frame a NIC's slots hold. */
+export function maxFrameFor(mtu: number, vnet: boolean): number {
+  return (vnet ? Math.max(mtu, GSO_MAX_PACKET) : mtu) + FRAME_OVERHEAD;
+}
+
+export function slotSizeFor(mtu: number, vnet = false): number {
   // +1 so a frame one byte over maxFrame still fits in the read and is recognised as oversize.
-  return alignUp(SLOT_DATA_OFFSET + mtu + FRAME_OVERHEAD + 1, CACHE_LINE);
+  return alignUp(SLOT_DATA_OFFSET + (vnet ? VNET_HDR_BYTES : 0) + maxFrameFor(mtu, vnet) + 1, CACHE_LINE);
 }
 
 /** Computes the layout; the one place offsets come from. */
@@ -105,16 +200,22 @@ export function computeLayout(nics: NicGeometry[]): RegionLayout {
     if (!isPowerOfTwo(g.slotCount) || g.slotCount < 2 || g.slotCount > 65536)
       throw new RangeError('slot count must be a power of two from 2 to 65536');
     if (!Number.isInteger(g.mtu) || g.mtu < 68 || g.mtu > 65535) throw new RangeError('MTU must be 68..65535');
-    const slotSize = slotSizeFor(g.mtu);
+    const vnet = g.vnet === true;
+    const offloads = g.offloads ?? 0;
+    if (!Number.isInteger(offloads) || offloads < 0 || offloads > 0xffff || (offloads !== 0 && !vnet)) throw new RangeError('offloads need a virtio-net header');
+    const slotSize = slotSizeFor(g.mtu, vnet);
+    const vnetHdrBytes = vnet ? VNET_HDR_BYTES : 0;
     const headerWord = offset / 4;
     const txSlotsOffset = offset + NIC_HEADER_BYTES;
     const rxSlotsOffset = txSlotsOffset + g.slotCount * slotSize;
     offset = rxSlotsOffset + g.slotCount * slotSize;
     out.push({
       index, headerWord, slotCount: g.slotCount, slotSize, capacity: slotSize - SLOT_DATA_OFFSET,
-      mtu: g.mtu, maxFrame: g.mtu + FRAME_OVERHEAD, txSlotsOffset, rxSlotsOffset,
+      mtu: g.mtu, maxFrame: maxFrameFor(g.mtu, vnet), mtuFrame: g.mtu + FRAME_OVERHEAD, vnetHdrBytes, offloads, txSlotsOffset, rxSlotsOffset,
     });
   });
+  // regionBytes is an Int32 word; 2 GiB is also well past what any NIC needs.
+  if (offset > MAX_REGION_BYTES) throw new RangeError(`the rings need ${Math.ceil(offset / 2 ** 20)} MiB, over the ${MAX_REGION_BYTES / 2 ** 20} MiB limit: fewer --ring-slots`);
   const layout = { bytes: offset, nics: out };
   checkLayout(layout);
   return layout;
@@ -127,7 +228,7 @@ export function checkLayout(layout: RegionLayout): void {
   for (const n of layout.nics) {
     if ((n.headerWord * 4) % CACHE_LINE || n.txSlotsOffset % CACHE_LINE || n.rxSlotsOffset % CACHE_LINE || n.slotSize % CACHE_LINE)
       throw new Error('ABI: misaligned NIC section');
-    if (n.capacity <= n.maxFrame) throw new Error('ABI: slot cannot hold an oversize frame for detection');
+    if (n.capacity <= n.vnetHdrBytes + n.maxFrame) throw new Error('ABI: slot cannot hold an oversize frame for detection');
     if (n.rxSlotsOffset + n.slotCount * n.slotSize > layout.bytes) throw new Error('ABI: NIC section outside region');
   }
 }
@@ -148,6 +249,8 @@ export function createRegion(layout: RegionLayout, macs: Uint8Array[]): SharedAr
     w[h + N.maxFrame] = n.maxFrame;
     w[h + N.txSlotsOffset] = n.txSlotsOffset;
     w[h + N.rxSlotsOffset] = n.rxSlotsOffset;
+    w[h + N.vnetHdrBytes] = n.vnetHdrBytes;
+    w[h + N.offloads] = n.offloads;
     const mac = macs[n.index];
     const u8 = new Uint8Array(sab, (h + N.mac0) * 4, 8);
     u8.set(mac.subarray(0, 6));
@@ -168,7 +271,8 @@ export function readLayout(sab: SharedArrayBuffer): { layout: RegionLayout; macs
   const macs: Uint8Array[] = [];
   let word = GLOBAL_HEADER_BYTES / 4;
   for (let i = 0; i < count; i++) {
-    geoms.push({ mtu: w[word + N.mtu], slotCount: w[word + N.slotCount] });
+    if (w[word + N.vnetHdrBytes] !== 0 && w[word + N.vnetHdrBytes] !== VNET_HDR_BYTES) throw new Error(`ABI: virtio-net header of ${w[word + N.vnetHdrBytes]} bytes`);
+    geoms.push({ mtu: w[word + N.mtu], slotCount: w[word + N.slotCount], vnet: w[word + N.vnetHdrBytes] !== 0, offloads: w[word + N.offloads] });
     macs.push(new Uint8Array(sab, (word + N.mac0) * 4, 6).slice());
     word += (NIC_HEADER_BYTES + 2 * w[word + N.slotCount] * w[word + N.slotSize]) / 4;
   }

@@ -4,9 +4,14 @@
 import { writeSync } from 'node:fs';
 import { monotonicNs } from './clock.js';
 import { AGAIN, EINVAL, OK, UNSPEC, type NetBackend, type ReadOut, type Result } from './results.js';
+import { emptyVnet, type VnetHeader } from './abi.js';
 
 export { OK, AGAIN, EINVAL, UNSPEC };
-export type { Result, ReadOut };
+export type { Result, ReadOut, VnetHeader };
+export {
+  OFFLOAD, VNET_F_NEEDS_CSUM, VNET_F_DATA_VALID, VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_GSO_UDP,
+  VNET_GSO_UDP_L4, VNET_GSO_ECN,
+} from './abi.js';
 
 export interface NetInfo {
   /** Pass this to the net_* calls. */
@@ -15,6 +20,12 @@ export interface NetInfo {
   /** The guest's MAC address, 6 bytes. */
   mac: Uint8Array;
   mtu: number;
+  /** The largest frame net_read can return and net_write take: mtu + 18, or 65554 with a virtio-net header. */
+  maxFrame: number;
+  /** TUN_F_* bits (OFFLOAD.csum, .tso4, ...) in force; 0 without --offload. */
+  offloads: number;
+  /** True when frames carry a virtio-net header (--offload): net_read_vnet and the vnet arguments mean something. */
+  vnet: boolean;
 }
 
 interface Runtime {
@@ -68,21 +79,39 @@ export function net_read_view(handle: number): Uint8Array | null {
   return rt!.backend.readView(handle);
 }
 
+/**
+ * The virtio-net header of the next frame (the one net_read_view returns), into `out` in
+ * place. An empty header on a NIC without offloads; AGAIN when no frame is waiting.
+ */
+export function net_read_vnet(handle: number, out: VnetHeader): Result {
+  if (!validHandle(handle)) return EINVAL;
+  return rt!.backend.readVnet(handle, out);
+}
+
+/** A fresh, empty virtio-net header object to pass to net_read / net_read_vnet / net_write. */
+export function vnet_header(): VnetHeader {
+  return emptyVnet();
+}
+
 export function net_read_done(handle: number): Result {
   if (!validHandle(handle)) return EINVAL;
   return rt!.backend.readDone(handle);
 }
 
-/** Queues a frame and notifies the IO thread if it needs it. AGAIN when the TX ring is full. */
-export function net_write(handle: number, buf: Uint8Array, size: number = buf.length): Result {
+/**
+ * Queues a frame and notifies the IO thread if it needs it. AGAIN when the TX ring is full.
+ * `vnet` (NICs with offloads) asks the kernel to finish the frame: NEEDS_CSUM fills in the L4
+ * checksum, a gsoType segments a super-frame. EINVAL for a non-empty header on a NIC without.
+ */
+export function net_write(handle: number, buf: Uint8Array, size: number = buf.length, vnet?: VnetHeader): Result {
   if (!validHandle(handle)) return EINVAL;
-  return rt!.backend.write(handle, buf, size, true);
+  return rt!.backend.write(handle, buf, size, true, vnet);
 }
 
 /** Queues a frame without notifying; follow with net_flush. AGAIN when the TX ring is full. */
-export function net_queue(handle: number, buf: Uint8Array, size: number = buf.length): Result {
+export function net_queue(handle: number, buf: Uint8Array, size: number = buf.length, vnet?: VnetHeader): Result {
   if (!validHandle(handle)) return EINVAL;
-  return rt!.backend.write(handle, buf, size, false);
+  return rt!.backend.write(handle, buf, size, false, vnet);
 }
 
 /** One notification for everything queued (on `handle`, or on every NIC). */

@@ -23,6 +23,8 @@ export class RingView {
   readonly slotSize: number;
   readonly slotsOffset: number;
   readonly capacity: number;
+  /** Bytes of virtio-net header before each frame (0 without offloads). */
+  readonly hdrBytes: number;
   readonly headWord: number;
   readonly tailWord: number;
 
@@ -36,6 +38,7 @@ export class RingView {
     this.mask = nic.slotCount - 1;
     this.slotSize = nic.slotSize;
     this.capacity = nic.capacity;
+    this.hdrBytes = nic.vnetHdrBytes;
     this.slotsOffset = name === 'tx' ? nic.txSlotsOffset : nic.rxSlotsOffset;
     this.headWord = nic.headerWord + (name === 'tx' ? N.txHead : N.rxHead);
     this.tailWord = nic.headerWord + (name === 'tx' ? N.txTail : N.rxTail);
@@ -45,8 +48,13 @@ export class RingView {
   slotOffset(i: number): number {
     return this.slotsOffset + (i & this.mask) * this.slotSize;
   }
+  /** Where the slot's read()/write() bytes start: the virtio-net header if any, then the frame. */
   dataOffset(i: number): number {
     return this.slotOffset(i) + SLOT_DATA_OFFSET;
+  }
+  /** Where the frame itself starts. */
+  frameOffset(i: number): number {
+    return this.slotOffset(i) + SLOT_DATA_OFFSET + this.hdrBytes;
   }
   /** Of n slots starting at index i, how many lie before the ring wraps. */
   contiguous(i: number, n: number): number {

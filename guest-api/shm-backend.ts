@@ -1,6 +1,6 @@
 // The guest's half of the shm modes: frames go through the rings, the IO thread is kicked
 // only as guest-api/notify.ts says, and waiting is spin-then-Atomics.wait.
-import { MIN_FRAME, readLayout } from './abi.js';
+import { MIN_FRAME, VNET_GSO_NONE, decodeVnet, emptyVnet, encodeVnet, readLayout, vnetIsEmpty, type VnetHeader } from './abi.js';
 import { GuestNotify, WAIT_RX, WAIT_TX, type KickPolicy } from './notify.js';
 import { AGAIN, EINVAL, OK, type NetBackend, type ReadOut, type Result } from './results.js';
 import { Consumer, Producer, RingView } from './ring.js';
@@ -17,6 +17,8 @@ export interface ShmBackendConfig {
   nowNs: () => number;
 }
 
+const EMPTY = Object.freeze(emptyVnet());
+
 export class ShmBackend implements NetBackend {
   private readonly u8: Uint8Array;
   private readonly i32: Int32Array;
@@ -26,6 +28,8 @@ export class ShmBackend implements NetBackend {
   private readonly rxViews: RingView[];
   private readonly txViews: RingView[];
   private readonly maxFrame: number[];
+  private readonly mtuFrame: number[];
+  private readonly hdr: number[];
   private readonly pending: boolean[];
   private readonly slotViews: Uint8Array[][];
   private readonly lastViews: (Uint8Array | null)[][];
@@ -41,8 +45,10 @@ export class ShmBackend implements NetBackend {
     this.rx = layout.nics.map((n, i) => new Consumer(this.rxViews[i], MIN_FRAME, n.maxFrame));
     this.tx = layout.nics.map((_, i) => new Producer(this.txViews[i]));
     this.maxFrame = layout.nics.map((n) => n.maxFrame);
+    this.mtuFrame = layout.nics.map((n) => n.mtuFrame);
+    this.hdr = layout.nics.map((n) => n.vnetHdrBytes);
     this.pending = layout.nics.map(() => false);
-    this.slotViews = this.rxViews.map((v) => Array.from({ length: v.count }, (_, k) => new Uint8Array(cfg.region, v.dataOffset(k), v.capacity)));
+    this.slotViews = this.rxViews.map((v) => Array.from({ length: v.count }, (_, k) => new Uint8Array(cfg.region, v.frameOffset(k), v.capacity - v.hdrBytes)));
     this.lastViews = this.rxViews.map((v) => new Array<Uint8Array | null>(v.count).fill(null));
   }
 
@@ -52,7 +58,16 @@ export class ShmBackend implements NetBackend {
     if (buf.length < frame.length) return EINVAL;
     buf.set(frame);
     out.size = frame.length;
+    if (out.vnet !== undefined) this.readVnet(h, out.vnet);
     return this.readDone(h);
+  }
+
+  readVnet(h: number, out: VnetHeader): Result {
+    const rx = this.rx[h];
+    if (rx.available() === 0) return AGAIN;
+    if (this.hdr[h] === 0) Object.assign(out, EMPTY);
+    else decodeVnet(this.u8, this.rxViews[h].dataOffset(rx.index), out);
+    return OK;
   }
 
   readView(h: number): Uint8Array | null {
@@ -75,11 +90,16 @@ export class ShmBackend implements NetBackend {
     return OK;
   }
 
-  write(h: number, buf: Uint8Array, size: number, notify: boolean): Result {
+  write(h: number, buf: Uint8Array, size: number, notify: boolean, vnet?: VnetHeader): Result {
     if (!(size >= MIN_FRAME && size <= this.maxFrame[h] && size <= buf.length)) return EINVAL;
+    const hdr = this.hdr[h];
+    // Without a header the kernel can be asked nothing; with one, only a GSO frame may exceed the MTU.
+    if (hdr === 0 ? !vnetIsEmpty(vnet) : size > this.mtuFrame[h] && (vnet === undefined || vnet.gsoType === VNET_GSO_NONE)) return EINVAL;
     const tx = this.tx[h];
     if (tx.room() === 0) return AGAIN;
-    this.u8.set(size === buf.length ? buf : buf.subarray(0, size), this.txViews[h].dataOffset(tx.index));
+    const at = this.txViews[h].dataOffset(tx.index);
+    if (hdr > 0 && !encodeVnet(this.u8, at, vnet)) return EINVAL;
+    this.u8.set(size === buf.length ? buf : buf.subarray(0, size), at + hdr);
     tx.setLength(0, size);
     tx.publish(1);
     if (notify) this.published(h);

@@ -1,7 +1,7 @@
 // The baseline: no rings, no IO thread. Each guest net call is one synchronous trap into
 // this device code, which runs on the guest's own thread (as an hvt vCPU thread exits into
 // its tender) and does the syscall itself. One trap per net call, counted.
-import { MIN_FRAME } from '../guest-api/abi.js';
+import { MIN_FRAME, VNET, VNET_GSO_NONE, decodeVnet, emptyVnet, encodeVnet, vnetIsEmpty, type VnetHeader } from '../guest-api/abi.js';
 import { monotonicNs } from '../guest-api/clock.js';
 import { AGAIN, EINVAL, OK, UNSPEC, type NetBackend, type ReadOut, type Result } from '../guest-api/results.js';
 import { addon } from '../native/index.js';
@@ -13,16 +13,26 @@ export interface BaselineNic {
   iface: string;
   fd: number;
   maxFrame: number;
+  /** The largest frame that is not a GSO super-frame (mtu + 18). */
+  mtuFrame: number;
+  /** Virtio-net header bytes before each frame on the TAP (0 without offloads). */
+  vnetHdrBytes: number;
 }
+
+const EMPTY = Object.freeze(emptyVnet());
 
 export class BaselineDevice implements NetBackend {
   private readonly epfd: number;
   private readonly ready: Int32Array;
   private readonly scratch: Uint8Array;
   private viewLen = -1;
+  private viewNic = -1;
   private readonly counters: ReturnType<typeof nicCounters>[];
   private readonly cap: RecordProducer | null;
   private readonly captured: boolean[];
+  /** Per NIC: the virtio-net header of the last frame read (readv puts it here), and one to write. */
+  private readonly rxHdr: (Uint8Array | undefined)[];
+  private readonly txHdr: (Uint8Array | undefined)[];
 
   constructor(
     private readonly nics: BaselineNic[],
@@ -38,6 +48,8 @@ export class BaselineDevice implements NetBackend {
     if (wakeFd >= 0) addon.epollCtl(this.epfd, 'add', wakeFd, true);
     this.ready = new Int32Array(nics.length + 1);
     this.scratch = new Uint8Array(Math.max(0, ...nics.map((n) => n.maxFrame)) + 1);
+    this.rxHdr = nics.map((n) => (n.vnetHdrBytes > 0 ? new Uint8Array(n.vnetHdrBytes) : undefined));
+    this.txHdr = nics.map((n) => (n.vnetHdrBytes > 0 ? new Uint8Array(n.vnetHdrBytes) : undefined));
   }
 
   /** Reads the next acceptable frame into buf (which must be longer than maxFrame to catch an oversize frame). */
@@ -45,21 +57,27 @@ export class BaselineDevice implements NetBackend {
     const nic = this.nics[h];
     const s = this.stats;
     const c = this.counters[h];
+    const hdr = this.rxHdr[h];
+    const hdrBytes = nic.vnetHdrBytes;
     for (;;) {
-      let len: number;
+      let raw: number;
       try {
-        len = addon.readFrame(nic.fd, buf);
+        raw = addon.readFrame(nic.fd, buf, hdr);
       } catch (err) {
         throw deviceFault(nic.iface, err); // a failing TAP: the tender's exit 74
       }
-      if (len < 0) return -1;
-      if (len < MIN_FRAME || len > nic.maxFrame) {
-        this.record(h, DIR.in, len < MIN_FRAME ? REASON.runt : REASON.oversize, buf, len);
+      if (raw < 0) return -1;
+      const len = raw - hdrBytes;
+      const gso = hdr !== undefined && raw >= hdrBytes ? hdr[VNET.gsoType] : VNET_GSO_NONE;
+      if (raw < hdrBytes + MIN_FRAME || len > nic.maxFrame || (len > nic.mtuFrame && gso === VNET_GSO_NONE)) {
+        this.record(h, DIR.in, len < MIN_FRAME ? REASON.runt : REASON.oversize, buf, Math.max(len, 0));
         s[c.rx_bad]++;
         continue;
       }
       s[c.rx_frames]++;
       s[c.rx_bytes] += len;
+      if (gso !== VNET_GSO_NONE) s[c.rx_gso]++;
+      if (len > s[c.rx_max]) s[c.rx_max] = len;
       return len;
     }
   }
@@ -79,12 +97,26 @@ export class BaselineDevice implements NetBackend {
     }
     this.record(h, DIR.in, REASON.none, buf, len);
     out.size = len;
+    if (out.vnet !== undefined) this.decodeHdr(h, out.vnet);
+    return OK;
+  }
+
+  private decodeHdr(h: number, out: VnetHeader): void {
+    const hdr = this.rxHdr[h];
+    if (hdr === undefined) Object.assign(out, EMPTY);
+    else decodeVnet(hdr, 0, out);
+  }
+
+  readVnet(h: number, out: VnetHeader): Result {
+    if (this.viewLen < 0 || this.viewNic !== h) return AGAIN; // only the frame net_read_view handed out has a header to give
+    this.decodeHdr(h, out);
     return OK;
   }
 
   readView(h: number): Uint8Array | null {
     this.stats[COUNTER.traps]++;
     this.viewLen = this.readInto(h, this.scratch);
+    this.viewNic = h;
     if (this.viewLen >= 0) this.record(h, DIR.in, REASON.none, this.scratch, this.viewLen);
     return this.viewLen < 0 ? null : this.scratch.subarray(0, this.viewLen);
   }
@@ -95,13 +127,16 @@ export class BaselineDevice implements NetBackend {
     return OK;
   }
 
-  write(h: number, buf: Uint8Array, size: number, _notify: boolean): Result {
+  write(h: number, buf: Uint8Array, size: number, _notify: boolean, vnet?: VnetHeader): Result {
     const nic = this.nics[h];
     if (!(size >= MIN_FRAME && size <= nic.maxFrame && size <= buf.length)) return EINVAL;
+    const hdr = this.txHdr[h];
+    if (hdr === undefined ? !vnetIsEmpty(vnet) : size > nic.mtuFrame && (vnet === undefined || vnet.gsoType === VNET_GSO_NONE)) return EINVAL;
+    if (hdr !== undefined && !encodeVnet(hdr, 0, vnet)) return EINVAL;
     this.stats[COUNTER.traps]++;
     let rc: number;
     try {
-      rc = addon.writeFrame(nic.fd, buf, size);
+      rc = addon.writeFrame(nic.fd, buf, size, hdr);
     } catch (err) {
       throw deviceFault(nic.iface, err);
     }
@@ -112,8 +147,11 @@ export class BaselineDevice implements NetBackend {
       return UNSPEC;
     }
     this.record(h, DIR.out, REASON.none, buf, size);
-    this.stats[this.counters[h].tx_frames]++;
-    this.stats[this.counters[h].tx_bytes] += size;
+    const c = this.counters[h];
+    this.stats[c.tx_frames]++;
+    this.stats[c.tx_bytes] += size;
+    if (hdr !== undefined && hdr[VNET.gsoType] !== VNET_GSO_NONE) this.stats[c.tx_gso]++;
+    if (size > this.stats[c.tx_max]) this.stats[c.tx_max] = size;
     return OK;
   }
 

@@ -1,6 +1,7 @@
 // Command-line parsing (yargs). Turns argv into TenderOptions or a UsageError with one line.
 import { resolve } from 'node:path';
 import yargs from 'yargs';
+import { computeLayout } from '../guest-api/abi.js';
 import { UsageError } from './endings.js';
 import type { Mode } from '../guest-api/notify.js';
 
@@ -8,6 +9,10 @@ export interface NicOption {
   name: string;
   iface: string;
   mac?: Uint8Array;
+  /** --offload / --offload:NAME: open the TAP with a virtio-net header and checksum/TSO/USO offloads. */
+  offload: boolean;
+  /** Slots per ring for this NIC. */
+  ringSlots: number;
 }
 
 export interface TenderOptions {
@@ -15,7 +20,6 @@ export interface TenderOptions {
   nics: NicOption[];
   mtu: number;
   memMb: number;
-  ringSlots: number;
   pollBudget: number;
   pollIdleUs: number;
   guestSpinUs: number;
@@ -36,6 +40,9 @@ export const DEFAULTS = {
   mtu: 1500,
   memMb: 256,
   ringSlots: 512,
+  // A slot of a NIC with offloads holds a 64 KiB super-frame: 64 of them are 8.4 MB per NIC
+  // (both rings), and measured enough for 10 Gbit/s (docs/abi.md).
+  offloadRingSlots: 64,
   pollBudget: 64,
   pollIdleUs: 50,
   pcapSnaplen: 65535,
@@ -51,16 +58,24 @@ export function parseMac(text: string): Uint8Array {
   return Uint8Array.from(m);
 }
 
-/** `--net:NAME=IFACE`, `--net-mac:NAME=MAC` and `--pcap:NAME=FILE` are taken out before yargs sees the rest. */
-function extractNamed(argv: string[]): { rest: string[]; nets: Map<string, string>; macs: Map<string, string>; pcaps: Map<string, string> } {
+/** `--net:NAME=IFACE`, `--net-mac:NAME=MAC`, `--pcap:NAME=FILE` and `--offload:NAME` are taken out before yargs sees the rest. */
+function extractNamed(argv: string[]): { rest: string[]; nets: Map<string, string>; macs: Map<string, string>; pcaps: Map<string, string>; offloads: Set<string> } {
   const nets = new Map<string, string>();
   const macs = new Map<string, string>();
   const pcaps = new Map<string, string>();
+  const offloads = new Set<string>();
   const rest: string[] = [];
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--' || !a.startsWith('-')) break; // APP and its arguments follow
+    const o = /^--offload:(.*)$/.exec(a);
+    if (o) {
+      if (!NAME_RE.test(o[1])) throw new UsageError(`malformed --offload:NAME: '${o[1]}' (letters, digits and _ only; no value)`);
+      if (offloads.has(o[1])) throw new UsageError(`--offload:${o[1]} given twice`);
+      offloads.add(o[1]);
+      continue;
+    }
     const m = /^--(net|net-mac|pcap):([^=]*)(?:=(.*))?$/.exec(a);
     if (!m) {
       // A bare --stats takes no value: it must not swallow the APP that follows it.
@@ -76,7 +91,7 @@ function extractNamed(argv: string[]): { rest: string[]; nets: Map<string, strin
     if (map.has(name)) throw new UsageError(`--${kind}:${name} given twice`);
     map.set(name, value);
   }
-  return { rest: rest.concat(argv.slice(i)), nets, macs, pcaps };
+  return { rest: rest.concat(argv.slice(i)), nets, macs, pcaps, offloads };
 }
 
 export function buildParser(argv: string[]) {
@@ -89,7 +104,8 @@ export function buildParser(argv: string[]) {
     .option('shm', { type: 'string', choices: ['poll', 'event', 'hybrid'], describe: 'drive I/O through shared-memory rings and an IO thread' })
     .option('mtu', { type: 'number', default: DEFAULTS.mtu, describe: 'MTU of every NIC' })
     .option('mem', { type: 'number', default: DEFAULTS.memMb, describe: "guest heap limit in MB" })
-    .option('ring-slots', { type: 'number', default: DEFAULTS.ringSlots, describe: 'slots per ring (a power of two)' })
+    .option('offload', { type: 'boolean', describe: 'virtio-net offloads on every NIC: checksum, TSO, USO, 64 KiB frames (--offload:NAME for one NIC)' })
+    .option('ring-slots', { type: 'number', describe: `slots per ring, a power of two (default ${DEFAULTS.ringSlots}; ${DEFAULTS.offloadRingSlots} on a NIC with offloads)` })
     .option('poll-budget', { type: 'number', default: DEFAULTS.pollBudget, describe: 'frames moved per NIC per direction per IO round' })
     .option('poll-idle-us', { type: 'number', default: DEFAULTS.pollIdleUs, describe: 'hybrid: keep polling this long after the last frame before sleeping' })
     .option('guest-spin-us', { type: 'number', describe: 'how long the guest spins before it sleeps in yield_until (default: poll 50, event 0, hybrid 50)' })
@@ -115,7 +131,7 @@ function intIn(name: string, v: number, lo: number, hi: number): number {
 
 /** Parses argv (without node and script); returns null when --help was printed. */
 export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
-  const { rest, nets, macs, pcaps } = extractNamed(argv);
+  const { rest, nets, macs, pcaps, offloads } = extractNamed(argv);
   let helped = false;
   let failure: string | undefined;
   const parser = buildParser(rest)
@@ -137,12 +153,17 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     nets.set('service', a.net);
   }
   if (typeof a['net-mac'] === 'string') macs.set('service', a['net-mac']);
+  const ringSlotsArg = a['ring-slots'] === undefined ? undefined : intIn('ring-slots', a['ring-slots'] as number, 2, 65536);
+  if (ringSlotsArg !== undefined && ringSlotsArg & (ringSlotsArg - 1)) throw new UsageError(`--ring-slots must be a power of two (got ${ringSlotsArg})`);
   const nics: NicOption[] = [];
   for (const [name, iface] of nets) {
     if (!/^[^/\s]{1,15}$/.test(iface)) throw new UsageError(`malformed interface name '${iface}' for NIC ${name}`);
-    nics.push({ name, iface, mac: macs.has(name) ? parseMac(macs.get(name)!) : undefined });
+    const offload = a.offload === true || offloads.has(name);
+    const ringSlots = ringSlotsArg ?? (offload ? DEFAULTS.offloadRingSlots : DEFAULTS.ringSlots);
+    nics.push({ name, iface, mac: macs.has(name) ? parseMac(macs.get(name)!) : undefined, offload, ringSlots });
   }
   for (const name of macs.keys()) if (!nets.has(name)) throw new UsageError(`--net-mac given for NIC '${name}', which has no --net`);
+  for (const name of offloads) if (!nets.has(name)) throw new UsageError(`--offload given for NIC '${name}', which has no --net`);
   if (nics.length > 32) throw new UsageError('at most 32 NICs');
 
   const positional = (a._ as (string | number)[]).map(String);
@@ -151,8 +172,14 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
   if (!app) throw new UsageError('missing APP (the guest program to run)');
 
   const mode = (a.shm as Mode | undefined) ?? 'baseline';
-  const ringSlots = intIn('ring-slots', a['ring-slots'] as number, 2, 65536);
-  if (ringSlots & (ringSlots - 1)) throw new UsageError(`--ring-slots must be a power of two (got ${ringSlots})`);
+  const mtu = intIn('mtu', a.mtu as number, 68, 65535);
+  if (nics.length > 0) {
+    try {
+      computeLayout(nics.map((n) => ({ mtu, slotCount: n.ringSlots, vnet: n.offload })));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
   const statsArg = a.stats as string | undefined;
   let stats: TenderOptions['stats'] = 'none';
   if (statsArg !== undefined) {
@@ -172,9 +199,8 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
   return {
     mode,
     nics,
-    mtu: intIn('mtu', a.mtu as number, 68, 65535),
+    mtu,
     memMb: intIn('mem', a.mem as number, 16, 65536),
-    ringSlots,
     pollBudget: intIn('poll-budget', a['poll-budget'] as number, 1, 65536),
     pollIdleUs: intIn('poll-idle-us', a['poll-idle-us'] as number, 0, 10_000_000),
     guestSpinUs: a['guest-spin-us'] === undefined ? DEFAULTS.guestSpinUs[mode] : intIn('guest-spin-us', a['guest-spin-us'] as number, 0, 10_000_000),

@@ -21,6 +21,9 @@ export interface GuestNicConfig {
   mac: number[];
   mtu: number;
   maxFrame: number;
+  mtuFrame: number;
+  vnetHdrBytes: number;
+  offloads: number;
   fd: number; // baseline: the TAP; shm modes: -1
   kickFd: number; // shm modes: the kick eventfd; baseline: -1
 }
@@ -49,7 +52,7 @@ const post = (m: GuestMessage) => parentPort!.postMessage(m);
 // No region: the baseline, or a guest with no NIC in any mode (nothing to put in rings).
 const backend: NetBackend =
   cfg.region === null
-    ? new BaselineDevice(cfg.nics.map((n) => ({ iface: n.iface, fd: n.fd, maxFrame: n.maxFrame })), stats, cfg.wakeFd, cfg.capture)
+    ? new BaselineDevice(cfg.nics.map((n) => ({ iface: n.iface, fd: n.fd, maxFrame: n.maxFrame, mtuFrame: n.mtuFrame, vnetHdrBytes: n.vnetHdrBytes })), stats, cfg.wakeFd, cfg.capture)
     : new ShmBackend({
         region: cfg.region,
         kickFds: cfg.nics.map((n) => n.kickFd),
@@ -60,7 +63,9 @@ const backend: NetBackend =
         nowNs: monotonicNs,
       });
 
-const nics: NetInfo[] = cfg.nics.map((n, handle) => ({ handle, name: n.name, mac: Uint8Array.from(n.mac), mtu: n.mtu }));
+const nics: NetInfo[] = cfg.nics.map((n, handle) => ({
+  handle, name: n.name, mac: Uint8Array.from(n.mac), mtu: n.mtu, maxFrame: n.maxFrame, offloads: n.offloads, vnet: n.vnetHdrBytes > 0,
+}));
 
 function finish(status: number): never {
   backend.close();

@@ -1,5 +1,6 @@
 // What the tender reports at exit: the stats JSON (the format the issue and README give)
 // and a human summary.
+import { offloadNames, type OffloadName } from '../guest-api/abi.js';
 import type { Mode } from '../guest-api/notify.js';
 import type { NicTotals, Totals } from './stats.js';
 
@@ -8,7 +9,8 @@ export interface StatsReport {
   duration_s: number;
   /** null in the interval lines of --stats-interval (the run is not over). */
   exit_code: number | null;
-  nics: ({ name: string; iface: string } & NicTotals)[];
+  /** offloads: what the kernel accepted for the NIC's TAP ([] without --offload). */
+  nics: ({ name: string; iface: string; offloads: OffloadName[] } & NicTotals)[];
   notifications: { traps: number; kicks: number; interrupts: number; io_wakeups: number; total: number; per_frame: number };
   cpu_s: { tender: number; io: number; guest: number; process: number };
   guest_faults: number;
@@ -16,14 +18,14 @@ export interface StatsReport {
   pcap_dropped: number;
 }
 
-export function buildReport(mode: Mode, durationS: number, exitCode: number | null, nics: { name: string; iface: string }[], t: Totals, processCpuS: number): StatsReport {
+export function buildReport(mode: Mode, durationS: number, exitCode: number | null, nics: { name: string; iface: string; offloads: number }[], t: Totals, processCpuS: number): StatsReport {
   const frames = t.nics.reduce((a, n) => a + n.rx_frames + n.tx_frames, 0);
   const total = t.traps + t.kicks + t.interrupts;
   return {
     mode,
     duration_s: round(durationS, 6),
     exit_code: exitCode,
-    nics: nics.map((n, i) => ({ name: n.name, iface: n.iface, ...t.nics[i] })),
+    nics: nics.map((n, i) => ({ name: n.name, iface: n.iface, offloads: offloadNames(n.offloads), ...t.nics[i] })),
     notifications: {
       traps: t.traps, kicks: t.kicks, interrupts: t.interrupts, io_wakeups: t.io_wakeups, total,
       per_frame: frames > 0 ? round(total / frames, 6) : 0,
@@ -38,6 +40,7 @@ export function formatSummary(r: StatsReport, capturing = false): string {
   const lines = [`tender: mode ${r.mode}, ${r.duration_s.toFixed(3)} s, exit ${r.exit_code}`];
   for (const n of r.nics) {
     lines.push(`  ${n.name} (${n.iface}): rx ${n.rx_frames} frames ${n.rx_bytes} B, tx ${n.tx_frames} frames ${n.tx_bytes} B, drops rx ${n.rx_drops} tx ${n.tx_drops}, bad rx ${n.rx_bad}`);
+    if (n.offloads.length > 0) lines.push(`    offloads ${n.offloads.join(',')}: gso rx ${n.rx_gso} tx ${n.tx_gso}, largest frame rx ${n.rx_max} tx ${n.tx_max} B`);
   }
   const x = r.notifications;
   lines.push(`  notifications: ${x.total} (traps ${x.traps}, kicks ${x.kicks}, interrupts ${x.interrupts}), ${x.per_frame} per frame; io wake-ups ${x.io_wakeups}`);

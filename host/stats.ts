@@ -8,7 +8,9 @@ export type ThreadName = (typeof THREADS)[number];
 
 export const GLOBAL_COUNTERS = ['traps', 'kicks', 'interrupts', 'io_wakeups', 'cpu_s', 'faults'] as const;
 // pcap_dropped: capture records refused because the record ring was full (host/capture.ts).
-export const NIC_COUNTERS = ['rx_frames', 'rx_bytes', 'tx_frames', 'tx_bytes', 'rx_drops', 'tx_drops', 'rx_bad', 'pcap_dropped'] as const;
+export const NIC_COUNTERS = ['rx_frames', 'rx_bytes', 'tx_frames', 'tx_bytes', 'rx_drops', 'tx_drops', 'rx_bad', 'pcap_dropped', 'rx_gso', 'tx_gso', 'rx_max', 'tx_max'] as const;
+/** Counters that hold the largest value seen, not a count: combined across threads by max. */
+const MAXIMA: readonly NicCounter[] = ['rx_max', 'tx_max'];
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
 export type NicCounter = (typeof NIC_COUNTERS)[number];
 
@@ -39,6 +41,10 @@ export function section(sab: SharedArrayBuffer): Float64Array {
 export interface NicTotals {
   rx_frames: number; rx_bytes: number; tx_frames: number; tx_bytes: number;
   rx_drops: number; tx_drops: number; rx_bad: number; pcap_dropped: number;
+  /** Frames that were GSO super-frames (virtio-net gsoType not NONE), per direction. */
+  rx_gso: number; tx_gso: number;
+  /** The largest frame, in bytes, per direction. */
+  rx_max: number; tx_max: number;
 }
 export interface Totals {
   traps: number; kicks: number; interrupts: number; io_wakeups: number; faults: number;
@@ -49,10 +55,11 @@ export interface Totals {
 export function totals(stats: StatsBuffers, nicCount: number): Totals {
   const secs = THREADS.map((t) => section(stats[t]));
   const sum = (i: number) => secs.reduce((a, s) => a + s[i], 0);
+  const max = (i: number) => secs.reduce((a, s) => Math.max(a, s[i]), 0);
   const nics: NicTotals[] = [];
   for (let n = 0; n < nicCount; n++) {
     const row = {} as NicTotals;
-    for (const c of NIC_COUNTERS) row[c] = sum(nIndex(n, c));
+    for (const c of NIC_COUNTERS) row[c] = MAXIMA.includes(c) ? max(nIndex(n, c)) : sum(nIndex(n, c));
     nics.push(row);
   }
   const cpu = {} as Record<ThreadName, number>;

@@ -9,6 +9,7 @@ import { computeLayout, createRegion, FRAME_OVERHEAD, type RegionLayout } from '
 import { kickPolicyFor } from '../guest-api/notify.js';
 import { addon, errnoCode, threadCpuSeconds } from '../native/index.js';
 import { Capture, type CaptureFile, type CaptureNic } from './capture.js';
+import { openTap } from './tap.js';
 import type { NicOption, TenderOptions } from './cli-options.js';
 import { describeEnding, EndingError, tapGone, type Ending } from './endings.js';
 import type { GuestConfig, GuestMessage } from './guest-thread.js';
@@ -26,6 +27,9 @@ import { createStats, COUNTER, section, totals, type StatsBuffers } from './stat
 interface AttachedNic extends NicOption {
   fd: number;
   mac: Uint8Array;
+  /** TUN_F_* bits in force; vnet: frames carry a virtio-net header. */
+  offloads: number;
+  vnet: boolean;
 }
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -42,7 +46,7 @@ function attachAll(nics: NicOption[]): AttachedNic[] {
   try {
     for (const n of nics) {
       try {
-        out.push({ ...n, fd: addon.tapAttach(n.iface), mac: n.mac ?? randomMac() });
+        out.push({ ...n, ...openTap(n.iface, n.offload), mac: n.mac ?? randomMac() });
       } catch (err) {
         const code = errnoCode(err);
         const kind = code === 'EPERM' || code === 'EACCES' ? 'permission' : 'device-unavailable';
@@ -81,7 +85,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
   // A guest with no NIC (solo5 allows it) needs no rings and no IO thread in any mode.
   const shm = opts.mode !== 'baseline' && nics.length > 0;
   const stats = createStats();
-  const layout = nics.length > 0 ? computeLayout(nics.map(() => ({ mtu: opts.mtu, slotCount: opts.ringSlots }))) : null;
+  const layout = nics.length > 0 ? computeLayout(nics.map((n) => ({ mtu: opts.mtu, slotCount: n.ringSlots, vnet: n.vnet, offloads: n.offloads }))) : null;
   const region = shm && layout ? createRegion(layout, nics.map((n) => n.mac)) : null;
   const capture = outs.pcaps.length > 0 ? startCapture(opts, outs.pcaps, nics) : null;
   const wakeFd = addon.eventfdCreate(); // wakes a baseline guest out of epoll_wait so it can be stopped
@@ -174,6 +178,7 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
     capture,
     nics: nics.map((n, i) => ({
       name: n.name, iface: n.iface, mac: Array.from(n.mac), mtu: opts.mtu, maxFrame: layout!.nics[i].maxFrame,
+      mtuFrame: layout!.nics[i].mtuFrame, vnetHdrBytes: layout!.nics[i].vnetHdrBytes, offloads: n.offloads,
       fd: shm ? -1 : n.fd, kickFd: shm ? kickFds[i] : -1,
     })),
     app: opts.app,

@@ -4,7 +4,7 @@
 //   hybrid keeps polling for pollIdleUs after the last work (notifications stay masked
 //          because the guest only kicks a sleeping IO thread), then sleeps.
 // Sleeping follows guest-api/notify.ts: announce, re-check every ring, then epoll_wait.
-import { MIN_FRAME, readLayout, type NicLayout } from '../../guest-api/abi.js';
+import { MIN_FRAME, VNET, VNET_GSO_NONE, readLayout, type NicLayout } from '../../guest-api/abi.js';
 import { HostNotify, WAIT_RX, WAIT_TX, type ShmMode } from '../../guest-api/notify.js';
 import { Consumer, Producer, RingFault, RingView } from '../../guest-api/ring.js';
 import { monotonicNs as nowNs } from '../../guest-api/clock.js';
@@ -53,6 +53,8 @@ interface Port {
   rxView: RingView;
   txView: RingView;
   maxFrame: number;
+  mtuFrame: number;
+  hdr: number; // virtio-net header bytes before each frame (0 without offloads)
   layout: NicLayout;
   stalled: boolean;
   c: ReturnType<typeof nicCounters>;
@@ -94,7 +96,7 @@ export class Pump {
       return {
         iface: nic.iface, fd: nic.fd, kickFd: nic.kickFd, rxView, txView,
         rx: new Producer(rxView), tx: new Consumer(txView, MIN_FRAME, l.maxFrame), maxFrame: l.maxFrame,
-        layout: l, stalled: false, c: nicCounters(index),
+        mtuFrame: l.mtuFrame, hdr: l.vnetHdrBytes, layout: l, stalled: false, c: nicCounters(index),
         index, captured: cfg.capture?.nics[index] ?? false,
       };
     });
@@ -190,17 +192,25 @@ export class Pump {
       reads += got;
       const ts = p.captured && got > 0 ? nowNs() : 0;
       let ok = 0;
+      const hdr = p.hdr;
       for (let i = 0; i < got; i++) {
-        const len = this.lens[i];
-        const bad = len < MIN_FRAME ? REASON.runt : len > p.maxFrame ? REASON.oversize : REASON.none;
-        if (p.captured) this.record(p, DIR.in, bad, ts, view.dataOffset(start + i), len, Math.min(len, view.capacity));
+        const at = view.dataOffset(start + i);
+        const raw = this.lens[i];
+        const len = Math.max(raw - hdr, 0);
+        // A runt, or larger than the slot allows, or (offloads) over the MTU without being a
+        // GSO super-frame: counted, never passed on cut short.
+        const gso = hdr > 0 ? this.u8[at + VNET.gsoType] : VNET_GSO_NONE;
+        const bad = raw < hdr + MIN_FRAME ? REASON.runt : len > p.maxFrame || (len > p.mtuFrame && gso === VNET_GSO_NONE) ? REASON.oversize : REASON.none;
+        if (p.captured) this.record(p, DIR.in, bad, ts, at + hdr, len, Math.min(len, view.capacity - hdr));
         if (bad !== REASON.none) {
-          s[p.c.rx_bad]++; // runt or larger than the MTU allows: counted, never passed on cut short
+          s[p.c.rx_bad]++;
           continue;
         }
-        if (ok !== i) this.u8.copyWithin(view.dataOffset(start + ok), view.dataOffset(start + i), view.dataOffset(start + i) + len);
+        if (ok !== i) this.u8.copyWithin(view.dataOffset(start + ok), at, at + raw);
         p.rx.setLength(kept + ok, len);
         bytes += len;
+        if (gso !== VNET_GSO_NONE) s[p.c.rx_gso]++;
+        if (len > s[p.c.rx_max]) s[p.c.rx_max] = len;
         ok++;
       }
       kept += ok;
@@ -225,7 +235,8 @@ export class Pump {
     while (done < want) {
       const start = (p.tx.index + done) >>> 0;
       const run = view.contiguous(start, want - done);
-      for (let i = 0; i < run; i++) this.lens[i] = p.tx.length(done + i);
+      const hdr = p.hdr;
+      for (let i = 0; i < run; i++) this.lens[i] = hdr + p.tx.length(done + i);
       if (p.captured) this.sentLens.set(this.lens.subarray(0, run));
       let put: number;
       try {
@@ -236,12 +247,20 @@ export class Pump {
       let bytes = 0;
       let dropped = 0;
       for (let i = 0; i < put; i++) {
-        if (this.lens[i] === 0) dropped++; // refused by the kernel: consumed, counted
-        bytes += this.lens[i];
+        const raw = this.lens[i];
+        if (raw === 0) {
+          dropped++; // refused by the kernel (a bad length, or a virtio-net header it rejects): consumed, counted
+          continue;
+        }
+        const len = raw - hdr;
+        bytes += len;
+        // The header is the guest's: read once, only to count what it asked of the kernel.
+        if (hdr > 0 && this.u8[view.dataOffset(start + i) + VNET.gsoType] !== VNET_GSO_NONE) s[p.c.tx_gso]++;
+        if (len > s[p.c.tx_max]) s[p.c.tx_max] = len;
       }
       if (p.captured) {
         const ts = nowNs();
-        for (let i = 0; i < put; i++) this.record(p, DIR.out, this.lens[i] === 0 ? REASON.txRefused : REASON.none, ts, view.dataOffset(start + i), this.sentLens[i]);
+        for (let i = 0; i < put; i++) this.record(p, DIR.out, this.lens[i] === 0 ? REASON.txRefused : REASON.none, ts, view.dataOffset(start + i) + hdr, this.sentLens[i] - hdr);
       }
       s[p.c.tx_frames] += put - dropped;
       s[p.c.tx_drops] += dropped;
@@ -338,7 +357,7 @@ export class Pump {
       } catch {
         return;
       }
-      this.record(p, DIR.out, REASON.txUnsent, ts, p.txView.dataOffset(p.tx.index + k), len);
+      this.record(p, DIR.out, REASON.txUnsent, ts, p.txView.frameOffset(p.tx.index + k), len);
     }
   }
 
