@@ -1,11 +1,12 @@
 // A two-port firewall: forwards Ethernet frames between the NICs named `service` and
 // `backend`, passing ARP and ICMP, and UDP/TCP only to the ports in --allow=P,Q,...
 // Everything else is dropped and counted. Waits on both NICs at once (yield_until's ready
-// set) and sends each batch with one net_flush. Stops after --seconds=S (0: never).
+// set), forwards each frame where it lies (net_forward: no copy) and sends each batch with
+// one net_flush. Stops after --seconds=S (0: never).
 // With --offload a frame may be a 64 KiB TCP super-frame with its checksum left to finish:
 // its virtio-net header goes out with it untouched, and the kernel segments and checksums.
 //   tender --net:service=tap100 --net:backend=tap101 --shm=hybrid --offload firewall.js --allow=80,9000
-import { net_info, net_read_view, net_read_vnet, net_read_done, net_queue, net_flush, net_wait_room, vnet_header, yield_until, clock_monotonic, console_write, AGAIN, OK } from 'shmtender/guest';
+import { net_info, net_read_view, net_read_done, net_forward, net_flush, net_wait_room, yield_until, clock_monotonic, console_write, AGAIN, OK } from 'shmtender/guest';
 import { option, etherType, ETH_ARP, ETH_IP } from './lib/ether.js';
 
 export function main({ args }) {
@@ -18,7 +19,6 @@ export function main({ args }) {
   peer[service.handle] = backend.handle;
   peer[backend.handle] = service.handle;
   let dropped = 0, refused = 0;
-  const hdr = vnet_header();
   console_write(`firewall: service <-> backend, allowing ports ${[...allow].join(',') || 'none'}\n`);
   while (clock_monotonic() < end) {
     const ready = yield_until(Math.min(clock_monotonic() + 1e9, end));
@@ -26,14 +26,13 @@ export function main({ args }) {
       if ((ready & (1 << from)) === 0) continue;
       const to = peer[from];
       for (let f = net_read_view(from); f !== null; f = net_read_view(from)) {
+        let r = -1;
         if (allowed(f, allow)) {
-          net_read_vnet(from, hdr);
-          let r;
-          while ((r = net_queue(to, f, f.length, hdr)) === AGAIN) { net_flush(to); net_wait_room(to, clock_monotonic() + 1e8); }
+          while ((r = net_forward(from, to)) === AGAIN) { net_flush(to); net_wait_room(to, clock_monotonic() + 1e8); }
           if (r === OK) passed[from]++;
           else refused++; // a super-frame towards a NIC without offloads (use --offload on both)
         } else dropped++;
-        net_read_done(from);
+        if (r !== OK) net_read_done(from);
       }
       net_flush(to);
     }

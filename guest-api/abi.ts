@@ -139,10 +139,26 @@ export const N = {
 } as const;
 export const NIC_HEADER_BYTES = 3 * CACHE_LINE;
 
-// A slot: u32 frame length, u32 reserved, [virtio-net header,] then the frame. The length
-// counts the frame only. Slots are cache-line aligned.
+// A slot: u32 frame length, u32 ref, [virtio-net header,] then the frame. The length counts
+// the frame only. Slots are cache-line aligned. In a TX slot, ref 0 means the frame is in
+// this slot; otherwise the guest forwards a received frame where it lies (net_forward): ref
+// names an RX slot, whose header and frame the IO thread writes instead, and the guest keeps
+// that RX slot until the TX slot is consumed. RX slots' ref is 0.
 export const SLOT_LEN_OFFSET = 0;
+export const SLOT_REF_OFFSET = 4;
 export const SLOT_DATA_OFFSET = 8; // where a read() lands and a write() starts: the header, if any, then the frame
+const REF_FLAG = 0x80000000;
+/** A TX slot's ref naming slot `slot` of NIC `nic`'s RX ring. */
+export function encodeRef(nic: number, slot: number): number {
+  return (REF_FLAG | (nic << 16) | slot) >>> 0;
+}
+/** The NIC a non-zero ref names (any of bits 16-30: a value >= MAX_NICS is no NIC). */
+export function refNic(ref: number): number {
+  return (ref >>> 16) & 0x7fff;
+}
+export function refSlot(ref: number): number {
+  return ref & 0xffff;
+}
 
 export interface NicGeometry {
   mtu: number;

@@ -114,6 +114,18 @@ export function net_queue(handle: number, buf: Uint8Array, size: number = buf.le
   return rt!.backend.write(handle, buf, size, false, vnet);
 }
 
+/**
+ * Queues the frame net_read_view(from) returns on `to`'s TX ring, its virtio-net header with
+ * it, and consumes it as net_read_done(from) does. No copy: the IO thread sends it from where
+ * it was received (and the RX slot comes back once it is sent). Follow with net_flush(to).
+ * AGAIN when `to`'s TX ring is full (the frame stays), EINVAL when no frame waits or it
+ * cannot go out on `to` (a super-frame towards a NIC without offloads).
+ */
+export function net_forward(from: number, to: number): Result {
+  if (!validHandle(from) || !validHandle(to)) return EINVAL;
+  return rt!.backend.forward(from, to, false);
+}
+
 /** One notification for everything queued (on `handle`, or on every NIC). */
 export function net_flush(handle?: number): Result {
   const r = runtime();

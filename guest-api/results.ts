@@ -23,6 +23,8 @@ export interface NetBackend {
   /** The virtio-net header of the frame readView returns (empty on a NIC without offloads). */
   readVnet(handle: number, out: VnetHeader): Result;
   write(handle: number, buf: Uint8Array, size: number, notify: boolean, vnet?: VnetHeader): Result;
+  /** The frame readView(from) returns, with its header, onto `to`'s TX ring; consumes it as readDone does. */
+  forward(from: number, to: number, notify: boolean): Result;
   flush(handle: number): Result;
   /** Blocks until a NIC has frames (returns the ready set, bit h for handle h) or the deadline passes (0). */
   wait(deadlineNs: number): number;

@@ -5,7 +5,7 @@
 // other side's index once with Atomics.load, checks it, and uses only that checked copy.
 // A value that cannot be right is a RingFault: the caller stops the peer, it never reads
 // or writes outside the ring because of it.
-import { N, SLOT_DATA_OFFSET, SLOT_LEN_OFFSET, type NicLayout } from './abi.js';
+import { N, SLOT_DATA_OFFSET, SLOT_LEN_OFFSET, SLOT_REF_OFFSET, type NicLayout } from './abi.js';
 
 export class RingFault extends Error {
   constructor(message: string) {
@@ -87,9 +87,19 @@ export class Producer {
     const r = this.ring;
     r.u32[(r.slotOffset(this.head + k) + SLOT_LEN_OFFSET) >>> 2] = len;
   }
+  /** Writes the ref word of the k-th slot after head (0: the frame is in the slot). */
+  setRef(k: number, ref: number): void {
+    const r = this.ring;
+    r.u32[(r.slotOffset(this.head + k) + SLOT_REF_OFFSET) >>> 2] = ref;
+  }
   publish(n: number): void {
     this.head = (this.head + n) >>> 0;
     Atomics.store(this.ring.i32, this.ring.headWord, this.head | 0);
+  }
+  /** Whether the consumer is past published index i (one of the last `count` published). */
+  consumed(i: number): boolean {
+    const used = this.ring.count - this.room();
+    return ((this.head - i) >>> 0) > used;
   }
 }
 
@@ -123,9 +133,55 @@ export class Consumer {
     }
     return len;
   }
+  /** The ref word of the k-th waiting frame, read once (the caller checks what it names). */
+  ref(k: number): number {
+    const r = this.ring;
+    return r.u32[(r.slotOffset(this.tail + k) + SLOT_REF_OFFSET) >>> 2];
+  }
   release(n: number): void {
     this.tail = (this.tail + n) >>> 0;
     Atomics.store(this.ring.i32, this.ring.tailWord, this.tail | 0);
+  }
+}
+
+/**
+ * The frames a consumer has finished with but cannot release yet, in ring order: a frame
+ * forwarded without a copy stays in its RX slot until the TX ring that names it has been
+ * consumed, and a ring is released in order, so frames after it wait too. Bounded by the
+ * ring's size (one entry per slot).
+ */
+export class Holds {
+  private readonly by: (Producer | null)[];
+  private readonly index: Uint32Array;
+  private first = 0;
+  private n = 0;
+
+  constructor(private readonly size: number) {
+    this.by = new Array<Producer | null>(size).fill(null);
+    this.index = new Uint32Array(size);
+  }
+  get count(): number {
+    return this.n;
+  }
+  /** A finished frame: free once `by` has consumed its index `i` (by null: free now). */
+  push(by: Producer | null, i: number): void {
+    const k = (this.first + this.n) % this.size;
+    this.by[k] = by;
+    this.index[k] = i;
+    this.n++;
+  }
+  /** Drops the leading entries whose frames are free; returns how many (to release). */
+  reclaim(): number {
+    let freed = 0;
+    while (this.n > 0) {
+      const by = this.by[this.first];
+      if (by !== null && !by.consumed(this.index[this.first])) break;
+      this.by[this.first] = null;
+      this.first = (this.first + 1) % this.size;
+      this.n--;
+      freed++;
+    }
+    return freed;
   }
 }
 

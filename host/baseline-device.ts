@@ -27,6 +27,7 @@ export class BaselineDevice implements NetBackend {
   private readonly scratch: Uint8Array;
   private viewLen = -1;
   private viewNic = -1;
+  private readonly fwdHdr = emptyVnet();
   private readonly counters: ReturnType<typeof nicCounters>[];
   private readonly cap: RecordProducer | null;
   private readonly captured: boolean[];
@@ -153,6 +154,17 @@ export class BaselineDevice implements NetBackend {
     if (hdr !== undefined && hdr[VNET.gsoType] !== VNET_GSO_NONE) this.stats[c.tx_gso]++;
     if (size > this.stats[c.tx_max]) this.stats[c.tx_max] = size;
     return OK;
+  }
+
+  /** The frame readView handed out, header and all, in one write trap: no copy here either. */
+  forward(from: number, to: number, _notify: boolean): Result {
+    if (this.viewLen < 0 || this.viewNic !== from) return EINVAL;
+    const hdr = this.rxHdr[from];
+    let vnet: VnetHeader | undefined;
+    if (hdr !== undefined) decodeVnet(hdr, 0, (vnet = this.fwdHdr));
+    const r = this.write(to, this.scratch, this.viewLen, true, vnet);
+    if (r === OK || r === UNSPEC) this.readDone(from); // UNSPEC: the kernel refused it, counted in tx_drops
+    return r;
   }
 
   /** --pcap: a record of the frame in buf (len long; what a short buffer could hold is kept), counted if the ring refuses it. */

@@ -65,9 +65,9 @@ static Napi::Value RegionClose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// The arguments both burst calls take: (region, fd, firstOffset, stride, [capacity,] count,
-// lens: Uint32Array). Buffer i starts at firstOffset + i*stride. Checks that every buffer,
-// `span` bytes long, lies inside the region, and that lens holds count entries.
+// readBurst's arguments: (region, fd, firstOffset, stride, capacity, count, lens: Uint32Array).
+// Buffer i starts at firstOffset + i*stride. Checks that every buffer, `span` (capacity)
+// bytes long, lies inside the region, and that lens holds count entries.
 struct Burst {
   Region* region;
   int fd;
@@ -76,13 +76,12 @@ struct Burst {
   uint8_t* at(int64_t i) const { return region->base + first + i * stride; }
 };
 
-static bool ParseBurst(const Napi::CallbackInfo& info, bool withCapacity, Burst& b, int64_t& span) {
+static bool ParseBurst(const Napi::CallbackInfo& info, Burst& b, int64_t& span) {
   Napi::Env env = info.Env();
   size_t a = 2;
   b.region = ArgRegion(info, 0);
   if (b.region == nullptr || !ArgFd(info, 1, b.fd) || !ArgInt(info, a++, b.first) || !ArgInt(info, a++, b.stride)) return false;
-  span = 0;
-  if (withCapacity && !ArgInt(info, a++, span)) return false;
+  if (!ArgInt(info, a++, span)) return false;
   if (!ArgInt(info, a++, b.count)) return false;
   void* lensData;
   size_t lensLen;
@@ -104,7 +103,7 @@ static Napi::Value ReadBurst(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Burst b;
   int64_t capacity;
-  if (!ParseBurst(info, true, b, capacity)) return env.Undefined();
+  if (!ParseBurst(info, b, capacity)) return env.Undefined();
   int64_t n = 0;
   while (n < b.count) {
     ssize_t got = read(b.fd, b.at(n), static_cast<size_t>(capacity));
@@ -118,25 +117,38 @@ static Napi::Value ReadBurst(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
-// writeBurst(region, fd, firstOffset, stride, count, lens: Uint32Array) -> frames consumed
-// One write() per frame of lens[i] bytes. Stops at EAGAIN (the frame stays queued). A frame
-// the kernel refuses (bad length, interface down) is consumed and its lens[i] set to 0 so
-// the caller counts it as dropped instead of retrying it forever. Every frame is checked
-// against its slot and the region before it is written: lens comes from guest-written memory.
+// writeBurst(region, fd, offsets: Uint32Array, lens: Uint32Array, count) -> frames consumed
+// One write() per frame, of lens[i] bytes at offsets[i], each checked to lie inside the region
+// before any is written (a frame may be anywhere: in another ring's slot when the guest
+// forwards it without a copy). Stops at EAGAIN (the frame stays queued). A frame the kernel
+// refuses (bad length, a virtio-net header it rejects, interface down) is consumed and its
+// lens[i] set to 0 so the caller counts it as dropped instead of retrying it forever.
 static Napi::Value WriteBurst(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Burst b;
-  int64_t span;
-  if (!ParseBurst(info, false, b, span)) return env.Undefined();
-  int64_t n = 0;
-  while (n < b.count) {
-    uint64_t len = b.lens[n];
-    if (len > static_cast<uint64_t>(b.stride) ||
-        static_cast<uint64_t>(b.first) + static_cast<uint64_t>(n) * b.stride + len > b.region->length) {
-      Napi::RangeError::New(env, "frame length exceeds its slot or the shared region").ThrowAsJavaScriptException();
+  Region* r = ArgRegion(info, 0);
+  int fd;
+  int64_t count;
+  if (r == nullptr || !ArgFd(info, 1, fd) || !ArgInt(info, 4, count)) return env.Undefined();
+  void* offsData;
+  void* lensData;
+  size_t offsLen, lensLen;
+  if (!TypedArg(info, 2, napi_uint32_array, &offsData, &offsLen) || !TypedArg(info, 3, napi_uint32_array, &lensData, &lensLen))
+    return env.Undefined();
+  if (count < 0 || static_cast<uint64_t>(count) > lensLen || static_cast<uint64_t>(count) > offsLen) {
+    Napi::RangeError::New(env, "count outside the offsets/lens arrays").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const uint32_t* offs = static_cast<const uint32_t*>(offsData);
+  uint32_t* lens = static_cast<uint32_t*>(lensData);
+  for (int64_t i = 0; i < count; i++) {
+    if (static_cast<uint64_t>(offs[i]) + lens[i] > r->length) {
+      Napi::RangeError::New(env, "burst lies outside the shared region").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    ssize_t put = write(b.fd, b.at(n), static_cast<size_t>(len));
+  }
+  int64_t n = 0;
+  while (n < count) {
+    ssize_t put = write(fd, r->base + offs[n], static_cast<size_t>(lens[n]));
     if (put < 0) {
       int err = errno;
       if (err == EINTR) continue;
@@ -145,7 +157,7 @@ static Napi::Value WriteBurst(const Napi::CallbackInfo& info) {
         if (n > 0) break;
         return ThrowErrno(env, err, std::string("write: ") + std::strerror(err));
       }
-      b.lens[n] = 0;  // refused frame: dropped, counted by the caller
+      lens[n] = 0;  // refused frame: dropped, counted by the caller
     }
     n++;
   }

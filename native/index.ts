@@ -25,8 +25,8 @@ export interface Addon {
   regionClose(region: number): void;
   /** read() up to count frames into buffers at first + i*stride (capacity bytes each); lengths into lens. */
   readBurst(region: number, fd: number, first: number, stride: number, capacity: number, count: number, lens: Uint32Array): number;
-  /** write() count frames from buffers at first + i*stride; a refused frame is consumed with lens[i] = 0. */
-  writeBurst(region: number, fd: number, first: number, stride: number, count: number, lens: Uint32Array): number;
+  /** write() count frames, lens[i] bytes at offsets[i] each; a refused frame is consumed with lens[i] = 0. */
+  writeBurst(region: number, fd: number, offsets: Uint32Array, lens: Uint32Array, count: number): number;
   /** One frame into buf (its virtio-net header into hdr, when given): the length read (header included), or -1 when nothing waits. */
   readFrame(fd: number, buf: Uint8Array, hdr?: Uint8Array): number;
   /** One frame from buf (after the virtio-net header hdr, when given): 0 written, -1 would block, -2 refused by the kernel. */

@@ -43,22 +43,23 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
     expect(() => addon.readBurst(region, zero, 0, 64, 64, 5, lens)).toThrow(RangeError); // lens shorter than count
   });
 
-  it('writeBurst writes frames that fit their slot and the region', () => {
+  it('writeBurst writes each frame from its own offset (slots, or an RX slot a TX slot names)', () => {
     const lens = Uint32Array.from([60, 64, 14]);
-    expect(addon.writeBurst(region, devnull, 0, 64, 3, lens)).toBe(3);
+    expect(addon.writeBurst(region, devnull, Uint32Array.from([0, 3000, 64]), lens, 3)).toBe(3);
     expect(Array.from(lens)).toEqual([60, 64, 14]);
   });
 
-  it('writeBurst checks every frame, not just the burst start: a length past its slot or the region throws', () => {
-    // Every slot starts inside the region (the last at 4042), but its 64-byte frame would end at 4106.
-    expect(() => addon.writeBurst(region, devnull, 3914, 64, 3, Uint32Array.from([10, 10, 64]))).toThrow(/exceeds its slot or the shared region/);
-    expect(() => addon.writeBurst(region, devnull, 0, 64, 2, Uint32Array.from([10, 65]))).toThrow(/exceeds its slot/);
-    expect(() => addon.writeBurst(region, devnull, 0, 64, 1, Uint32Array.from([0xffffffff]))).toThrow(RangeError);
+  it('writeBurst checks every frame, not just the first: one ending past the region throws before any is written', () => {
+    // Every frame starts inside the region, but the last 64-byte one would end at 4106.
+    expect(() => addon.writeBurst(region, devnull, Uint32Array.from([0, 64, 4042]), Uint32Array.from([10, 10, 64]), 3)).toThrow(/outside the shared region/);
+    expect(() => addon.writeBurst(region, devnull, Uint32Array.from([0]), Uint32Array.from([0xffffffff]), 1)).toThrow(RangeError);
+    expect(() => addon.writeBurst(region, devnull, Uint32Array.from([0xffffffff]), Uint32Array.from([1]), 1)).toThrow(RangeError);
+    expect(() => addon.writeBurst(region, devnull, Uint32Array.from([0]), Uint32Array.from([10, 10]), 2)).toThrow(/count outside/); // offsets shorter than count
   });
 
   it('a closed region id is refused', () => {
     const r = addon.regionOpen(new Uint8Array(new SharedArrayBuffer(64)));
     addon.regionClose(r);
-    expect(() => addon.writeBurst(r, devnull, 0, 64, 1, Uint32Array.from([10]))).toThrow(/no such region/);
+    expect(() => addon.writeBurst(r, devnull, Uint32Array.from([0]), Uint32Array.from([10]), 1)).toThrow(/no such region/);
   });
 });

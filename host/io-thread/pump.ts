@@ -4,7 +4,7 @@
 //   hybrid keeps polling for pollIdleUs after the last work (notifications stay masked
 //          because the guest only kicks a sleeping IO thread), then sleeps.
 // Sleeping follows guest-api/notify.ts: announce, re-check every ring, then epoll_wait.
-import { MIN_FRAME, VNET, VNET_GSO_NONE, readLayout, type NicLayout } from '../../guest-api/abi.js';
+import { MIN_FRAME, VNET, VNET_GSO_NONE, readLayout, refNic, refSlot, type NicLayout } from '../../guest-api/abi.js';
 import { HostNotify, WAIT_RX, WAIT_TX, type ShmMode } from '../../guest-api/notify.js';
 import { Consumer, Producer, RingFault, RingView } from '../../guest-api/ring.js';
 import { monotonicNs as nowNs } from '../../guest-api/clock.js';
@@ -72,6 +72,7 @@ export class Pump {
   private readonly region: number;
   private readonly lens: Uint32Array;
   private readonly sentLens: Uint32Array; // a TX burst's lengths, kept: writeBurst zeroes those the kernel refused
+  private readonly offsets: Uint32Array; // where each frame of a TX burst lies
   private readonly cap: RecordProducer | null;
   private readonly ready = new Int32Array(64);
   private epfd = -1;
@@ -88,6 +89,7 @@ export class Pump {
     this.region = addon.regionOpen(this.u8);
     this.lens = new Uint32Array(Math.max(...layout.nics.map((n) => n.slotCount)));
     this.sentLens = new Uint32Array(this.lens.length);
+    this.offsets = new Uint32Array(this.lens.length);
     this.cap = cfg.capture ? new RecordProducer(cfg.capture.ring, cfg.capture.snaplen, cfg.nics.length) : null;
     this.ports = cfg.nics.map((nic, index) => {
       const l = layout.nics[index];
@@ -224,52 +226,64 @@ export class Pump {
     return kept;
   }
 
-  /** TX ring -> TAP: every waiting frame, lengths read once and checked. */
+  /**
+   * TX ring -> TAP: every waiting frame, lengths and refs read once and checked. A frame the
+   * guest forwarded without a copy is written from the RX slot its ref names.
+   */
   private serviceTx(p: Port): number {
     const avail = p.tx.available();
     if (avail === 0) return 0;
     const want = Math.min(avail, this.cfg.pollBudget);
     const view = p.txView;
     const s = this.stats;
-    let done = 0;
-    while (done < want) {
-      const start = (p.tx.index + done) >>> 0;
-      const run = view.contiguous(start, want - done);
-      const hdr = p.hdr;
-      for (let i = 0; i < run; i++) this.lens[i] = hdr + p.tx.length(done + i);
-      if (p.captured) this.sentLens.set(this.lens.subarray(0, run));
-      let put: number;
-      try {
-        put = addon.writeBurst(this.region, p.fd, view.dataOffset(start), view.slotSize, run, this.lens);
-      } catch (err) {
-        throw deviceFault(p.iface, err);
-      }
-      let bytes = 0;
-      let dropped = 0;
-      for (let i = 0; i < put; i++) {
-        const raw = this.lens[i];
-        if (raw === 0) {
-          dropped++; // refused by the kernel (a bad length, or a virtio-net header it rejects): consumed, counted
-          continue;
-        }
-        const len = raw - hdr;
-        bytes += len;
-        // The header is the guest's: read once, only to count what it asked of the kernel.
-        if (hdr > 0 && this.u8[view.dataOffset(start + i) + VNET.gsoType] !== VNET_GSO_NONE) s[p.c.tx_gso]++;
-        if (len > s[p.c.tx_max]) s[p.c.tx_max] = len;
-      }
-      if (p.captured) {
-        const ts = nowNs();
-        for (let i = 0; i < put; i++) this.record(p, DIR.out, this.lens[i] === 0 ? REASON.txRefused : REASON.none, ts, view.dataOffset(start + i) + hdr, this.sentLens[i] - hdr);
-      }
-      s[p.c.tx_frames] += put - dropped;
-      s[p.c.tx_drops] += dropped;
-      s[p.c.tx_bytes] += bytes;
-      done += put;
-      if (put < run) break;
+    const hdr = p.hdr;
+    for (let i = 0; i < want; i++) {
+      const len = p.tx.length(i);
+      const ref = p.tx.ref(i);
+      this.lens[i] = hdr + len;
+      this.offsets[i] = ref === 0 ? view.dataOffset(p.tx.index + i) : this.refOffset(p, ref, len);
     }
-    if (done > 0) p.tx.release(done);
-    return done;
+    if (p.captured) this.sentLens.set(this.lens.subarray(0, want));
+    let put: number;
+    try {
+      put = addon.writeBurst(this.region, p.fd, this.offsets, this.lens, want);
+    } catch (err) {
+      throw deviceFault(p.iface, err);
+    }
+    let bytes = 0;
+    let dropped = 0;
+    for (let i = 0; i < put; i++) {
+      const raw = this.lens[i];
+      if (raw === 0) {
+        dropped++; // refused by the kernel (a bad length, or a virtio-net header it rejects): consumed, counted
+        continue;
+      }
+      const len = raw - hdr;
+      bytes += len;
+      // The header is the guest's: read once, only to count what it asked of the kernel.
+      if (hdr > 0 && this.u8[this.offsets[i] + VNET.gsoType] !== VNET_GSO_NONE) s[p.c.tx_gso]++;
+      if (len > s[p.c.tx_max]) s[p.c.tx_max] = len;
+    }
+    if (p.captured) {
+      const ts = nowNs();
+      for (let i = 0; i < put; i++) this.record(p, DIR.out, this.lens[i] === 0 ? REASON.txRefused : REASON.none, ts, this.offsets[i] + hdr, this.sentLens[i] - hdr);
+    }
+    s[p.c.tx_frames] += put - dropped;
+    s[p.c.tx_drops] += dropped;
+    s[p.c.tx_bytes] += bytes;
+    if (put > 0) p.tx.release(put);
+    return put;
+  }
+
+  /** Where a forwarded frame lies: an RX slot of a NIC with the same header size, big enough for len. */
+  private refOffset(p: Port, ref: number, len: number): number {
+    const nic = refNic(ref);
+    const src = nic < this.ports.length ? this.ports[nic] : undefined;
+    const slot = refSlot(ref);
+    if (src === undefined || slot >= src.rxView.count || src.hdr !== p.hdr || len > src.maxFrame) {
+      throw new RingFault(`nic ${p.index} tx ring: ref 0x${(ref >>> 0).toString(16)} names no RX slot a ${len}-byte frame can be sent from`);
+    }
+    return src.rxView.dataOffset(slot);
   }
 
   /** announce -> re-check -> epoll_wait; see guest-api/notify.ts for why this loses nothing. */
@@ -352,12 +366,15 @@ export class Pump {
     const ts = nowNs();
     for (let k = 0; k < left; k++) {
       let len: number;
+      let at: number;
       try {
         len = p.tx.length(k);
+        const ref = p.tx.ref(k);
+        at = (ref === 0 ? p.txView.dataOffset(p.tx.index + k) : this.refOffset(p, ref, len)) + p.hdr;
       } catch {
         return;
       }
-      this.record(p, DIR.out, REASON.txUnsent, ts, p.txView.frameOffset(p.tx.index + k), len);
+      this.record(p, DIR.out, REASON.txUnsent, ts, at, len);
     }
   }
 
