@@ -1,12 +1,17 @@
 /* A UDP sender for the namespace side: sendmmsg bursts of --size byte datagrams to --dst:--port,
  * --count datagrams or --seconds, whichever comes first; --pps paces it (0 = flat out).
- * Prints {"sent":N,"seconds":S,"pps":R}. */
+ * --gso=G (UDP_SEGMENT): each send of --size bytes leaves as datagrams of G bytes, one
+ * super-frame to a TAP with USO on. Prints {"sent":N,"seconds":S,"pps":R} (N: sends). */
 #define _GNU_SOURCE
 #include "common.h"
 #include <arpa/inet.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 
 #define BURST 64
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 
 int main(int argc, char **argv) {
   const char *dst = opt(argc, argv, "dst", "10.0.0.2");
@@ -19,6 +24,8 @@ int main(int argc, char **argv) {
   int s = socket(AF_INET, SOCK_DGRAM, 0);
   int sndbuf = 4 << 20;
   setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  int gso = atoi(opt(argc, argv, "gso", "0"));
+  if (gso > 0 && setsockopt(s, SOL_UDP, UDP_SEGMENT, &gso, sizeof gso) < 0) { perror("UDP_SEGMENT"); return 69; }
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port)};
   if (inet_pton(AF_INET, dst, &to.sin_addr) != 1) { fprintf(stderr, "udp_flood: bad --dst\n"); return 64; }
   static char bufs[BURST][65536];
