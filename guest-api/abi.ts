@@ -231,7 +231,7 @@ export function computeLayout(nics: NicGeometry[]): RegionLayout {
     });
   });
   // regionBytes is an Int32 word; 2 GiB is also well past what any NIC needs.
-  if (offset > MAX_REGION_BYTES) throw new RangeError(`the rings need ${Math.ceil(offset / 2 ** 20)} MiB, over the ${MAX_REGION_BYTES / 2 ** 20} MiB limit: fewer --ring-slots`);
+  if (offset > MAX_REGION_BYTES) throw new RangeError(`the rings need ${Math.ceil(offset / 2 ** 20)} MiB, over the 2 GiB a region can have: fewer --ring-slots`);
   const layout = { bytes: offset, nics: out };
   checkLayout(layout);
   return layout;

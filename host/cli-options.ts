@@ -11,8 +11,6 @@ export interface NicOption {
   mac?: Uint8Array;
   /** --offload / --offload:NAME: open the TAP with a virtio-net header and checksum/TSO/USO offloads. */
   offload: boolean;
-  /** Slots per ring for this NIC. */
-  ringSlots: number;
 }
 
 export interface TenderOptions {
@@ -20,6 +18,7 @@ export interface TenderOptions {
   nics: NicOption[];
   mtu: number;
   memMb: number;
+  ringSlots: number;
   pollBudget: number;
   pollIdleUs: number;
   guestSpinUs: number;
@@ -39,10 +38,9 @@ export interface TenderOptions {
 export const DEFAULTS = {
   mtu: 1500,
   memMb: 256,
+  // Frames, whatever their size: with --offload too (a 64-slot ring, measured, cuts a UDP
+  // flood of 1300-byte frames to a fifth; docs/abi.md gives what each costs in memory).
   ringSlots: 512,
-  // A slot of a NIC with offloads holds a 64 KiB super-frame: 64 of them are 8.4 MB per NIC
-  // (both rings), and measured enough for 10 Gbit/s (docs/abi.md).
-  offloadRingSlots: 64,
   pollBudget: 64,
   pollIdleUs: 50,
   pcapSnaplen: 65535,
@@ -105,7 +103,7 @@ export function buildParser(argv: string[]) {
     .option('mtu', { type: 'number', default: DEFAULTS.mtu, describe: 'MTU of every NIC' })
     .option('mem', { type: 'number', default: DEFAULTS.memMb, describe: "guest heap limit in MB" })
     .option('offload', { type: 'boolean', describe: 'virtio-net offloads on every NIC: checksum, TSO, USO, 64 KiB frames (--offload:NAME for one NIC)' })
-    .option('ring-slots', { type: 'number', describe: `slots per ring, a power of two (default ${DEFAULTS.ringSlots}; ${DEFAULTS.offloadRingSlots} on a NIC with offloads)` })
+    .option('ring-slots', { type: 'number', default: DEFAULTS.ringSlots, describe: 'slots per ring (a power of two)' })
     .option('poll-budget', { type: 'number', default: DEFAULTS.pollBudget, describe: 'frames moved per NIC per direction per IO round' })
     .option('poll-idle-us', { type: 'number', default: DEFAULTS.pollIdleUs, describe: 'hybrid: keep polling this long after the last frame before sleeping' })
     .option('guest-spin-us', { type: 'number', describe: 'how long the guest spins before it sleeps in yield_until (default: poll 50, event 0, hybrid 50)' })
@@ -153,14 +151,10 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     nets.set('service', a.net);
   }
   if (typeof a['net-mac'] === 'string') macs.set('service', a['net-mac']);
-  const ringSlotsArg = a['ring-slots'] === undefined ? undefined : intIn('ring-slots', a['ring-slots'] as number, 2, 65536);
-  if (ringSlotsArg !== undefined && ringSlotsArg & (ringSlotsArg - 1)) throw new UsageError(`--ring-slots must be a power of two (got ${ringSlotsArg})`);
   const nics: NicOption[] = [];
   for (const [name, iface] of nets) {
     if (!/^[^/\s]{1,15}$/.test(iface)) throw new UsageError(`malformed interface name '${iface}' for NIC ${name}`);
-    const offload = a.offload === true || offloads.has(name);
-    const ringSlots = ringSlotsArg ?? (offload ? DEFAULTS.offloadRingSlots : DEFAULTS.ringSlots);
-    nics.push({ name, iface, mac: macs.has(name) ? parseMac(macs.get(name)!) : undefined, offload, ringSlots });
+    nics.push({ name, iface, mac: macs.has(name) ? parseMac(macs.get(name)!) : undefined, offload: a.offload === true || offloads.has(name) });
   }
   for (const name of macs.keys()) if (!nets.has(name)) throw new UsageError(`--net-mac given for NIC '${name}', which has no --net`);
   for (const name of offloads) if (!nets.has(name)) throw new UsageError(`--offload given for NIC '${name}', which has no --net`);
@@ -172,10 +166,12 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
   if (!app) throw new UsageError('missing APP (the guest program to run)');
 
   const mode = (a.shm as Mode | undefined) ?? 'baseline';
+  const ringSlots = intIn('ring-slots', a['ring-slots'] as number, 2, 65536);
+  if (ringSlots & (ringSlots - 1)) throw new UsageError(`--ring-slots must be a power of two (got ${ringSlots})`);
   const mtu = intIn('mtu', a.mtu as number, 68, 65535);
   if (nics.length > 0) {
     try {
-      computeLayout(nics.map((n) => ({ mtu, slotCount: n.ringSlots, vnet: n.offload })));
+      computeLayout(nics.map((n) => ({ mtu, slotCount: ringSlots, vnet: n.offload })));
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
@@ -201,6 +197,7 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     nics,
     mtu,
     memMb: intIn('mem', a.mem as number, 16, 65536),
+    ringSlots,
     pollBudget: intIn('poll-budget', a['poll-budget'] as number, 1, 65536),
     pollIdleUs: intIn('poll-idle-us', a['poll-idle-us'] as number, 0, 10_000_000),
     guestSpinUs: a['guest-spin-us'] === undefined ? DEFAULTS.guestSpinUs[mode] : intIn('guest-spin-us', a['guest-spin-us'] as number, 0, 10_000_000),

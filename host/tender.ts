@@ -85,7 +85,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
   // A guest with no NIC (solo5 allows it) needs no rings and no IO thread in any mode.
   const shm = opts.mode !== 'baseline' && nics.length > 0;
   const stats = createStats();
-  const layout = nics.length > 0 ? computeLayout(nics.map((n) => ({ mtu: opts.mtu, slotCount: n.ringSlots, vnet: n.vnet, offloads: n.offloads }))) : null;
+  const layout = nics.length > 0 ? computeLayout(nics.map((n) => ({ mtu: opts.mtu, slotCount: opts.ringSlots, vnet: n.vnet, offloads: n.offloads }))) : null;
   const region = shm && layout ? createRegion(layout, nics.map((n) => n.mac)) : null;
   const capture = outs.pcaps.length > 0 ? startCapture(opts, outs.pcaps, nics) : null;
   const wakeFd = addon.eventfdCreate(); // wakes a baseline guest out of epoll_wait so it can be stopped
