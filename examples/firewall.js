@@ -30,7 +30,7 @@ export function main({ args }) {
         if (allowed(f, allow)) {
           while ((r = net_forward(from, to)) === AGAIN) { net_flush(to); net_wait_room(to, clock_monotonic() + 1e8); }
           if (r === OK) passed[from]++;
-          else refused++; // a super-frame towards a NIC without offloads (use --offload on both)
+          else refused++; // a super-frame towards a NIC without offloads (give both --offload)
         } else dropped++;
         if (r !== OK) net_read_done(from);
       }

@@ -79,11 +79,6 @@ export function encodeVnet(u8: Uint8Array, at: number, h: VnetHeader | undefined
   return true;
 }
 
-/** True when h asks nothing of the kernel (so a NIC without a header can send the frame as it is). */
-export function vnetIsEmpty(h: VnetHeader | undefined): boolean {
-  return h === undefined || (h.flags === 0 && h.gsoType === VNET_GSO_NONE);
-}
-
 // TUN_F_* bits (linux/if_tun.h), as TUNSETOFFLOAD takes them and the NIC header reports them.
 export const OFFLOAD = { csum: 0x01, tso4: 0x02, tso6: 0x04, tsoEcn: 0x08, uso4: 0x20, uso6: 0x40 } as const;
 export type OffloadName = keyof typeof OFFLOAD;
@@ -152,9 +147,9 @@ const REF_FLAG = 0x80000000;
 export function encodeRef(nic: number, slot: number): number {
   return (REF_FLAG | (nic << 16) | slot) >>> 0;
 }
-/** The NIC a non-zero ref names (any of bits 16-30: a value >= MAX_NICS is no NIC). */
+/** The NIC a non-zero ref names; a value >= MAX_NICS (bits 21-30 set, or no flag) names none. */
 export function refNic(ref: number): number {
-  return (ref >>> 16) & 0x7fff;
+  return (ref & REF_FLAG) !== 0 ? (ref >>> 16) & 0x7fff : 0x7fff;
 }
 export function refSlot(ref: number): number {
   return ref & 0xffff;

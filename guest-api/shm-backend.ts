@@ -1,6 +1,7 @@
 // The guest's half of the shm modes: frames go through the rings, the IO thread is kicked
 // only as guest-api/notify.ts says, and waiting is spin-then-Atomics.wait.
-import { MIN_FRAME, VNET, VNET_GSO_NONE, decodeVnet, emptyVnet, encodeRef, encodeVnet, readLayout, vnetIsEmpty, type VnetHeader } from './abi.js';
+import { MIN_FRAME, VNET, VNET_GSO_NONE, decodeVnet, emptyVnet, encodeRef, encodeVnet, readLayout, type VnetHeader } from './abi.js';
+import { finishChecksum, headerlessPlan } from './csum.js';
 import { GuestNotify, WAIT_RX, WAIT_TX, type KickPolicy } from './notify.js';
 import { AGAIN, EINVAL, OK, type NetBackend, type ReadOut, type Result } from './results.js';
 import { Consumer, Holds, Producer, RingView } from './ring.js';
@@ -119,13 +120,16 @@ export class ShmBackend implements NetBackend {
   write(h: number, buf: Uint8Array, size: number, notify: boolean, vnet?: VnetHeader): Result {
     if (!(size >= MIN_FRAME && size <= this.maxFrame[h] && size <= buf.length)) return EINVAL;
     const hdr = this.hdr[h];
-    // Without a header the kernel can be asked nothing; with one, only a GSO frame may exceed the MTU.
-    if (hdr === 0 ? !vnetIsEmpty(vnet) : size > this.mtuFrame[h] && (vnet === undefined || vnet.gsoType === VNET_GSO_NONE)) return EINVAL;
+    // With a header only a GSO frame may exceed the MTU; without one the kernel can be asked
+    // nothing, so a checksum it was to finish is finished here (csum.ts).
+    const plan = hdr === 0 ? headerlessPlan(vnet, size) : size > this.mtuFrame[h] && (vnet === undefined || vnet.gsoType === VNET_GSO_NONE) ? 'refuse' : 'as-is';
+    if (plan === 'refuse') return EINVAL;
     const tx = this.tx[h];
     if (tx.room() === 0) return AGAIN;
     const at = this.txViews[h].dataOffset(tx.index);
     if (hdr > 0 && !encodeVnet(this.u8, at, vnet)) return EINVAL;
     this.u8.set(size === buf.length ? buf : buf.subarray(0, size), at + hdr);
+    if (plan === 'csum') finishChecksum(this.u8, at, size, vnet!.csumStart, vnet!.csumOffset);
     tx.setLength(0, size);
     tx.setRef(0, 0);
     tx.publish(1);

@@ -1,8 +1,9 @@
 // The baseline: no rings, no IO thread. Each guest net call is one synchronous trap into
 // this device code, which runs on the guest's own thread (as an hvt vCPU thread exits into
 // its tender) and does the syscall itself. One trap per net call, counted.
-import { MIN_FRAME, VNET, VNET_GSO_NONE, decodeVnet, emptyVnet, encodeVnet, vnetIsEmpty, type VnetHeader } from '../guest-api/abi.js';
+import { MIN_FRAME, VNET, VNET_GSO_NONE, decodeVnet, emptyVnet, encodeVnet, type VnetHeader } from '../guest-api/abi.js';
 import { monotonicNs } from '../guest-api/clock.js';
+import { finishChecksum, headerlessPlan } from '../guest-api/csum.js';
 import { AGAIN, EINVAL, OK, UNSPEC, type NetBackend, type ReadOut, type Result } from '../guest-api/results.js';
 import { addon } from '../native/index.js';
 import { deviceFault } from './device-fault.js';
@@ -28,6 +29,7 @@ export class BaselineDevice implements NetBackend {
   private viewLen = -1;
   private viewNic = -1;
   private readonly fwdHdr = emptyVnet();
+  private readonly txScratch: Uint8Array;
   private readonly counters: ReturnType<typeof nicCounters>[];
   private readonly cap: RecordProducer | null;
   private readonly captured: boolean[];
@@ -49,6 +51,7 @@ export class BaselineDevice implements NetBackend {
     if (wakeFd >= 0) addon.epollCtl(this.epfd, 'add', wakeFd, true);
     this.ready = new Int32Array(nics.length + 1);
     this.scratch = new Uint8Array(Math.max(0, ...nics.map((n) => n.maxFrame)) + 1);
+    this.txScratch = new Uint8Array(Math.max(0, ...nics.map((n) => n.maxFrame)));
     this.rxHdr = nics.map((n) => (n.vnetHdrBytes > 0 ? new Uint8Array(n.vnetHdrBytes) : undefined));
     this.txHdr = nics.map((n) => (n.vnetHdrBytes > 0 ? new Uint8Array(n.vnetHdrBytes) : undefined));
   }
@@ -132,8 +135,15 @@ export class BaselineDevice implements NetBackend {
     const nic = this.nics[h];
     if (!(size >= MIN_FRAME && size <= nic.maxFrame && size <= buf.length)) return EINVAL;
     const hdr = this.txHdr[h];
-    if (hdr === undefined ? !vnetIsEmpty(vnet) : size > nic.mtuFrame && (vnet === undefined || vnet.gsoType === VNET_GSO_NONE)) return EINVAL;
+    const plan = hdr === undefined ? headerlessPlan(vnet, size) : size > nic.mtuFrame && (vnet === undefined || vnet.gsoType === VNET_GSO_NONE) ? 'refuse' : 'as-is';
+    if (plan === 'refuse') return EINVAL;
     if (hdr !== undefined && !encodeVnet(hdr, 0, vnet)) return EINVAL;
+    if (plan === 'csum') {
+      // Finished in a copy: the guest's buffer is the guest's.
+      this.txScratch.set(buf.subarray(0, size));
+      finishChecksum(this.txScratch, 0, size, vnet!.csumStart, vnet!.csumOffset);
+      buf = this.txScratch;
+    }
     this.stats[COUNTER.traps]++;
     let rc: number;
     try {

@@ -1,5 +1,6 @@
 // The IO thread on a real TAP, with a worker playing the guest on the rings.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeRef } from '../guest-api/abi.js';
 import { harness } from './helpers/harness.js';
 import { createNetns, skipReal, type Netns } from '../testbed/netns.js';
 
@@ -36,6 +37,17 @@ describe.skipIf(skipReal())('IO thread on a real TAP', () => {
       else expect(r.counters.kicks).toBeGreaterThan(0);
     });
   }
+
+  it('a TX slot forwarding an RX slot is sent from it; a ref naming no RX slot is a guest fault', async () => {
+    const good = await harness(ns, ['--test=ref', `--ref=${encodeRef(0, 3).toString(16)}`]);
+    expect(good).toMatchObject({ exit: { kind: 'stopped' }, tx_frames: 1, faults: 0 });
+    for (const bad of [encodeRef(1, 0), encodeRef(0, 256), 0x00000003, 0x80200000]) {
+      const r = await harness(ns, ['--test=ref', `--ref=${(bad >>> 0).toString(16)}`]);
+      expect(r.exit.kind).toBe('guest-fault');
+      expect(r.exit.detail).toMatch(/^nic 0 tx ring: ref 0x[0-9a-f]+ names no RX slot a 60-byte frame can be sent from \(seen by the IO thread\)$/);
+      expect(r.tx_frames).toBe(0);
+    }
+  });
 
   for (const mode of ['event', 'hybrid'] as const) {
     it(`${mode} at rest: the IO thread uses under 2% of a core over 2 s idle`, async () => {

@@ -4,22 +4,26 @@
 //   --test=idle   --mode=event|hybrid --seconds=S      IO thread CPU while idle
 //   --test=attach --iface=NAME                          what attaching says
 //   --test=multi  --workers=N                           the addon in N workers at once
+//   --test=ref    --ref=R                               a TX slot whose ref is R (hex), as a guest could write it
 import dgram from 'node:dgram';
 import { Worker } from 'node:worker_threads';
 import { kickPolicyFor, type ShmMode } from '../../guest-api/notify.js';
 import { totals } from '../../host/stats.js';
 import { addon, errnoCode } from '../../native/index.js';
+import { computeLayout, N } from '../../guest-api/abi.js';
+import { Producer, RingView } from '../../guest-api/ring.js';
 import { command } from '../../testbed/args.js';
 import { checkPayload, distPath, fillPayload, IoRig, payloadSize } from './common.js';
 
-const argv = command('node dist-dev/test/harness/io-harness.js --test=rx|tx|idle|attach|multi [options]')
-  .option('test', { type: 'string', choices: ['rx', 'tx', 'idle', 'attach', 'multi'], demandOption: true })
+const argv = command('node dist-dev/test/harness/io-harness.js --test=rx|tx|idle|attach|multi|ref [options]')
+  .option('test', { type: 'string', choices: ['rx', 'tx', 'idle', 'attach', 'multi', 'ref'], demandOption: true })
   .option('mode', { type: 'string', choices: ['poll', 'event', 'hybrid'] })
   .option('count', { type: 'number', default: 10000 })
   .option('host-mac', { type: 'string', default: '' })
   .option('seconds', { type: 'number', default: 2 })
   .option('iface', { type: 'string', default: 'tap0' })
   .option('workers', { type: 'number', default: 5 })
+  .option('ref', { type: 'string', default: '0', describe: 'a TX slot ref word, in hex (--test=ref)' })
   .check((a) => (a.mode || !['rx', 'tx', 'idle'].includes(a.test) ? true : `--test=${a.test} needs --mode`))
   .parseSync();
 const mode = argv.mode as ShmMode;
@@ -126,11 +130,26 @@ async function multi(workers: number) {
   out({ results });
 }
 
+/** Puts one 60-byte frame on the TX ring with the given ref and reports how the IO thread took it. */
+async function ref(value: number) {
+  const rig = await IoRig.start('poll', ['tap0']);
+  const nic = computeLayout([{ mtu: 1500, slotCount: 256 }]).nics[0];
+  const tx = new Producer(new RingView(new Int32Array(rig.region), new Uint32Array(rig.region), nic, 'tx'));
+  tx.setLength(0, 60);
+  tx.setRef(0, value);
+  tx.publish(1);
+  const until = Date.now() + 500;
+  while (Atomics.load(new Int32Array(rig.region), nic.headerWord + N.txTail) === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  const io = await rig.stop();
+  out({ exit: io.exit, tx_frames: io.totals.nics[0].tx_frames, faults: io.totals.faults });
+}
+
 switch (argv.test) {
   case 'rx': await rx(mode, argv.count); break;
   case 'tx': await tx(mode, argv.count, argv['host-mac']); break;
   case 'idle': await idle(mode, argv.seconds); break;
   case 'attach': attach(argv.iface); break;
   case 'multi': await multi(argv.workers); break;
+  case 'ref': await ref(parseInt(argv.ref, 16)); break;
 }
 process.exit(0);
