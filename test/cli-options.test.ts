@@ -15,7 +15,7 @@ describe('tender command line', () => {
   it('defaults: baseline, MTU 1500, 512 slots, the mode-specific guest spin', async () => {
     const o = (await parseArgs(['--net=tap0', 'app.js']))!;
     expect(o).toMatchObject({ mode: 'baseline', mtu: 1500, ringSlots: 512, pollBudget: 64, pollIdleUs: 50, guestSpinUs: 0, suppress: true, stats: 'none', app: 'app.js', appArgs: [] });
-    expect(o.nics).toEqual([{ name: 'service', iface: 'tap0', mac: undefined }]);
+    expect(o.nics).toEqual([{ name: 'service', iface: 'tap0', mac: undefined, offload: false }]);
     expect((await parseArgs(['--shm=hybrid', 'a.js']))!.guestSpinUs).toBe(50);
     expect((await parseArgs(['--shm=event', 'a.js']))!.guestSpinUs).toBe(0);
   });
@@ -31,6 +31,19 @@ describe('tender command line', () => {
     expect(await parseArgs(['--stats', 'app.js'])).toMatchObject({ stats: 'summary', app: 'app.js' });
     expect(await parseArgs(['--stats=live', 'app.js'])).toMatchObject({ stats: 'live' });
     expect(await parseArgs(['--', '--weird.js', 'x'])).toMatchObject({ app: '--weird.js', appArgs: ['x'] });
+  });
+
+  it('--offload for every NIC, --offload:NAME for one; the rings stay 512 frames; a region over 2 GiB is refused', async () => {
+    const all = (await parseArgs(['--net:a=tap0', '--net:b=tap1', '--offload', 'fw.js']))!;
+    expect(all.nics.map((n) => n.offload)).toEqual([true, true]);
+    expect(all.ringSlots).toBe(512);
+    const one = (await parseArgs(['--net:a=tap0', '--net:b=tap1', '--offload:b', 'fw.js', '--offload']))!;
+    expect(one.nics.map((n) => n.offload)).toEqual([false, true]);
+    expect(one.appArgs).toEqual(['--offload']); // the APP's, not ours
+    await refuses(['--net=tap0', '--offload:nope', 'a.js'], /^--offload given for NIC 'nope', which has no --net$/);
+    await refuses(['--net=tap0', '--offload:service=1', 'a.js'], /^malformed --offload:NAME/);
+    await refuses(['--net=tap0', '--offload:service', '--offload:service', 'a.js'], /given twice/);
+    await refuses(['--net:a=tap0', '--net:b=tap1', '--offload', '--ring-slots=16384', 'a.js'], /^the rings need \d+ MiB, over the 2 GiB a region can have: fewer --ring-slots$/);
   });
 
   it('no --net is a run with no NIC, not an error', async () => {
