@@ -24,7 +24,7 @@ describe.skipIf(skipReal())('hybrid mode and suppression', () => {
     const hybrid = await flood('hybrid', []);
     for (const run of [event, hybrid]) {
       expect(run.sent).toBe(400000);
-      expect(run.delivered).toBeGreaterThan(200000); // a sustained flood, not a trickle
+      expect(run.delivered).toBeGreaterThan(100000); // a sustained flood, not a trickle
       expect(run.sink).toBe(run.delivered); // every frame the kernel handed over reached the guest
       expect(run.stats.nics[0].rx_frames).toBe(run.delivered);
     }
