@@ -18,7 +18,7 @@ export function vsLimit(w: WorkloadResult, row: string): string {
 function table(w: WorkloadResult): string[] {
   const head = ['row', w.metric.label, 'min–max', '× limit', 'CPU µs/frame', 'notif/frame', ...w.columns.map((c) => c.head), 'notes'];
   const lines = [`| ${head.join(' | ')} |`, `|---|${head.slice(1, -1).map(() => '---:').join('|')}|---|`];
-  const metricFormat = w.metric.label.includes('µs') ? 'us' : 'k';
+  const metricFormat = w.metric.label.includes('µs') ? 'us' : w.metric.label === 'Gbit/s' ? 'x' : 'k';
   for (const { id } of w.rows) {
     const c = w.cells[id];
     if (!c) continue;

@@ -14,7 +14,11 @@ interface Criterion {
   lowerIsBetter?: boolean;
   format: Column['format'] | 'x';
   unit: string;
+  /** Rows of a variant (e.g. '+offload'): each mode's row is mode + suffix, and the C rows compared end with it too. */
+  suffix?: string;
 }
+
+const modeRows = (k: Criterion) => MODES.map((m) => m + (k.suffix ?? ''));
 
 const CRITERIA: Criterion[] = [
   { want: 'RX capacity (drain)', workload: 'drain', key: 'value', format: 'k', unit: 'frames/s' },
@@ -25,6 +29,8 @@ const CRITERIA: Criterion[] = [
   { want: 'round trips (ping -f 56 B)', workload: 'ping', key: 'value', format: 'k', unit: 'echoes/s' },
   { want: 'tail latency, light load (p99 at 10k echo/s)', workload: 'lat', key: 'value', lowerIsBetter: true, format: 'us', unit: 'µs' },
   { want: 'tail latency under a flood (p99)', workload: 'lat-flood', key: 'value', lowerIsBetter: true, format: 'us', unit: 'µs' },
+  { want: 'TCP through a JS relay (firewall.js), no offloads', workload: 'relay', key: 'value', format: 'x', unit: 'Gbit/s', suffix: '' },
+  { want: 'TCP through a JS relay (firewall.js), --offload', workload: 'relay', key: 'value', format: 'x', unit: 'Gbit/s', suffix: '+offload' },
 ];
 
 const pick = (c: Cell | undefined, key: string): Stat | undefined => (!c ? undefined : key === 'value' ? c.value : key === 'cpu' ? c.cpu_us_per_frame : c.extra[key]);
@@ -39,7 +45,11 @@ function view(w: WorkloadResult, k: Criterion): WorkloadResult {
   return { ...w, cells, metric: { label: k.unit, better: k.lowerIsBetter ? 'lower' : 'higher' } };
 }
 
-const bestC = (w: WorkloadResult) => bestOf(w, w.rows.filter((r) => r.kind === 'c').map((r) => r.id));
+/** The best C row, among those of the criterion's variant (no '+' for suffix '', ending in it otherwise). */
+const bestC = (w: WorkloadResult, k: Criterion) => {
+  const ofVariant = (id: string) => k.suffix === undefined || (k.suffix === '' ? !id.includes('+') : id.endsWith(k.suffix));
+  return bestOf(w, w.rows.filter((r) => r.kind === 'c' && ofVariant(r.id)).map((r) => r.id));
+};
 
 /** bench/README's table: per need, the mode to pick (and those within noise of it), against the best C. */
 export function whichMode(r: Results): string {
@@ -48,9 +58,9 @@ export function whichMode(r: Results): string {
     const w0 = r.workloads.find((w) => w.id === k.workload);
     if (!w0) continue;
     const w = view(w0, k);
-    const [best, ...tied] = tiedWithBest(w, MODES);
+    const [best, ...tied] = tiedWithBest(w, modeRows(k));
     if (!best) continue;
-    const c = bestC(w);
+    const c = bestC(w, k);
     const show = (row: string) => `${row} ${num(w.cells[row].value.median, k.format)}`;
     const vsC = !c ? '–' : `${show(best)} vs ${show(c)} ${k.unit}${overlaps(w.cells[best].value, w.cells[c].value) ? ' (within noise)' : ''}`;
     lines.push(`| ${k.want} | **${best}** | ${tied.join(', ') || '–'} | ${vsC} |`);
@@ -65,15 +75,16 @@ export function headline(r: Results): string {
     const w0 = r.workloads.find((w) => w.id === k.workload);
     if (!w0) continue;
     const w = view(w0, k);
-    const c = bestC(w);
-    const tied = new Set(tiedWithBest(w, MODES));
+    const c = bestC(w, k);
+    const rows = modeRows(k);
+    const tied = new Set(tiedWithBest(w, rows));
     const cell = (row: string) => {
       const v = w.cells[row]?.value;
       if (!v) return '–';
       const s = num(v.median, k.format);
       return tied.has(row) ? `**${s}**` : s;
     };
-    lines.push(`| ${k.want}, ${k.unit} | ${c ? `${num(w.cells[c].value.median, k.format)} (${c})` : '–'} | ${MODES.map(cell).join(' | ')} |`);
+    lines.push(`| ${k.want}, ${k.unit} | ${c ? `${num(w.cells[c].value.median, k.format)} (${c})` : '–'} | ${rows.map(cell).join(' | ')} |`);
   }
   return lines.join('\n');
 }

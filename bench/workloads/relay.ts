@@ -1,0 +1,51 @@
+// Relay: iperf3 TCP from one namespace to another through a relay between two TAPs
+// (testbed/relay.ts): the C relay (tap_relay, busy loop) or the tender running
+// examples/firewall.js, each with and without virtio-net offloads (--offload: 64 KiB GSO
+// frames and checksum offload). Gbit/s is what iperf3's receiver got.
+import { relayTopology, runRelay, type RelayTopology } from '../../testbed/relay.js';
+import { MODES, tenderRow } from '../rows.js';
+import type { Context, Row, Sample, Workload } from '../types.js';
+
+const OFFLOAD = '+offload';
+const offloaded = (row: Row) => row.id.endsWith(OFFLOAD);
+
+/** The C relay without and with offloads (the limit candidates), then every mode without and with. */
+export const RELAY_ROWS: Row[] = [
+  { id: 'c-relay', kind: 'c' },
+  { id: `c-relay${OFFLOAD}`, kind: 'c' },
+  ...MODES.map((m) => tenderRow(m)),
+  ...MODES.map((m) => tenderRow(m, 'offload', () => ['--offload'])),
+];
+
+export function relay(o: { id: string; title: string; short: string; streams: number; rows: Row[] }): Workload {
+  let topo: RelayTopology | null = null;
+  return {
+    id: o.id,
+    title: o.title,
+    short: o.short,
+    how: `iperf3 -P ${o.streams} TCP from one namespace to another, each bridged to one of two TAPs, through the C relay (tap_relay, busy loop; \`--offload\`: IFF_VNET_HDR with TSO/checksum offload) or \`tender … examples/firewall.js\` in each mode (\`+offload\`: \`--offload\`); Gbit/s as iperf3's receiver counted`,
+    metric: { label: 'Gbit/s', better: 'higher' },
+    rows: o.rows,
+    columns: [
+      { head: 'avg frame B', key: 'avg_frame', format: 'int' },
+      { head: 'CPU s per Gbit', key: 'cpu_s_per_gbit', format: 'ms' },
+      { head: 'retransmits', key: 'retransmits', format: 'int' },
+    ],
+    async prepare() {
+      topo = relayTopology();
+      return () => topo?.destroy();
+    },
+    async run(row: Row, ctx: Context): Promise<Sample> {
+      const seconds = ctx.quick ? 1 : 4;
+      const r = await runRelay(topo!, {
+        relay: row.kind === 'c' ? 'c' : row.mode!, offload: offloaded(row), streams: o.streams, seconds,
+        tapRelay: ctx.bin.tap_relay, tenderArgs: ctx.tenderExtra,
+      });
+      return {
+        value: r.gbps, frames: r.frames, cpuS: r.cpuSeconds,
+        extra: { avg_frame: r.avgFrameBytes, cpu_s_per_gbit: r.gbps > 0 ? r.cpuSeconds / (r.gbps * seconds) : NaN, retransmits: r.retransmits },
+        stats: row.kind === 'tender' ? (r.raw as Sample['stats']) : undefined,
+      };
+    },
+  };
+}
