@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { kernelTx } from '../testbed/tap-stats.js';
-import { collect, createNetns, DEV, netnsHandle, skipReal, TENDER, type Netns } from '../testbed/netns.js';
+import { collect, createNetns, DEV, skipReal, TENDER, type Netns } from '../testbed/netns.js';
 import { pidsIn } from '../testbed/process.js';
+import { relayTopology, type RelayTopology } from '../testbed/relay.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 import { optU64, readBlocks, tcpdumpCount, tshark } from './helpers/pcapng-read.js';
 
@@ -279,26 +280,12 @@ for (let n; (n = fs.readSync(fd, b, 0, 1024, null)) > 0; Atomics.wait(nap, 0, 0,
 // examples/firewall.js with both NICs captured, topology as in test/firewall.test.ts:
 // client (10.0.0.1) -- br0 -- tap0 [tender] tap1 -- br1 -- server (10.0.0.3).
 describe.skipIf(skipReal())('--pcap on the firewall: both NICs, by name', () => {
-  const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
-  const tag = `pc${process.pid}`;
-  const [T, A, B] = ['t', 'a', 'b'].map((x) => `${tag}${x}`);
+  // The relay bench's topology (testbed/relay.ts): client 10.0.0.1, server 10.0.0.3, the TAPs in between.
+  let topo: RelayTopology;
   beforeAll(() => {
-    for (const n of [T, A, B]) (ip('netns', 'add', n), ip('-n', n, 'link', 'set', 'lo', 'up'));
-    for (const [tap, br, veth, peerNs, addr] of [['tap0', 'br0', 'va', A, '10.0.0.1/24'], ['tap1', 'br1', 'vb', B, '10.0.0.3/24']]) {
-      ip('-n', T, 'tuntap', 'add', 'dev', tap, 'mode', 'tap');
-      ip('-n', T, 'link', 'add', br, 'type', 'bridge');
-      ip('-n', T, 'link', 'add', `${veth}0`, 'type', 'veth', 'peer', 'name', `${veth}1`, 'netns', peerNs);
-      for (const l of [tap, `${veth}0`]) ip('-n', T, 'link', 'set', l, 'master', br);
-      for (const l of [tap, br, `${veth}0`]) ip('-n', T, 'link', 'set', l, 'up');
-      ip('netns', 'exec', T, 'sysctl', '-qw', `net.ipv6.conf.${tap}.disable_ipv6=1`);
-      ip('netns', 'exec', peerNs, 'sysctl', '-qw', `net.ipv6.conf.${veth}1.disable_ipv6=1`);
-      ip('-n', peerNs, 'addr', 'add', addr, 'dev', `${veth}1`);
-      ip('-n', peerNs, 'link', 'set', `${veth}1`, 'up');
-    }
+    topo = relayTopology();
   });
-  afterAll(() => {
-    for (const n of [T, A, B]) ip('netns', 'del', n);
-  });
+  afterAll(() => topo?.destroy());
   let tender: ChildProcess | null = null;
   afterEach(async () => {
     if (tender && tender.exitCode === null && tender.signalCode === null) {
@@ -313,10 +300,10 @@ describe.skipIf(skipReal())('--pcap on the firewall: both NICs, by name', () => 
       const all = capPath();
       const back = capPath();
       const stats = statsPath();
-      const t = (tender = startTender(netnsHandle(T), ['--net:service=tap0', '--net:backend=tap1', ...modeArgs(mode), `--stats-json=${stats}`, `--pcap=${all}`, `--pcap:backend=${back}`, EXAMPLE('firewall.js'), '--allow=9000', '--seconds=3']));
+      const t = (tender = startTender(topo.relay, ['--net:service=tap0', '--net:backend=tap1', ...modeArgs(mode), `--stats-json=${stats}`, `--pcap=${all}`, `--pcap:backend=${back}`, EXAMPLE('firewall.js'), '--allow=9000', '--seconds=3']));
       const run = collect(t, 30_000);
       await waitForLine(t, /firewall: service <-> backend/);
-      const ping = await collect(netnsHandle(A).spawn('ping', ['-c', '10', '-i', '0.05', '-W', '1', '10.0.0.3']));
+      const ping = await collect(topo.client.spawn('ping', ['-c', '10', '-i', '0.05', '-W', '1', '10.0.0.3']));
       expect(ping.stdout).toMatch(/10 received/);
       expect((await run).code).toBe(0);
       const [svc, be] = readStats(stats).nics;

@@ -1,30 +1,18 @@
 // examples/firewall.js between two namespaces: client (10.0.0.1) -- br0 -- tap0 [tender] tap1 -- br1 -- server (10.0.0.3).
 // The tender's namespace holds both TAPs, each bridged to a veth whose other end is in a host namespace.
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { collect, DEV, netnsHandle, skipReal } from '../testbed/netns.js';
+import { collect, DEV, skipReal } from '../testbed/netns.js';
+import { relayTopology, type RelayTopology } from '../testbed/relay.js';
 import { EXAMPLE, modeArgs, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 
-const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
 describe.skipIf(skipReal())('examples/firewall.js: a guest forwarding between two NICs', () => {
-  const tag = `fw${process.pid}`;
-  const [T, A, B] = ['t', 'a', 'b'].map((x) => `${tag}${x}`);
+  // The relay bench's topology (testbed/relay.ts): client 10.0.0.1, server 10.0.0.3, the TAPs in between.
+  let topo: RelayTopology;
   beforeAll(() => {
-    for (const n of [T, A, B]) (ip('netns', 'add', n), ip('-n', n, 'link', 'set', 'lo', 'up'));
-    for (const [tap, br, veth, peerNs, addr] of [['tap0', 'br0', 'va', A, '10.0.0.1/24'], ['tap1', 'br1', 'vb', B, '10.0.0.3/24']]) {
-      ip('-n', T, 'tuntap', 'add', 'dev', tap, 'mode', 'tap');
-      ip('-n', T, 'link', 'add', br, 'type', 'bridge');
-      ip('-n', T, 'link', 'add', `${veth}0`, 'type', 'veth', 'peer', 'name', `${veth}1`, 'netns', peerNs);
-      for (const l of [tap, `${veth}0`]) ip('-n', T, 'link', 'set', l, 'master', br);
-      for (const l of [tap, br, `${veth}0`]) ip('-n', T, 'link', 'set', l, 'up');
-      ip('netns', 'exec', peerNs, 'sysctl', '-qw', `net.ipv6.conf.${veth}1.disable_ipv6=1`);
-      ip('-n', peerNs, 'addr', 'add', addr, 'dev', `${veth}1`);
-      ip('-n', peerNs, 'link', 'set', `${veth}1`, 'up');
-    }
+    topo = relayTopology();
   });
-  afterAll(() => {
-    for (const n of [T, A, B]) ip('netns', 'del', n);
-  });
+  afterAll(() => topo?.destroy());
   // A test that failed part-way must not leave its tender holding the TAPs for the next one.
   let tender: ChildProcess | null = null;
   afterEach(async () => {
@@ -38,16 +26,16 @@ describe.skipIf(skipReal())('examples/firewall.js: a guest forwarding between tw
   for (const mode of ['baseline', 'poll', 'event', 'hybrid']) {
     it(`${mode}: passes ping and UDP to an allowed port, drops UDP to another, counts it`, async () => {
       const stats = statsPath();
-      const t = (tender = startTender(netnsHandle(T), ['--net:service=tap0', '--net:backend=tap1', ...modeArgs(mode), `--stats-json=${stats}`, EXAMPLE('firewall.js'), '--allow=9000', '--seconds=4']));
+      const t = (tender = startTender(topo.relay, ['--net:service=tap0', '--net:backend=tap1', ...modeArgs(mode), `--stats-json=${stats}`, EXAMPLE('firewall.js'), '--allow=9000', '--seconds=4']));
       const run = collect(t, 30_000);
       await waitForLine(t, /firewall: service <-> backend/);
-      const ping = await collect(netnsHandle(A).spawn('ping', ['-c', '20', '-i', '0.02', '-W', '1', '10.0.0.3']));
+      const ping = await collect(topo.client.spawn('ping', ['-c', '20', '-i', '0.02', '-W', '1', '10.0.0.3']));
       expect(ping.stdout).toMatch(/20 received, 0% packet loss/);
-      const open = collect(netnsHandle(B).spawn('node', [`${DEV}test/harness/udp-peer.js`, '--recv', '--addr=10.0.0.3', '--port=9000', '--count=50', '--timeout-ms=2500']));
-      const shut = collect(netnsHandle(B).spawn('node', [`${DEV}test/harness/udp-peer.js`, '--recv', '--addr=10.0.0.3', '--port=9001', '--count=50', '--timeout-ms=2500']));
+      const open = collect(topo.server.spawn('node', [`${DEV}test/harness/udp-peer.js`, '--recv', '--addr=10.0.0.3', '--port=9000', '--count=50', '--timeout-ms=2500']));
+      const shut = collect(topo.server.spawn('node', [`${DEV}test/harness/udp-peer.js`, '--recv', '--addr=10.0.0.3', '--port=9001', '--count=50', '--timeout-ms=2500']));
       await new Promise((r) => setTimeout(r, 300));
       for (const port of ['9000', '9001']) {
-        await collect(netnsHandle(A).spawn('node', [`${DEV}test/harness/udp-peer.js`, '--send', '--dst=10.0.0.3', `--port=${port}`, '--count=50', '--size=200']));
+        await collect(topo.client.spawn('node', [`${DEV}test/harness/udp-peer.js`, '--send', '--dst=10.0.0.3', `--port=${port}`, '--count=50', '--size=200']));
       }
       const last = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
       expect(last((await open).stdout).received).toBe(50);
