@@ -1,7 +1,7 @@
 // `npm run demo` (root): a scratch namespace and TAP, ping_serve under every mode while
 // `ping -f -c 20000` floods it, one table, and everything removed again (also on Ctrl-C).
 import { command } from '../testbed/args.js';
-import { createNetns, whyNoTap } from '../testbed/netns.js';
+import { GUEST_MAC, createNetns, whyNoTap} from '../testbed/netns.js';
 import { pingFlood, type PingResult } from '../testbed/workloads.js';
 
 const { count } = command('npm run demo -- [--count=N]')
@@ -13,7 +13,7 @@ if (why) {
   process.exit(77);
 }
 
-const ns = createNetns({ taps: 1, guestMac: '02:00:00:00:00:02' });
+const ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
     ns.destroy();

@@ -7,7 +7,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { command, EXIT_USAGE } from '../testbed/args.js';
 import { buildLimitPrograms } from '../testbed/c/build.js';
-import { createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
+import { GUEST_MAC, createNetns, ROOT, whyNoTap} from '../testbed/netns.js';
 import { summarize } from './aggregate.js';
 import { chart } from './chart.js';
 import { writeResults } from './format.js';
@@ -63,7 +63,7 @@ const plan = PLAN.filter((w) => !only || only.includes(w.id))
 if (!plan.length) (console.error('bench: --only and --rows leave nothing to run'), process.exit(EXIT_USAGE));
 
 const bin = buildLimitPrograms();
-const ns = createNetns({ taps: 1, guestMac: '02:00:00:00:00:02' });
+const ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
 const scratchDir = mkdtempSync(join(tmpdir(), 'shmt-bench-'));
 let scratchN = 0;
 /** A run's files (a capture of 150,000 frames is 200 MB) go when the run is done. */

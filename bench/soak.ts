@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { command } from '../testbed/args.js';
-import { collect, createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
+import { GUEST_MAC, collect, createNetns, ROOT, whyNoTap} from '../testbed/netns.js';
 import { sampleRss } from '../testbed/process.js';
 import { EXAMPLE, startTender, waitForLine } from '../testbed/tender.js';
 import { parsePing } from '../testbed/workloads.js';
@@ -14,10 +14,10 @@ const { count, mode } = command('node dist-dev/bench/soak.js [--count=N] [--mode
   .option('mode', { type: 'string', choices: ['poll', 'event', 'hybrid'], default: 'hybrid' })
   .parseSync();
 if (whyNoTap()) throw new Error(whyNoTap()!);
-const ns = createNetns({ taps: 1, guestMac: '02:00:00:00:00:02' });
+const ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
 process.on('SIGINT', () => (ns.destroy(), process.exit(130)));
 try {
-  const t = startTender(ns, ['--net=tap0', '--net-mac=02:00:00:00:00:02', `--shm=${mode}`, EXAMPLE('ping_serve.js'), `--limit=${count}`]);
+  const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, `--shm=${mode}`, EXAMPLE('ping_serve.js'), `--limit=${count}`]);
   const run = collect(t, 3_600_000);
   await waitForLine(t, /answering/);
   const rss = sampleRss(t.pid!, 1000);

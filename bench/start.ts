@@ -7,13 +7,12 @@
 import type { ChildProcess } from 'node:child_process';
 import type { StatsReport } from '../host/report.js';
 import { procCpuS } from '../testbed/cpu.js';
-import { collect, DEV, type RunResult } from '../testbed/netns.js';
+import { GUEST_MAC, collect, DEV, type RunResult} from '../testbed/netns.js';
 import { EXAMPLE, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 import { tenderArgs } from './rows.js';
 import type { Context, Row } from './types.js';
 
 export type Role = 'rx' | 'echo' | 'tx';
-export const GUEST_MAC = '02:00:00:00:00:02';
 
 const C_TOOL: Record<Role, string> = { rx: 'tap_reader', echo: 'tap_echo', tx: 'tap_writer' };
 const GUEST: Record<Role, [string, RegExp]> = {

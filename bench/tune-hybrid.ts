@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import type { StatsReport } from '../host/report.js';
 import { join } from 'node:path';
 import { command } from '../testbed/args.js';
-import { createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
+import { GUEST_MAC, createNetns, ROOT, whyNoTap} from '../testbed/netns.js';
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { pingFlood, udpFlood } from '../testbed/workloads.js';
 
@@ -17,7 +17,7 @@ const values = command('node dist-dev/bench/tune-hybrid.js [--values=US,...]')
   .values.split(',').map(Number);
 if (whyNoTap()) throw new Error(whyNoTap()!);
 const bin = buildLimitPrograms();
-const ns = createNetns({ taps: 1, guestMac: '02:00:00:00:00:02' });
+const ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
 const rows: string[] = [];
 try {
   for (const us of values) {

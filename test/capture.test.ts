@@ -10,13 +10,12 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { kernelTx } from '../testbed/tap-stats.js';
-import { collect, createNetns, DEV, skipReal, TENDER, type Netns } from '../testbed/netns.js';
+import { GUEST_MAC, collect, createNetns, DEV, skipReal, TENDER, type Netns} from '../testbed/netns.js';
 import { pidsIn } from '../testbed/process.js';
 import { relayTopology, type RelayTopology } from '../testbed/relay.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 import { optU64, readBlocks, tcpdumpCount, tshark } from './helpers/pcapng-read.js';
 
-const GUEST_MAC = '02:00:00:00:00:02';
 const ALL = ['baseline', 'poll', 'event', 'hybrid'] as const;
 const IN = '0x00000001';
 const OUT = '0x00000002';

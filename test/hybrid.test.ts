@@ -2,10 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { parsePing, udpFlood } from '../testbed/workloads.js';
-import { collect, createNetns, skipReal, type Netns } from '../testbed/netns.js';
+import { GUEST_MAC, collect, createNetns, skipReal, type Netns} from '../testbed/netns.js';
 import { EXAMPLE, FIXTURE, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 
-const GUEST_MAC = '02:00:00:00:00:02';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 describe.skipIf(skipReal())('hybrid mode and suppression', () => {

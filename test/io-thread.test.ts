@@ -2,9 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRef } from '../guest-api/abi.js';
 import { harness } from './helpers/harness.js';
-import { createNetns, skipReal, type Netns } from '../testbed/netns.js';
+import { GUEST_MAC, createNetns, skipReal, type Netns} from '../testbed/netns.js';
 
-const GUEST_MAC = '02:00:00:00:00:02';
 
 describe.skipIf(skipReal())('IO thread on a real TAP', () => {
   let ns: Netns;

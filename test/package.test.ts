@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, createNetns, ROOT, skipReal, type Netns } from '../testbed/netns.js';
+import { GUEST_MAC, collect, createNetns, ROOT, skipReal, type Netns} from '../testbed/netns.js';
 import { waitForLine } from '../testbed/tender.js';
 
 const run = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -38,7 +38,7 @@ describe('the published package', () => {
       execFileSync('mkdir', ['-p', app]);
       run('npm', ['init', '-y'], app);
       run('npm', ['install', '--no-audit', '--no-fund', tarball], app);
-      ns = createNetns({ taps: 1, guestMac: '02:00:00:00:00:02' });
+      ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
     }, 300_000);
     afterAll(() => ns?.destroy());
 
@@ -48,7 +48,7 @@ describe('the published package', () => {
 
     it('its tender runs its ping_serve example and answers 20 pings', async () => {
       const pkg = join(app, 'node_modules', 'shmtender');
-      const t = ns.spawn(join(app, 'node_modules', '.bin', 'tender'), ['--net=tap0', '--net-mac=02:00:00:00:00:02', '--shm=hybrid', join(pkg, 'examples', 'ping_serve.js'), '--limit=20'], { cwd: app });
+      const t = ns.spawn(join(app, 'node_modules', '.bin', 'tender'), ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', join(pkg, 'examples', 'ping_serve.js'), '--limit=20'], { cwd: app });
       const done = collect(t, 30_000);
       await waitForLine(t, /ping_serve: answering/);
       const p = await collect(ns.spawn('ping', ['-c', '20', '-i', '0.01', '-W', '1', '10.0.0.2']));

@@ -4,11 +4,10 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { kernelRx, kernelTx } from '../testbed/tap-stats.js';
 import { parsePing } from '../testbed/workloads.js';
-import { collect, createNetns, skipReal, sleep, type Netns } from '../testbed/netns.js';
+import { GUEST_MAC, collect, createNetns, skipReal, sleep, type Netns} from '../testbed/netns.js';
 import { pidsIn, sampleRss } from '../testbed/process.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 
-const GUEST_MAC = '02:00:00:00:00:02';
 const SHM = ['poll', 'event', 'hybrid'] as const;
 const ALL = ['baseline', ...SHM] as const;
 const lastJson = (s: string) => JSON.parse(s.trim().split('\n').pop()!);

@@ -2,11 +2,10 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { collect, createNetns, DEV, netnsExists, skipReal, type Netns, TENDER } from '../testbed/netns.js';
+import { GUEST_MAC, collect, createNetns, DEV, netnsExists, skipReal, type Netns, TENDER} from '../testbed/netns.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 
 const MODES = ['baseline', 'poll', 'event', 'hybrid'] as const;
-const GUEST_MAC = '02:00:00:00:00:02';
 
 describe.skipIf(skipReal())('tender with the example guests', () => {
   let ns: Netns;

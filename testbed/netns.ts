@@ -31,6 +31,9 @@ export function skipReal(): boolean {
   return why !== null;
 }
 
+/** The guest's MAC in every namespace the bench and tests make (a static neighbour entry points at it). */
+export const GUEST_MAC = '02:00:00:00:00:02';
+
 let counter = 0;
 
 export interface Netns {

@@ -1,7 +1,7 @@
 // The workloads the demo, the bench and the tests share: ping_serve under a ping flood, and
 // udp_sink under a UDP flood, each returning what the peer, the kernel and the tender saw.
 import type { StatsReport } from '../host/report.js';
-import { collect, type Netns } from './netns.js';
+import { GUEST_MAC, collect, type Netns} from './netns.js';
 import { kernelTx } from './tap-stats.js';
 import { EXAMPLE, modeArgs, readStats, startTender, statsPath, waitForLine } from './tender.js';
 
@@ -28,7 +28,7 @@ export function parsePing(text: string) {
 
 export async function pingFlood(ns: Netns, mode: string, count: number, opts: { size?: number; extra?: string[]; interval?: string } = {}): Promise<PingResult> {
   const stats = statsPath();
-  const t = startTender(ns, ['--net=tap0', '--net-mac=02:00:00:00:00:02', ...modeArgs(mode), `--stats-json=${stats}`, ...(opts.extra ?? []), EXAMPLE('ping_serve.js'), `--limit=${count}`]);
+  const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...modeArgs(mode), `--stats-json=${stats}`, ...(opts.extra ?? []), EXAMPLE('ping_serve.js'), `--limit=${count}`]);
   const tender = collect(t, 600_000);
   await waitForLine(t, /ping_serve: answering/);
   const pingArgs = opts.interval ? ['-i', opts.interval] : ['-f'];
@@ -59,7 +59,7 @@ export interface FloodResult {
 export async function udpFlood(ns: Netns, floodBin: string, mode: string, opts: { count: number; seconds: number; size?: number; pps?: number; extra?: string[]; sinkArgs?: string[] }): Promise<FloodResult> {
   const stats = statsPath();
   const before = kernelTx(ns);
-  const t = startTender(ns, ['--net=tap0', '--net-mac=02:00:00:00:00:02', ...modeArgs(mode), `--stats-json=${stats}`, ...(opts.extra ?? []), EXAMPLE('udp_sink.js'), `--timeout=${opts.seconds + 5}`, '--idle-ms=300', ...(opts.sinkArgs ?? [])]);
+  const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...modeArgs(mode), `--stats-json=${stats}`, ...(opts.extra ?? []), EXAMPLE('udp_sink.js'), `--timeout=${opts.seconds + 5}`, '--idle-ms=300', ...(opts.sinkArgs ?? [])]);
   const tender = collect(t, (opts.seconds + 30) * 1000);
   await waitForLine(t, /udp_sink: counting/);
   const flood = await collect(ns.spawn(floodBin, ['--dst=10.0.0.2', '--port=9000', `--count=${opts.count}`, `--seconds=${opts.seconds}`, `--size=${opts.size ?? 1300}`, `--pps=${opts.pps ?? 0}`]));
