@@ -7,7 +7,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { command, EXIT_USAGE } from '../testbed/args.js';
 import { buildLimitPrograms } from '../testbed/c/build.js';
-import { GUEST_MAC, createNetns, ROOT, whyNoTap} from '../testbed/netns.js';
+import { GUEST_MAC, createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
 import { summarize } from './aggregate.js';
 import { chart } from './chart.js';
 import { writeResults } from './format.js';

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { command } from '../testbed/args.js';
-import { GUEST_MAC, collect, createNetns, ROOT, whyNoTap} from '../testbed/netns.js';
+import { GUEST_MAC, collect, createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
 import { sampleRss } from '../testbed/process.js';
 import { EXAMPLE, startTender, waitForLine } from '../testbed/tender.js';
 import { parsePing } from '../testbed/workloads.js';

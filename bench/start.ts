@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { StatsReport } from '../host/report.js';
 import { procCpuS } from '../testbed/cpu.js';
-import { GUEST_MAC, collect, DEV, type RunResult} from '../testbed/netns.js';
+import { GUEST_MAC, collect, DEV, type RunResult } from '../testbed/netns.js';
 import { EXAMPLE, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 import { tenderArgs } from './rows.js';
 import type { Context, Row } from './types.js';

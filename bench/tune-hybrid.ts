@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import type { StatsReport } from '../host/report.js';
 import { join } from 'node:path';
 import { command } from '../testbed/args.js';
-import { GUEST_MAC, createNetns, ROOT, whyNoTap} from '../testbed/netns.js';
+import { GUEST_MAC, createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { pingFlood, udpFlood } from '../testbed/workloads.js';
 

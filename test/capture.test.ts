@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { kernelTx } from '../testbed/tap-stats.js';
-import { GUEST_MAC, collect, createNetns, DEV, skipReal, TENDER, type Netns} from '../testbed/netns.js';
+import { GUEST_MAC, collect, createNetns, DEV, skipReal, TENDER, type Netns } from '../testbed/netns.js';
 import { pidsIn } from '../testbed/process.js';
 import { relayTopology, type RelayTopology } from '../testbed/relay.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { parsePing, udpFlood } from '../testbed/workloads.js';
-import { GUEST_MAC, collect, createNetns, skipReal, type Netns} from '../testbed/netns.js';
+import { GUEST_MAC, collect, createNetns, skipReal, type Netns } from '../testbed/netns.js';
 import { EXAMPLE, FIXTURE, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

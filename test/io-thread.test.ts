@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRef } from '../guest-api/abi.js';
 import { harness } from './helpers/harness.js';
-import { GUEST_MAC, createNetns, skipReal, type Netns} from '../testbed/netns.js';
+import { GUEST_MAC, createNetns, skipReal, type Netns } from '../testbed/netns.js';
 
 
 describe.skipIf(skipReal())('IO thread on a real TAP', () => {

@@ -5,7 +5,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { relayTopology, runRelay, SERVER_IP, type RelayTopology } from '../testbed/relay.js';
-import { GUEST_MAC, collect, createNetns, DEV, netnsHandle, skipReal, type Netns} from '../testbed/netns.js';
+import { GUEST_MAC, collect, createNetns, DEV, netnsHandle, skipReal, type Netns } from '../testbed/netns.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 
 const MODES = ['baseline', 'poll', 'event', 'hybrid'] as const;

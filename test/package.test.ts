@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GUEST_MAC, collect, createNetns, ROOT, skipReal, type Netns} from '../testbed/netns.js';
+import { GUEST_MAC, collect, createNetns, ROOT, skipReal, type Netns } from '../testbed/netns.js';
 import { waitForLine } from '../testbed/tender.js';
 
 const run = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

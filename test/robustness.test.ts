@@ -4,7 +4,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { kernelRx, kernelTx } from '../testbed/tap-stats.js';
 import { parsePing } from '../testbed/workloads.js';
-import { GUEST_MAC, collect, createNetns, skipReal, sleep, type Netns} from '../testbed/netns.js';
+import { GUEST_MAC, collect, createNetns, skipReal, sleep, type Netns } from '../testbed/netns.js';
 import { pidsIn, sampleRss } from '../testbed/process.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 

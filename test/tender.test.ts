@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { GUEST_MAC, collect, createNetns, DEV, netnsExists, skipReal, type Netns, TENDER} from '../testbed/netns.js';
+import { GUEST_MAC, collect, createNetns, DEV, netnsExists, skipReal, type Netns, TENDER } from '../testbed/netns.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 
 const MODES = ['baseline', 'poll', 'event', 'hybrid'] as const;
