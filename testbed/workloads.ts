@@ -1,7 +1,7 @@
 // The workloads the demo, the bench and the tests share: ping_serve under a ping flood, and
 // udp_sink under a UDP flood, each returning what the peer, the kernel and the tender saw.
 import type { StatsReport } from '../host/report.js';
-import { GUEST_MAC, collect, type Netns} from './netns.js';
+import { GUEST_MAC, collect, type Netns } from './netns.js';
 import { kernelTx } from './tap-stats.js';
 import { EXAMPLE, modeArgs, readStats, startTender, statsPath, waitForLine } from './tender.js';
 
