@@ -7,11 +7,13 @@
         "native/tap.cc",
         "native/burst.cc",
         "native/eventfd_epoll.cc",
-        "native/thread.cc"
+        "native/thread.cc",
+        "native/seccomp.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
+      "libraries": ["<!@(pkg-config --libs libseccomp)"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"]
     }

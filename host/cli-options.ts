@@ -31,6 +31,8 @@ export interface TenderOptions {
   pcap: { path: string; nic: string | null }[];
   pcapSnaplen: number;
   timeoutS?: number;
+  /** Lock the process before the guest runs (issue 11); --sandbox=off only to debug a guest. */
+  sandbox: boolean;
   app: string;
   appArgs: string[];
 }
@@ -114,6 +116,7 @@ export function buildParser(argv: string[]) {
     .option('pcap', { type: 'string', describe: 'capture every NIC to FILE (pcapng; a FIFO works); --pcap:NAME=FILE for one NIC' })
     .option('pcap-snaplen', { type: 'number', describe: `bytes of each frame kept in the capture (default ${DEFAULTS.pcapSnaplen})` })
     .option('timeout', { type: 'number', describe: 'stop the guest after this many seconds (exit 124)' })
+    .option('sandbox', { type: 'string', choices: ['on', 'off'], default: 'on', describe: 'drop privileges and lock the process (seccomp) before the guest runs; off: to debug a guest only' })
     .example('$0 --net=tap100 --shm=poll examples/ping_serve.js --ip=10.0.0.2', 'answer ping on tap100 with a polling IO thread')
     .epilogue('Exit codes: the guest\'s status; 64 usage; 69 device unavailable; 77 permission; 71 guest crashed; 72 guest fault; 73 guest out of memory; 74 device fault; 124 timeout; 130/143 SIGINT/SIGTERM. See README.')
     .help()
@@ -208,6 +211,7 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     pcap,
     pcapSnaplen: a['pcap-snaplen'] === undefined ? DEFAULTS.pcapSnaplen : intIn('pcap-snaplen', a['pcap-snaplen'] as number, 14, 262144),
     timeoutS: timeout,
+    sandbox: a.sandbox !== 'off',
     app,
     appArgs: positional.slice(1),
   };

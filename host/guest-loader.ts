@@ -5,7 +5,7 @@
 interface ResolveContext {
   parentURL?: string;
 }
-type NextResolve = (specifier: string, context: ResolveContext) => Promise<{ url: string }>;
+type NextResolve = (specifier: string, context: ResolveContext) => Promise<{ url: string; format?: string }>;
 
 let guestApiUrl = '';
 let tenderRoot = '';
@@ -17,18 +17,31 @@ export function initialize(data: { guestApiUrl: string; tenderRoot: string }): v
   tenderRoot = data.tenderRoot;
 }
 
+// What was resolved while APP was loaded, before the lock: resolving a file again needs the
+// file system, which the lock takes away, and the guest thread imports APP once more to run it.
+const resolved = new Map<string, { url: string; format?: string }>();
+
 export async function resolve(specifier: string, context: ResolveContext, next: NextResolve) {
   if (specifier === 'shmtender/guest') return { url: guestApiUrl, shortCircuit: true };
+  const key = /^(file|data):/.test(specifier) ? specifier : `${specifier}\0${context.parentURL ?? ''}`;
+  const known = resolved.get(key);
+  if (known) return { ...known, shortCircuit: true };
+  const result = await check(specifier, context, next);
+  resolved.set(key, result);
+  return result;
+}
+
+async function check(specifier: string, context: ResolveContext, next: NextResolve): Promise<{ url: string; format?: string }> {
   const fromTender = context.parentURL?.startsWith(tenderRoot) ?? false;
   const bare = specifier.startsWith('node:') ? specifier.slice(5) : specifier;
   if (!fromTender && (specifier.startsWith('node:') || isBuiltin(bare)) && !ALLOWED_BUILTINS.has(bare.split('/')[0])) {
     throw new Error(`the guest has no access to '${specifier}': it talks to the world through shmtender/guest only`);
   }
-  const resolved = await next(specifier, context);
-  if (!fromTender && resolved.url.startsWith(tenderRoot) && resolved.url !== guestApiUrl) {
+  const result = await next(specifier, context);
+  if (!fromTender && result.url.startsWith(tenderRoot) && result.url !== guestApiUrl) {
     throw new Error(`the guest has no access to the tender's own module '${specifier}': import shmtender/guest`);
   }
-  return resolved;
+  return result;
 }
 
 const BUILTINS = new Set(['fs', 'fs/promises', 'child_process', 'net', 'dgram', 'http', 'https', 'http2', 'tls', 'os', 'worker_threads', 'cluster', 'module', 'vm', 'process', 'dns', 'inspector', 'v8', 'repl', 'readline', 'tty', 'wasi', 'path', 'url', 'stream', 'zlib']);

@@ -1,6 +1,9 @@
-// Entry point of the guest ("vCPU") thread: installs the guest API's backend, loads APP,
-// runs its main(start) and reports how it ended.
+// Entry point of the guest ("vCPU") thread: installs the guest API's backend, loads APP
+// without running any of it, says "loaded" and waits until the tender has locked the process
+// (host/sandbox.ts), then runs APP: its top-level code, then main(start). Reports how it ended.
+import inspector from 'node:inspector';
 import { register } from 'node:module';
+import vm from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { __installRuntime, type NetInfo } from '../guest-api/index.js';
@@ -40,10 +43,12 @@ export interface GuestConfig {
   app: string;
   args: string[];
   loader: { hooks: string; guestApiUrl: string; tenderRoot: string };
+  /** Int32Array(1): the tender stores 1 once the process is locked (-1: do not run), and notifies. */
+  go: SharedArrayBuffer;
 }
 
 /** Messages from the guest thread to the tender. */
-export type GuestMessage = { type: 'started'; tid: number } | { type: 'exit'; status: number } | { type: 'fault'; message: string } | { type: 'device-fault'; message: string } | { type: 'crash'; message: string } | { type: 'bad-app'; message: string };
+export type GuestMessage = { type: 'started'; tid: number } | { type: 'loaded' } | { type: 'exit'; status: number } | { type: 'fault'; message: string } | { type: 'device-fault'; message: string } | { type: 'crash'; message: string } | { type: 'bad-app'; message: string };
 
 const cfg = workerData as GuestConfig;
 const stats = section(cfg.stats);
@@ -90,21 +95,18 @@ function normaliseStatus(v: unknown): number {
 }
 
 register(cfg.loader.hooks, { data: { guestApiUrl: cfg.loader.guestApiUrl, tenderRoot: cfg.loader.tenderRoot } });
-lockDownProcess();
+closeInProcessWaysOut();
 
-/** What the module hooks cannot stop: native code loaded by hand, signals to the tender, raw bindings. */
-function lockDownProcess(): void {
-  const refuse = (what: string) => () => {
-    throw new Error(`the guest has no access to process.${what}`);
-  };
-  for (const what of ['dlopen', 'kill', 'binding', '_linkedBinding', 'chdir', 'setuid', 'setgid', 'abort']) {
-    Object.defineProperty(process, what, { value: refuse(what), writable: false, configurable: false });
-  }
-}
+const appUrl = pathToFileURL(cfg.app).href;
+await loadWithoutRunning(appUrl);
+post({ type: 'loaded' });
+const go = new Int32Array(cfg.go);
+Atomics.wait(go, 0, 0);
+if (Atomics.load(go, 0) !== 1) process.exit(1);
 
 let app: { main?: unknown };
 try {
-  app = await import(pathToFileURL(cfg.app).href);
+  app = await import(appUrl); // runs APP's top-level code: only now, behind the lock
 } catch (err) {
   stats[COUNTER.cpu_s] = threadCpuSeconds();
   post({ type: 'crash', message: `loading ${cfg.app}: ${(err as Error)?.stack ?? err}` });
@@ -132,4 +134,52 @@ try {
     post({ type: 'crash', message: (err as Error)?.stack ?? String(err) });
   }
   process.exit(1);
+}
+
+/**
+ * Fetches, parses and links APP and every module it imports, and evaluates none of them: a
+ * module that imports a throwing module first and APP second stops at the throw, before APP
+ * or its imports run (modules evaluate in import order, after the whole graph is linked).
+ * Reading the files needs the file system, which the lock then takes away.
+ */
+async function loadWithoutRunning(url: string): Promise<void> {
+  const stop = Symbol.for('shmtender: loaded, not run');
+  const stopper = `data:text/javascript,throw Symbol.for(${encodeURIComponent(JSON.stringify(stop.description))})`;
+  const wrapper = `data:text/javascript,${encodeURIComponent(`import ${JSON.stringify(stopper)}; import ${JSON.stringify(url)};`)}`;
+  try {
+    await import(wrapper);
+  } catch (err) {
+    if (err === stop) return;
+    stats[COUNTER.cpu_s] = threadCpuSeconds();
+    post({ type: 'crash', message: `loading ${cfg.app}: ${(err as Error)?.stack ?? err}` });
+    process.exit(1);
+  }
+  post({ type: 'crash', message: `loading ${cfg.app}: it ran before the lock` }); // cannot happen: see above
+  process.exit(1);
+}
+
+/**
+ * In-process ways out that no system call filter sees, closed before APP is loaded: the
+ * inspector (a session into the tender's own main thread, or a listening socket and thread),
+ * vm timeouts (Node aborts the process when it cannot start their watchdog thread), and, as a
+ * second layer behind the filter, raw bindings, native code and signals.
+ */
+function closeInProcessWaysOut(): void {
+  const refuse = (what: string) => () => {
+    throw new Error(`the guest has no access to ${what}`);
+  };
+  const seal = (obj: object, key: string, value: unknown) =>
+    Object.defineProperty(obj, key, { value, writable: false, configurable: false });
+  for (const what of ['dlopen', 'kill', 'binding', '_linkedBinding', 'chdir', 'setuid', 'setgid', 'abort']) {
+    seal(process, what, refuse(`process.${what}`));
+  }
+  seal(inspector, 'open', refuse('the inspector'));
+  seal(inspector.Session.prototype, 'connect', refuse('the inspector'));
+  seal(inspector.Session.prototype, 'connectToMainThread', refuse('the inspector'));
+  const contextify = Object.getPrototypeOf(vm.Script.prototype) as { runInContext: (...a: unknown[]) => unknown };
+  const run = contextify.runInContext;
+  seal(contextify, 'runInContext', function (this: unknown, ...args: unknown[]) {
+    if (args[1] !== -1) throw new Error('vm timeouts are not available to the guest (they need a thread of their own)');
+    return run.apply(this, args);
+  });
 }

@@ -1,5 +1,6 @@
-// The tender: attaches the TAPs, lays out the shared memory, starts the IO thread (shm
-// modes) and the guest thread, and on the way out stops the guest, drains the TX rings,
+// The tender: attaches the TAPs, opens what it will write, lays out the shared memory, starts
+// the IO thread (shm modes) and the guest thread, which loads APP; then locks the process
+// (host/sandbox.ts) and lets APP run. On the way out it stops the guest, drains the TX rings,
 // reports and cleans up. Returns the exit code.
 import { randomBytes } from 'node:crypto';
 import { closeSync } from 'node:fs';
@@ -11,8 +12,9 @@ import { addon, errnoCode, threadCpuSeconds } from '../native/index.js';
 import { Capture, type CaptureFile, type CaptureNic } from './capture.js';
 import { openTap } from './tap.js';
 import type { NicOption, TenderOptions } from './cli-options.js';
-import { describeEnding, EndingError, tapGone, type Ending } from './endings.js';
-import type { GuestConfig, GuestMessage } from './guest-thread.js';
+import { describeEnding, EndingError, type Ending } from './endings.js';
+import type { GuestConfig } from './guest-thread.js';
+import { GuestWatch } from './guest-watch.js';
 import type { ShmMode } from '../guest-api/notify.js';
 import type { IoExit } from './io-thread/pump.js';
 import { IoThread } from './io-thread/index.js';
@@ -21,7 +23,7 @@ import { openOutFile, type OutFile } from './out-files.js';
 import type { CaptureTap } from './record-ring.js';
 import { StatsFile } from './stats-file.js';
 import { buildReport, formatSummary } from './report.js';
-import { procThreadCpuSeconds } from './thread-cpu.js';
+import { lockDown, prepareForLock, SANDBOX_OFF_WARNING } from './sandbox.js';
 import { createStats, COUNTER, section, totals, type StatsBuffers } from './stats.js';
 
 interface AttachedNic extends NicOption {
@@ -74,6 +76,8 @@ function openOutputs(opts: TenderOptions): { pcaps: OutFile[]; stats: OutFile | 
 
 /** Runs the guest to its end, prints how it ended (host/endings.ts) and returns the exit code. */
 export async function runTender(opts: TenderOptions): Promise<number> {
+  if (!opts.sandbox) process.stderr.write(SANDBOX_OFF_WARNING);
+  await prepareForLock();
   const outs = openOutputs(opts);
   let nics: AttachedNic[];
   try {
@@ -89,8 +93,12 @@ export async function runTender(opts: TenderOptions): Promise<number> {
   const region = shm && layout ? createRegion(layout, nics.map((n) => n.mac)) : null;
   const capture = outs.pcaps.length > 0 ? startCapture(opts, outs.pcaps, nics) : null;
   const wakeFd = addon.eventfdCreate(); // wakes a baseline guest out of epoll_wait so it can be stopped
+  const watchFd = addon.watchSocket(); // the TAP watchdog's, made now: no socket can be made after the lock
+  const go = new Int32Array(new SharedArrayBuffer(4));
   let io: IoThread | null = null;
   let guest: Worker | null = null;
+  let watch: GuestWatch | null = null;
+  let locked = false;
   let live: LiveView | null = null;
   let statsFile: StatsFile | null = null;
   let ioStopped = false;
@@ -111,7 +119,8 @@ export async function runTender(opts: TenderOptions): Promise<number> {
       const cpu = process.cpuUsage();
       return { totals: t, report: buildReport(opts.mode, durationS, exitCode, nics, t, (cpu.user + cpu.system) / 1e6) };
     };
-    guest = startGuest(opts, nics, layout, region, stats, wakeFd, io?.kickFds ?? [], shm ? null : capture?.tap ?? null);
+    guest = startGuest(opts, nics, layout, region, stats, wakeFd, io?.kickFds ?? [], shm ? null : capture?.tap ?? null, go.buffer as SharedArrayBuffer);
+    watch = new GuestWatch(guest, go, io?.exited ?? null, opts.timeoutS, nics, watchFd);
     capture?.start();
     if (opts.stats === 'live') live = new LiveView(stats, nics.map((n) => n.name), process.stderr);
     if (outs.stats) {
@@ -119,14 +128,29 @@ export async function runTender(opts: TenderOptions): Promise<number> {
       statsFile.start();
     }
 
-    const outcome = await guestOutcome(guest, io?.exited ?? null, opts.timeoutS, nics);
+    if (await watch.loaded) {
+      // ---- The lock (host/sandbox.ts). Whatever opens a file or socket, or starts a thread,
+      // ---- goes above this line; below it the guest's code runs and none of that is possible.
+      if (opts.sandbox) {
+        const files = [...outs.pcaps, ...(outs.stats ? [outs.stats] : [])];
+        try {
+          lockDown(files.map((f) => f.fd)).fds.forEach((fd, i) => (files[i].fd = fd));
+        } catch (err) {
+          throw new EndingError({ kind: 'internal', detail: `cannot lock the process before running the guest: ${(err as Error).message} (--sandbox=off runs it unconfined)` });
+        }
+        locked = true;
+      }
+      watch.start();
+    }
+
+    const outcome = await watch.outcome;
     const durationS = (Number(process.hrtime.bigint()) - startNs) / 1e9;
 
     // A guest that did not finish cannot report its CPU time: read it before it goes.
     const guestCpu = section(stats.guest);
-    if (outcome.guestTid > 0 && guestCpu[COUNTER.cpu_s] === 0) guestCpu[COUNTER.cpu_s] = procThreadCpuSeconds(outcome.guestTid) ?? 0;
+    if (outcome.guestTid > 0 && guestCpu[COUNTER.cpu_s] === 0) guestCpu[COUNTER.cpu_s] = addon.threadCpuSecondsOf(outcome.guestTid) ?? 0;
     // Stop the guest first, then the IO thread, which sends what the guest queued.
-    await stopGuest(guest, wakeFd);
+    await stopGuest(guest, watch, wakeFd);
     const ioExit: IoExit = io ? await io.stop() : { kind: 'stopped' };
     ioStopped = true;
     // A guest that ended on its own while the IO thread faulted (on the frames it left behind) ends as that fault.
@@ -147,11 +171,13 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     live?.stop();
     capture?.close();
     statsFile?.close();
+    watch?.cancel();
     if (guest) await guest.terminate().catch(() => undefined);
     if (io && !ioStopped) await io.stop();
     io?.close();
-    for (const fd of [...nics.map((n) => n.fd), wakeFd]) addon.close(fd);
-    for (const f of [...outs.pcaps, outs.stats]) if (f) closeSync(f.fd);
+    for (const fd of [...nics.map((n) => n.fd), wakeFd, watchFd]) addon.close(fd);
+    // Once locked, the filter lets nothing close the output files: the process's exit does.
+    if (!locked) for (const f of [...outs.pcaps, outs.stats]) if (f) closeSync(f.fd);
   }
 }
 
@@ -166,7 +192,7 @@ function startCapture(opts: TenderOptions, outs: OutFile[], nics: AttachedNic[])
 
 /** The guest thread: APP in its own worker, heap capped by --mem, handed its rings or (baseline) its TAP fds. */
 function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayout | null, region: SharedArrayBuffer | null,
-  stats: StatsBuffers, wakeFd: number, kickFds: number[], capture: CaptureTap | null): Worker {
+  stats: StatsBuffers, wakeFd: number, kickFds: number[], capture: CaptureTap | null, go: SharedArrayBuffer): Worker {
   const shm = region !== null;
   const config: GuestConfig = {
     mode: opts.mode,
@@ -184,69 +210,17 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
     app: opts.app,
     args: opts.appArgs,
     loader: { hooks: pathToFileURL(here('./guest-loader.js')).href, guestApiUrl: pathToFileURL(here('../guest-api/index.js')).href, tenderRoot: new URL('..', import.meta.url).href },
+    go,
   };
   const resourceLimits: ResourceLimits = { maxOldGenerationSizeMb: opts.memMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(4, opts.memMb / 8)) };
-  return new Worker(here('./guest-thread.js'), { workerData: config, resourceLimits, name: 'guest', stdout: false, stderr: false });
-}
-
-type Outcome = { ending: Ending; guestTid: number };
-
-/** Waits for the guest to end, the IO thread to fault, a signal, or the timeout. */
-function guestOutcome(guest: Worker, ioExit: Promise<IoExit> | null, timeoutS: number | undefined, nics: { iface: string }[]): Promise<Outcome> {
-  return new Promise<Outcome>((resolve) => {
-    let last: GuestMessage | null = null;
-    let errored: Ending | null = null;
-    let guestTid = 0;
-    const cleanups: (() => void)[] = [];
-    const done = (ending: Ending) => {
-      cleanups.forEach((c) => c());
-      resolve({ ending, guestTid });
-    };
-    guest.on('message', (m: GuestMessage) => {
-      if (m.type === 'started') guestTid = m.tid;
-      else last = m;
-    });
-    guest.on('error', (err: Error & { code?: string }) => {
-      errored = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? { kind: 'guest-oom' } : { kind: 'guest-crash', detail: err.stack ?? err.message };
-    });
-    guest.on('exit', (exitCode) => {
-      if (errored) return done(errored);
-      const m = last as GuestMessage | null;
-      if (m?.type === 'crash') return done({ kind: 'guest-crash', detail: m.message });
-      if (m?.type === 'bad-app') return done({ kind: 'guest-bad-app', detail: m.message });
-      if (m?.type === 'fault') return done({ kind: 'guest-fault', detail: m.message });
-      if (m?.type === 'device-fault') return done({ kind: 'device-fault', detail: m.message });
-      done({ kind: 'guest-status', status: m?.type === 'exit' ? m.status : exitCode });
-    });
-    ioExit?.then((e) => {
-      if (e.kind !== 'stopped') done(e);
-    }, (err) => done({ kind: 'internal', detail: `the IO thread failed: ${(err as Error).stack}` }));
-    const onSignal = (signal: 'SIGINT' | 'SIGTERM') => done({ kind: 'signal', signal });
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    cleanups.push(() => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    });
-    // A TAP deleted or set down under us: a blocked epoll_wait may never say so, so look.
-    const watchdog = setInterval(() => {
-      for (const n of nics) {
-        const st = addon.interfaceState(n.iface);
-        if (!st.exists) return done({ kind: 'device-fault', detail: tapGone(n.iface, 'deleted') });
-        if (!st.up) return done({ kind: 'device-fault', detail: tapGone(n.iface, 'down') });
-      }
-    }, 1000);
-    cleanups.push(() => clearInterval(watchdog));
-    if (timeoutS !== undefined) {
-      const t = setTimeout(() => done({ kind: 'timeout', seconds: timeoutS }), timeoutS * 1000);
-      cleanups.push(() => clearTimeout(t));
-    }
-  });
+  // env: {} - the guest sees none of the tender's environment.
+  return new Worker(here('./guest-thread.js'), { workerData: config, resourceLimits, name: 'guest', stdout: false, stderr: false, env: {} });
 }
 
 /** terminate() cannot interrupt a native call, so a guest blocked in epoll_wait is woken first. */
-async function stopGuest(guest: Worker, wakeFd: number): Promise<void> {
+async function stopGuest(guest: Worker, watch: GuestWatch, wakeFd: number): Promise<void> {
   const gone = new Promise<void>((r) => guest.once('exit', () => r()));
+  watch.cancel();
   if (guest.threadId < 0) return;
   addon.eventfdWrite(wakeFd);
   await guest.terminate().catch(() => undefined);

@@ -16,7 +16,10 @@ export interface Addon {
   tapAttach(name: string, vnetHdrBytes?: number): number;
   /** TUNSETOFFLOAD with exactly these TUN_F_* bits (EINVAL: the kernel does not know one). */
   tapSetOffload(fd: number, tunFlags: number): void;
-  interfaceState(name: string): InterfaceState;
+  /** An AF_UNIX datagram socket made at setup, for interfaceState once no socket can be made. */
+  watchSocket(): number;
+  /** SIOCGIFFLAGS on `sock` (from watchSocket); exists is false once the interface is deleted. */
+  interfaceState(sock: number, name: string): InterfaceState;
   setBlocking(fd: number, blocking: boolean): void;
   close(fd: number): void;
 
@@ -43,9 +46,21 @@ export interface Addon {
 
   /** CPU seconds of the calling thread (getrusage RUSAGE_THREAD). */
   threadCpuTime(): { user: number; system: number };
+  /** CPU seconds of another thread of this process, by its tid; null once it has ended. */
+  threadCpuSecondsOf(tid: number): number | null;
   threadId(): number;
   /** sched_yield(): let another runnable thread have this CPU, without sleeping. */
   yieldCpu(): void;
+}
+
+/** The lock (native/seccomp.cc). Present on the main thread only: no worker's addon has these. */
+export interface LockAddon {
+  /** root -> nobody/nogroup, or every capability dropped; checked on every thread. */
+  dropPrivileges(): { uid: number; gid: number; from: 'root' | 'capabilities' | 'unprivileged'; deaf: number[] };
+  /** NO_NEW_PRIVS, then the allow-list filter on all threads; returns the protected fds' new numbers. */
+  seccompLock(protectFds: number[]): number[];
+  /** Appends bytes to a protected fd: the one write the filter lets through to it. */
+  protectedWrite(fd: number, bytes: Uint8Array): void;
 }
 
 const require = createRequire(import.meta.url);
@@ -53,7 +68,13 @@ const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
 // The package root holds binding.gyp: two levels up from dist/native/, one from native/ (tests).
 const packageRoot = fileURLToPath(new URL(existsSync(new URL('../binding.gyp', import.meta.url)) ? '..' : '../..', import.meta.url));
 
-export const addon = nodeGypBuild(packageRoot) as Addon;
+export const addon = nodeGypBuild(packageRoot) as Addon & Partial<LockAddon>;
+
+/** The lock functions; throws off the main thread, where the addon does not have them. */
+export function lockAddon(): LockAddon {
+  if (typeof addon.seccompLock !== 'function') throw new Error('the lock is only available on the main thread');
+  return addon as LockAddon;
+}
 
 /** CPU seconds (user + system) of the calling thread. */
 export function threadCpuSeconds(): number {

@@ -42,5 +42,6 @@ void InitTap(Napi::Env env, Napi::Object exports);
 void InitBurst(Napi::Env env, Napi::Object exports);
 void InitEventfdEpoll(Napi::Env env, Napi::Object exports);
 void InitThread(Napi::Env env, Napi::Object exports);
+void InitSeccomp(Napi::Env env, Napi::Object exports);
 
 }  // namespace shmtender

@@ -107,19 +107,37 @@ static Napi::Value TapSetOffload(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// interfaceState(name) -> { exists, up } for device-fault detection at run time.
+// watchSocket() -> an AF_UNIX datagram socket, made at setup, for interfaceState after the
+// lock (when no socket can be made). AF_UNIX: it can name interfaces but reach no network.
+static Napi::Value WatchSocket(const Napi::CallbackInfo& info) {
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return ThrowErrno(info.Env(), errno, std::string("socket: ") + std::strerror(errno));
+  return Napi::Number::New(info.Env(), s);
+}
+
+// interfaceState(sock, name) -> { exists, up } for device-fault detection at run
+// time: one SIOCGIFFLAGS on the socket from watchSocket(); ENODEV means the TAP was deleted.
 static Napi::Value InterfaceState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) {
-    Napi::TypeError::New(env, "interfaceState(name): name must be a string").ThrowAsJavaScriptException();
+  int sock;
+  if (!ArgFd(info, 0, sock)) return env.Undefined();
+  if (info.Length() < 2 || !info[1].IsString()) {
+    Napi::TypeError::New(env, "interfaceState(sock, name): name must be a string").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  std::string name = info[0].As<Napi::String>().Utf8Value();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  if (name.empty() || name.size() >= IFNAMSIZ) return ThrowErrno(env, EINVAL, "invalid interface name '" + name + "'");
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  bool exists = true;
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) {
+    if (errno != ENODEV) return ThrowErrno(env, errno, "interface '" + name + "': " + std::strerror(errno));
+    exists = false;
+  }
   Napi::Object out = Napi::Object::New(env);
-  short flags = 0;
-  bool exists = name.size() < IFNAMSIZ && if_nametoindex(name.c_str()) != 0 && InterfaceFlags(name.c_str(), &flags) == 0;
   out.Set("exists", exists);
-  out.Set("up", exists && (flags & IFF_UP) != 0);
+  out.Set("up", exists && (ifr.ifr_flags & IFF_UP) != 0);
   return out;
 }
 
@@ -145,6 +163,7 @@ static Napi::Value Close(const Napi::CallbackInfo& info) {
 void InitTap(Napi::Env env, Napi::Object exports) {
   exports.Set("tapAttach", Napi::Function::New(env, TapAttach, "tapAttach"));
   exports.Set("tapSetOffload", Napi::Function::New(env, TapSetOffload, "tapSetOffload"));
+  exports.Set("watchSocket", Napi::Function::New(env, WatchSocket, "watchSocket"));
   exports.Set("interfaceState", Napi::Function::New(env, InterfaceState, "interfaceState"));
   exports.Set("setBlocking", Napi::Function::New(env, SetBlocking, "setBlocking"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));

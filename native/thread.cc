@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace shmtender {
@@ -17,6 +18,19 @@ static Napi::Value ThreadCpuTime(const Napi::CallbackInfo& info) {
   out.Set("user", ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6);
   out.Set("system", ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
   return out;
+}
+
+// threadCpuSecondsOf(tid) -> CPU seconds of another thread of this process (its per-thread
+// CPU clock, as pthread_getcpuclockid makes it), or null once it has ended. For a guest that
+// was stopped and could not report its own; no file to read, so it works after the lock.
+static Napi::Value ThreadCpuSecondsOf(const Napi::CallbackInfo& info) {
+  int64_t tid;
+  if (!ArgInt(info, 0, tid)) return info.Env().Undefined();
+  if (tid <= 0 || tid > INT32_MAX) return info.Env().Null();
+  clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6);  // CPUCLOCK_SCHED | PERTHREAD
+  struct timespec ts;
+  if (clock_gettime(clock, &ts) < 0) return info.Env().Null();  // not a thread of ours
+  return Napi::Number::New(info.Env(), ts.tv_sec + ts.tv_nsec / 1e9);
 }
 
 static Napi::Value ThreadId(const Napi::CallbackInfo& info) {
@@ -34,6 +48,7 @@ static Napi::Value YieldCpu(const Napi::CallbackInfo& info) {
 void InitThread(Napi::Env env, Napi::Object exports) {
   exports.Set("yieldCpu", Napi::Function::New(env, YieldCpu, "yieldCpu"));
   exports.Set("threadCpuTime", Napi::Function::New(env, ThreadCpuTime, "threadCpuTime"));
+  exports.Set("threadCpuSecondsOf", Napi::Function::New(env, ThreadCpuSecondsOf, "threadCpuSecondsOf"));
   exports.Set("threadId", Napi::Function::New(env, ThreadId, "threadId"));
 }
 
