@@ -37,10 +37,12 @@ async function check(specifier: string, context: ResolveContext, next: NextResol
   if (!fromTender && (specifier.startsWith('node:') || isBuiltin(bare)) && !ALLOWED_BUILTINS.has(bare.split('/')[0])) {
     throw new Error(`the guest has no access to '${specifier}': it talks to the world through shmtender/guest only`);
   }
+  const tenderOwn = (url: string) => !fromTender && url.startsWith(tenderRoot) && url !== guestApiUrl;
+  const refuse = () => new Error(`the guest has no access to the tender's own module '${specifier}': import shmtender/guest`);
+  // A path or URL is judged before it is looked up (after the lock the lookup itself fails).
+  if (/^(\.{0,2}\/|file:)/.test(specifier) && context.parentURL && tenderOwn(new URL(specifier, context.parentURL).href)) throw refuse();
   const result = await next(specifier, context);
-  if (!fromTender && result.url.startsWith(tenderRoot) && result.url !== guestApiUrl) {
-    throw new Error(`the guest has no access to the tender's own module '${specifier}': import shmtender/guest`);
-  }
+  if (tenderOwn(result.url)) throw refuse();
   return result;
 }
 
