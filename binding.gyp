@@ -8,6 +8,7 @@
         "native/burst.cc",
         "native/eventfd_epoll.cc",
         "native/thread.cc",
+        "native/privileges.cc",
         "native/seccomp.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

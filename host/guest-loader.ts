@@ -2,6 +2,13 @@
 // API module (the instance whose backend is installed) wherever APP lives; APP gets no Node
 // built-ins that reach files, processes or the network, and none of the tender's own modules
 // (the native addon among them) but the guest API.
+//
+// These hooks run on a thread of their own, where the guest can run code too (it may
+// register hooks of its own): when the guest thread asks, after the lock, this thread stacks
+// the guest filter on itself (native/seccomp.cc), as the guest's own thread does.
+import type { MessagePort } from 'node:worker_threads';
+import { addon } from '../native/index.js';
+
 interface ResolveContext {
   parentURL?: string;
 }
@@ -12,9 +19,25 @@ let tenderRoot = '';
 
 const ALLOWED_BUILTINS = new Set(['buffer', 'util', 'crypto', 'events', 'string_decoder', 'timers', 'perf_hooks', 'assert']);
 
-export function initialize(data: { guestApiUrl: string; tenderRoot: string }): void {
+export interface LoaderData {
+  guestApiUrl: string;
+  tenderRoot: string;
+  /** Answers 'lock' with 'locked' or why not. */
+  lockPort: MessagePort;
+}
+
+export function initialize(data: LoaderData): void {
   guestApiUrl = data.guestApiUrl;
   tenderRoot = data.tenderRoot;
+  data.lockPort.once('message', () => {
+    try {
+      addon.guestFilter();
+      data.lockPort.postMessage('locked');
+    } catch (err) {
+      data.lockPort.postMessage(`the module hooks thread: ${(err as Error).message}`);
+    }
+    data.lockPort.close();
+  });
 }
 
 // What was resolved while APP was loaded, before the lock: resolving a file again needs the

@@ -4,7 +4,7 @@
 import inspector from 'node:inspector';
 import { register } from 'node:module';
 import vm from 'node:vm';
-import { parentPort, workerData } from 'node:worker_threads';
+import { MessageChannel, parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { __installRuntime, type NetInfo } from '../guest-api/index.js';
 import { RingFault } from '../guest-api/ring.js';
@@ -13,6 +13,7 @@ import type { NetBackend } from '../guest-api/results.js';
 import { addon, threadCpuSeconds } from '../native/index.js';
 import { BaselineDevice } from './baseline-device.js';
 import { DeviceFault } from './device-fault.js';
+import type { LoaderData } from './guest-loader.js';
 import { monotonicNs } from '../guest-api/clock.js';
 import type { KickPolicy, Mode } from '../guest-api/notify.js';
 import type { CaptureTap } from './record-ring.js';
@@ -45,10 +46,14 @@ export interface GuestConfig {
   loader: { hooks: string; guestApiUrl: string; tenderRoot: string };
   /** Int32Array(1): the tender stores 1 once the process is locked (-1: do not run), and notifies. */
   go: SharedArrayBuffer;
+  /** Whether the process is locked: then this thread, the hooks thread and the threadpool stack the guest filter. */
+  sandbox: boolean;
+  /** libuv's threadpool size (host/sandbox.ts). */
+  threadpoolSize: number;
 }
 
 /** Messages from the guest thread to the tender. */
-export type GuestMessage = { type: 'started'; tid: number } | { type: 'loaded' } | { type: 'exit'; status: number } | { type: 'fault'; message: string } | { type: 'device-fault'; message: string } | { type: 'crash'; message: string } | { type: 'bad-app'; message: string };
+export type GuestMessage = { type: 'started'; tid: number } | { type: 'loaded' } | { type: 'locked' } | { type: 'lock-failed'; message: string } | { type: 'exit'; status: number } | { type: 'fault'; message: string } | { type: 'device-fault'; message: string } | { type: 'crash'; message: string } | { type: 'bad-app'; message: string };
 
 const cfg = workerData as GuestConfig;
 const stats = section(cfg.stats);
@@ -94,7 +99,9 @@ function normaliseStatus(v: unknown): number {
   return 1;
 }
 
-register(cfg.loader.hooks, { data: { guestApiUrl: cfg.loader.guestApiUrl, tenderRoot: cfg.loader.tenderRoot } });
+const hooksLock = new MessageChannel();
+const loaderData: LoaderData = { guestApiUrl: cfg.loader.guestApiUrl, tenderRoot: cfg.loader.tenderRoot, lockPort: hooksLock.port2 };
+register(cfg.loader.hooks, { data: loaderData, transferList: [hooksLock.port2] });
 closeInProcessWaysOut();
 
 const appUrl = pathToFileURL(cfg.app).href;
@@ -103,6 +110,8 @@ post({ type: 'loaded' });
 const go = new Int32Array(cfg.go);
 Atomics.wait(go, 0, 0);
 if (Atomics.load(go, 0) !== 1) process.exit(1);
+if (cfg.sandbox) await filterGuestThreads();
+post({ type: 'locked' });
 
 let app: { main?: unknown };
 try {
@@ -156,6 +165,26 @@ async function loadWithoutRunning(url: string): Promise<void> {
   }
   post({ type: 'crash', message: `loading ${cfg.app}: it ran before the lock` }); // cannot happen: see above
   process.exit(1);
+}
+
+/**
+ * Stacks the guest filter on every thread the guest can make issue system calls: this one,
+ * the module hooks thread, and libuv's threadpool (its async fs, crypto, zlib). Until this is
+ * done no line of APP has run, so a failure is the tender's, and the guest never runs.
+ */
+async function filterGuestThreads(): Promise<void> {
+  try {
+    addon.guestFilter();
+    const answer = new Promise<unknown>((resolve) => hooksLock.port1.once('message', resolve));
+    hooksLock.port1.postMessage('lock');
+    const hooks = await answer;
+    hooksLock.port1.close();
+    if (hooks !== 'locked') throw new Error(String(hooks));
+    await addon.guestFilterThreadpool(cfg.threadpoolSize);
+  } catch (err) {
+    post({ type: 'lock-failed', message: (err as Error).message });
+    process.exit(1);
+  }
 }
 
 /**

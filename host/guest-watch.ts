@@ -14,7 +14,7 @@ import type { IoExit } from './io-thread/pump.js';
 
 export type Outcome = { ending: Ending; guestTid: number };
 
-const MAX_MESSAGES = 16; // the guest thread posts three: started, loaded, and how it ended
+const MAX_MESSAGES = 16; // the guest thread posts four: started, loaded, locked, and how it ended
 const MAX_LINE = 4000;
 
 /** Guest-supplied text, safe to print on one terminal line or several: no control characters. */
@@ -28,7 +28,9 @@ export function cleanText(v: unknown): string {
 export class GuestWatch {
   readonly loaded: Promise<boolean>;
   readonly outcome: Promise<Outcome>;
-  private phase: 'loading' | 'loaded' | 'running' | 'ended' = 'loading';
+  // loading -> loaded (APP loaded, not run) -> locking (the process is locked; the guest
+  // thread filters its threads) -> running (APP runs: from here every message is untrusted).
+  private phase: 'loading' | 'loaded' | 'locking' | 'running' | 'ended' = 'loading';
   private guestTid = 0;
   private messages = 0;
   private ending: Ending | null = null; // what the last valid end message said
@@ -80,7 +82,7 @@ export class GuestWatch {
   /** Lets the loaded guest run APP; call once the process is locked. */
   start(): void {
     if (this.phase !== 'loaded') return;
-    this.phase = 'running';
+    this.phase = 'locking';
     Atomics.store(this.go, 0, 1);
     Atomics.notify(this.go, 0);
   }
@@ -111,6 +113,14 @@ export class GuestWatch {
         if (this.phase !== 'loading') break;
         this.phase = 'loaded';
         this.resolveLoaded(true);
+        return null;
+      case 'locked':
+        if (this.phase !== 'locking') break;
+        this.phase = 'running';
+        return null;
+      case 'lock-failed': // only the tender's own code can say this: APP has not run yet
+        if (this.phase !== 'locking') break;
+        this.ending = { kind: 'internal', detail: `cannot lock the guest's threads: ${text()}` };
         return null;
       case 'exit':
         if (!Number.isInteger(msg.status) || (msg.status as number) < 0 || (msg.status as number) > 255) break;

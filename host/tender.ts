@@ -23,7 +23,7 @@ import { openOutFile, type OutFile } from './out-files.js';
 import type { CaptureTap } from './record-ring.js';
 import { StatsFile } from './stats-file.js';
 import { buildReport, formatSummary } from './report.js';
-import { lockDown, prepareForLock, SANDBOX_OFF_WARNING } from './sandbox.js';
+import { lockDown, prepareForLock, SANDBOX_OFF_WARNING, threadpoolSize } from './sandbox.js';
 import { createStats, COUNTER, section, totals, type StatsBuffers } from './stats.js';
 
 interface AttachedNic extends NicOption {
@@ -211,6 +211,8 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
     args: opts.appArgs,
     loader: { hooks: pathToFileURL(here('./guest-loader.js')).href, guestApiUrl: pathToFileURL(here('../guest-api/index.js')).href, tenderRoot: new URL('..', import.meta.url).href },
     go,
+    sandbox: opts.sandbox,
+    threadpoolSize: threadpoolSize(),
   };
   const resourceLimits: ResourceLimits = { maxOldGenerationSizeMb: opts.memMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(4, opts.memMb / 8)) };
   // env: {} - the guest sees none of the tender's environment.

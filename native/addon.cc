@@ -86,6 +86,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   shmtender::InitBurst(env, exports);
   shmtender::InitEventfdEpoll(env, exports);
   shmtender::InitThread(env, exports);
+  shmtender::InitPrivileges(env, exports);
   shmtender::InitSeccomp(env, exports);
   return exports;
 }

@@ -49,6 +49,10 @@ export interface Addon {
   /** CPU seconds of another thread of this process, by its tid; null once it has ended. */
   threadCpuSecondsOf(tid: number): number | null;
   threadId(): number;
+  /** After the lock: stacks the guest filter on the calling thread (native/seccomp.cc). */
+  guestFilter(): void;
+  /** After the lock: stacks the guest filter on each of the n threadpool threads (n = the pool's size). */
+  guestFilterThreadpool(n: number): Promise<void>;
   /** sched_yield(): let another runnable thread have this CPU, without sleeping. */
   yieldCpu(): void;
 }

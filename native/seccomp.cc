@@ -1,33 +1,31 @@
-// The lock: once the tender has set everything up, the process gives up what the guest must
-// not have. In the order host/sandbox.ts calls them:
-//   dropPrivileges()  root -> nobody/nogroup with no supplementary groups; or, started
-//                     without root but with capabilities (CAP_NET_ADMIN), every capability
-//                     dropped on every thread that takes signals. Checked from /proc after.
-//   seccompLock(...)  PR_SET_NO_NEW_PRIVS, then an allow-list filter on all threads at once
-//                     (TSYNC). Anything off the list fails with EPERM (clone3 with ENOSYS, so
-//                     libc falls back to clone, which is refused in turn): Node turns that into
-//                     a JavaScript error instead of dying.
+// The seccomp filters. Two layers:
+//
+//  seccompLock(protect)  the process filter, after dropPrivileges (privileges.cc): sets
+//      PR_SET_NO_NEW_PRIVS, then loads an allow-list on every thread at once (TSYNC).
+//      Anything off the list fails with EPERM (clone3 with ENOSYS, so libc falls back to
+//      clone, which is refused in turn): Node turns that into a JavaScript error instead of
+//      dying. Main thread only.
+//  guestFilter() / guestFilterThreadpool(n)  a second filter, stacked on the first by each
+//      thread the guest can make issue system calls (its own, the module hooks thread, libuv's
+//      threadpool): no read or write on the process's pipes (libuv's signal pipes carry raw
+//      pointers: bytes written there would be dereferenced), no close, no epoll_ctl on
+//      another thread's loop, no changing an fd's flags; and every signal blocked, so libuv's
+//      signal handler never runs on these threads and needs none of that from them.
+//
 // solo5's tenders/hvt/hvt_seccomp_linux.c is the model (allow-list, TSYNC); unlike hvt we
 // return errors rather than kill, because Node must be able to report them.
-//
-// Only the main thread's environment gets these functions and protectedWrite(): a guest that
-// gets hold of the addon in its own worker finds none of them.
 #include "shmtender.h"
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <linux/capability.h>
 #include <linux/fs.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
-#include <pwd.h>
-#include <sched.h>
+#include <pthread.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -36,162 +34,12 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 namespace shmtender {
 
-// ---- privileges ----------------------------------------------------------------------------
-
-static int DropOwnCapabilities() {
-  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-  struct __user_cap_data_struct data[2];
-  std::memset(data, 0, sizeof data);
-  if (syscall(SYS_capset, &hdr, data) < 0) return -errno;
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return -errno;
-  return 0;
-}
-
-// Capabilities are per thread and capset() acts on the caller only, so every other thread is
-// asked, by a signal, to drop its own (glibc does the same for setuid(); we cannot use its
-// signal). A thread that blocks every signal (Node's SIGUSR1 watcher, which sleeps on a
-// semaphore and runs no JavaScript) cannot be asked: it is listed in `deaf`.
-static std::atomic<int> g_pending{0};
-static std::atomic<int> g_failed{0};
-
-static void DropCapsHandler(int) {
-  int saved = errno;
-  if (DropOwnCapabilities() != 0) g_failed.fetch_add(1);
-  g_pending.fetch_sub(1);
-  errno = saved;
-}
-
-static std::vector<pid_t> Threads() {
-  std::vector<pid_t> out;
-  DIR* d = opendir("/proc/self/task");
-  if (d == nullptr) return out;
-  while (struct dirent* e = readdir(d)) {
-    if (e->d_name[0] >= '0' && e->d_name[0] <= '9') out.push_back(static_cast<pid_t>(std::atoi(e->d_name)));
-  }
-  closedir(d);
-  return out;
-}
-
-// A field of /proc/self/task/TID/status ("CapEff", "SigBlk", ...), or "" if gone.
-static std::string StatusField(pid_t tid, const char* field) {
-  std::string path = "/proc/self/task/" + std::to_string(tid) + "/status";
-  FILE* f = std::fopen(path.c_str(), "re");
-  if (f == nullptr) return "";
-  char line[256];
-  std::string out;
-  size_t n = std::strlen(field);
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::strncmp(line, field, n) == 0 && line[n] == ':') {
-      out = line + n + 1;
-      break;
-    }
-  }
-  std::fclose(f);
-  size_t a = out.find_first_not_of(" \t\n"), b = out.find_last_not_of(" \t\n");
-  return a == std::string::npos ? "" : out.substr(a, b - a + 1);
-}
-
-static std::string DropCapabilitiesEverywhere(std::vector<pid_t>& deaf) {
-  int rc = DropOwnCapabilities();
-  if (rc < 0) return std::string("capset: ") + std::strerror(-rc);
-  const int sig = SIGRTMIN + 3;  // used by neither glibc (SIGRTMIN-1, -2), libuv nor Node
-  struct sigaction sa, old;
-  std::memset(&sa, 0, sizeof sa);
-  sa.sa_handler = DropCapsHandler;
-  sigemptyset(&sa.sa_mask);
-  if (sigaction(sig, &sa, &old) < 0) return std::string("sigaction: ") + std::strerror(errno);
-  g_failed = 0;
-  pid_t self = static_cast<pid_t>(syscall(SYS_gettid));
-  for (pid_t tid : Threads()) {
-    if (tid == self) continue;
-    unsigned long long blocked = std::strtoull(StatusField(tid, "SigBlk").c_str(), nullptr, 16);
-    if (blocked & (1ULL << (sig - 1))) {
-      deaf.push_back(tid);
-      continue;
-    }
-    g_pending.fetch_add(1);
-    if (syscall(SYS_tgkill, getpid(), tid, sig) < 0) g_pending.fetch_sub(1);  // it ended meanwhile
-  }
-  for (int i = 0; i < 2000 && g_pending.load() > 0; i++) {
-    struct timespec ms = {0, 1000000};
-    nanosleep(&ms, nullptr);
-  }
-  sigaction(sig, &old, nullptr);
-  if (g_pending.load() > 0) return std::to_string(g_pending.load()) + " thread(s) did not drop their capabilities";
-  if (g_failed.load() > 0) return "capset failed on another thread";
-  return "";
-}
-
-// Every thread but `skip`, from /proc: no capability in any set, and (from root) nobody's
-// ids and no supplementary group.
-static std::string CheckThreads(bool expectIds, uid_t uid, gid_t gid, const std::vector<pid_t>& skip) {
-  for (pid_t tid : Threads()) {
-    if (std::find(skip.begin(), skip.end(), tid) != skip.end()) continue;
-    for (const char* f : {"CapInh", "CapPrm", "CapEff", "CapAmb"}) {
-      std::string v = StatusField(tid, f);
-      if (!v.empty() && std::strtoull(v.c_str(), nullptr, 16) != 0)
-        return "thread " + std::to_string(tid) + " still has capabilities (" + f + " " + v + ")";
-    }
-    if (!expectIds) continue;
-    std::string want = std::to_string(uid) + "\t" + std::to_string(uid) + "\t" + std::to_string(uid) + "\t" + std::to_string(uid);
-    std::string wantG = std::to_string(gid) + "\t" + std::to_string(gid) + "\t" + std::to_string(gid) + "\t" + std::to_string(gid);
-    std::string u = StatusField(tid, "Uid"), g = StatusField(tid, "Gid"), groups = StatusField(tid, "Groups");
-    if (u.empty()) continue;  // the thread ended
-    if (u != want) return "thread " + std::to_string(tid) + " kept uid " + u;
-    if (g != wantG) return "thread " + std::to_string(tid) + " kept gid " + g;
-    if (!groups.empty()) return "thread " + std::to_string(tid) + " kept groups " + groups;
-  }
-  return "";
-}
-
-static bool LookupUnprivileged(uid_t* uid, gid_t* gid) {
-  *uid = 65534;
-  *gid = 65534;
-  if (struct passwd* pw = getpwnam("nobody")) *uid = pw->pw_uid;
-  if (struct group* gr = getgrnam("nogroup")) *gid = gr->gr_gid;
-  else if (struct group* gr2 = getgrnam("nobody")) *gid = gr2->gr_gid;
-  return *uid != 0 && *gid != 0;
-}
-
-// dropPrivileges() -> { uid, gid, from: 'root' | 'capabilities' | 'unprivileged', deaf: tids }
-static Napi::Value DropPrivileges(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uid_t ruid, euid, suid;
-  getresuid(&ruid, &euid, &suid);
-  Napi::Object out = Napi::Object::New(env);
-  std::vector<pid_t> deaf;
-  std::string why;
-  if (ruid == 0 || euid == 0 || suid == 0) {
-    uid_t uid;
-    gid_t gid;
-    if (!LookupUnprivileged(&uid, &gid)) return ThrowErrno(env, EINVAL, "no unprivileged user (nobody) to drop to");
-    // glibc applies each of these to every thread (its signal for this cannot be blocked);
-    // leaving uid 0 clears the permitted, effective and ambient capabilities.
-    if (setgroups(0, nullptr) < 0) return ThrowErrno(env, errno, std::string("setgroups: ") + std::strerror(errno));
-    if (setresgid(gid, gid, gid) < 0) return ThrowErrno(env, errno, std::string("setresgid: ") + std::strerror(errno));
-    if (setresuid(uid, uid, uid) < 0) return ThrowErrno(env, errno, std::string("setresuid: ") + std::strerror(errno));
-    if (setresuid(0, 0, 0) == 0) return ThrowErrno(env, EPERM, "root could be regained after dropping privileges");
-    why = CheckThreads(true, uid, gid, deaf);
-    out.Set("uid", Napi::Number::New(env, uid));
-    out.Set("gid", Napi::Number::New(env, gid));
-    out.Set("from", "root");
-  } else {
-    bool had = !CheckThreads(false, 0, 0, deaf).empty();
-    why = DropCapabilitiesEverywhere(deaf);
-    if (why.empty()) why = CheckThreads(false, 0, 0, deaf);
-    out.Set("uid", Napi::Number::New(env, ruid));
-    out.Set("gid", Napi::Number::New(env, getgid()));
-    out.Set("from", had ? "capabilities" : "unprivileged");
-  }
-  if (!why.empty()) return ThrowErrno(env, EPERM, "dropping privileges: " + why);
-  Napi::Array d = Napi::Array::New(env, deaf.size());
-  for (uint32_t i = 0; i < deaf.size(); i++) d.Set(i, Napi::Number::New(env, deaf[i]));
-  out.Set("deaf", d);
-  return out;
-}
+static std::atomic<bool> g_locked{false};
+static bool ListPipes(std::string& why);
 
 // ---- the filter ----------------------------------------------------------------------------
 
@@ -267,6 +115,11 @@ static int AddRules(scmp_filter_ctx ctx, int protLo, int protHi) {
   // prctl for thread names and reading state only.
   for (int op : {PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE, PR_GET_NO_NEW_PRIVS})
     if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0_32(SCMP_CMP_EQ, op))) < 0) return rc;
+  // More filters (guestFilter) may be stacked: that only takes more away. Not with a
+  // listener, which would be a new fd.
+  if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 1,
+                             SCMP_A1_32(SCMP_CMP_MASKED_EQ, SECCOMP_FILTER_FLAG_NEW_LISTENER, 0))) < 0)
+    return rc;
   // clone3 cannot be filtered by flags (they sit in memory): ENOSYS makes glibc use clone,
   // which the default action refuses like every other way to a new thread or process.
   if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)) < 0) return rc;
@@ -318,6 +171,7 @@ static Napi::Value SeccompLock(const Napi::CallbackInfo& info) {
   std::string why;
   if (!fds.empty() && !Relocate(fds, why)) return ThrowErrno(env, EBADF, why);
   int lo = fds.empty() ? -1 : fds.front(), hi = fds.empty() ? -1 : fds.back();
+  if (!ListPipes(why)) return ThrowErrno(env, EBADF, why);
 
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return ThrowErrno(env, errno, std::string("prctl(PR_SET_NO_NEW_PRIVS): ") + std::strerror(errno));
@@ -328,9 +182,124 @@ static Napi::Value SeccompLock(const Napi::CallbackInfo& info) {
   if (rc == 0) rc = seccomp_load(ctx);
   seccomp_release(ctx);
   if (rc < 0) return ThrowErrno(env, -rc, std::string("installing the seccomp filter: ") + std::strerror(-rc));
+  g_locked = true;
   Napi::Array out = Napi::Array::New(env, fds.size());
   for (uint32_t i = 0; i < fds.size(); i++) out.Set(i, Napi::Number::New(env, fds[i]));
   return out;
+}
+
+// ---- the guest's threads ---------------------------------------------------------------------
+
+static std::vector<int> g_pipes;  // every pipe fd above stderr at the lock; the set is final then
+
+static bool ListPipes(std::string& why) {
+  g_pipes.clear();
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) {
+    why = std::string("/proc/self/fd: ") + std::strerror(errno);
+    return false;
+  }
+  while (struct dirent* e = readdir(d)) {
+    int fd = std::atoi(e->d_name);
+    if (fd <= STDERR_FILENO) continue;  // stdio stays the guest's console, pipe or not
+    char target[64];
+    std::string path = std::string("/proc/self/fd/") + e->d_name;
+    ssize_t n = readlink(path.c_str(), target, sizeof target - 1);
+    if (n > 5 && std::strncmp(target, "pipe:", 5) == 0) g_pipes.push_back(fd);
+  }
+  closedir(d);
+  return true;
+}
+
+// Stacks the guest filter on the calling thread; ownLoop is this thread's libuv epoll fd
+// (-1: it has no loop). Returns 0 or -errno.
+static int LoadGuestFilter(int ownLoop) {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);  // the process filter below still applies
+  if (ctx == nullptr) return -ENOMEM;
+  const uint32_t deny = SCMP_ACT_ERRNO(EPERM);
+  int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);  // already set, and prctl is filtered
+  for (int sc : {SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(pread64), SCMP_SYS(preadv), SCMP_SYS(write),
+                 SCMP_SYS(writev), SCMP_SYS(pwrite64), SCMP_SYS(pwritev)})
+    for (int p : g_pipes)
+      if (rc == 0) rc = seccomp_rule_add(ctx, deny, sc, 1, SCMP_A0_32(SCMP_CMP_EQ, static_cast<uint32_t>(p)));
+  if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(close), 0);
+  if (rc == 0) {
+    rc = ownLoop < 0 ? seccomp_rule_add(ctx, deny, SCMP_SYS(epoll_ctl), 0)
+                     : seccomp_rule_add(ctx, deny, SCMP_SYS(epoll_ctl), 1, SCMP_A0_32(SCMP_CMP_NE, static_cast<uint32_t>(ownLoop)));
+  }
+  for (int cmd : {F_SETFL, F_SETFD})
+    if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(fcntl), 1, SCMP_A1_32(SCMP_CMP_EQ, cmd));
+  for (unsigned long req : {FIONBIO, FIOCLEX, FIONCLEX})
+    if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(ioctl), 1, SCMP_A1_32(SCMP_CMP_EQ, static_cast<uint32_t>(req)));
+  if (rc == 0) rc = seccomp_load(ctx);
+  seccomp_release(ctx);
+  return rc;
+}
+
+static int OwnLoopFd(const Napi::Env& env) {
+  uv_loop_s* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return -1;
+  return uv_backend_fd(loop);
+}
+
+// guestFilter(): on the calling thread (the guest's, the module hooks'), after the lock.
+static Napi::Value GuestFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!g_locked) return ThrowErrno(env, EINVAL, "guestFilter: the process is not locked");
+  int rc = LoadGuestFilter(OwnLoopFd(env));
+  if (rc < 0) return ThrowErrno(env, -rc, std::string("installing the guest filter: ") + std::strerror(-rc));
+  return env.Undefined();
+}
+
+// guestFilterThreadpool(n) -> Promise: one job per threadpool thread, each of which stacks
+// the guest filter on its own thread and then waits until all n have, so that no thread
+// takes two jobs and every one of the n is covered. n must be the pool's size.
+struct PoolLock {
+  int n;
+  std::atomic<int> arrived{0};
+  std::atomic<int> failed{0};
+  int finished = 0;
+  Napi::Promise::Deferred deferred;
+  explicit PoolLock(Napi::Env env, int count) : n(count), deferred(Napi::Promise::Deferred::New(env)) {}
+};
+
+class PoolLockJob : public Napi::AsyncWorker {
+ public:
+  PoolLockJob(Napi::Env env, std::shared_ptr<PoolLock> s) : Napi::AsyncWorker(env, "shmtender:guestFilter"), s_(std::move(s)) {}
+  void Execute() override {
+    if (LoadGuestFilter(-1) != 0) s_->failed.fetch_add(1);
+    s_->arrived.fetch_add(1);
+    for (int i = 0; i < 5000 && s_->arrived.load() < s_->n; i++) {
+      struct timespec ms = {0, 1000000};
+      nanosleep(&ms, nullptr);
+    }
+    if (s_->arrived.load() < s_->n) s_->failed.fetch_add(1);  // fewer threads than n
+  }
+  void OnOK() override { Finish(); }
+  void OnError(const Napi::Error&) override { Finish(); }
+
+ private:
+  void Finish() {
+    if (++s_->finished < s_->n) return;
+    Napi::Env env = Env();
+    if (s_->failed.load() == 0) s_->deferred.Resolve(env.Undefined());
+    else s_->deferred.Reject(Napi::Error::New(env, "could not filter every threadpool thread").Value());
+  }
+  std::shared_ptr<PoolLock> s_;
+};
+
+static Napi::Value GuestFilterThreadpool(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t n;
+  if (!ArgInt(info, 0, n)) return env.Undefined();
+  if (!g_locked) return ThrowErrno(env, EINVAL, "guestFilterThreadpool: the process is not locked");
+  if (n < 1 || n > 1024) return ThrowErrno(env, EINVAL, "guestFilterThreadpool: n must be 1..1024");
+  auto s = std::make_shared<PoolLock>(env, static_cast<int>(n));
+  for (int i = 0; i < n; i++) (new PoolLockJob(env, s))->Queue();
+  return s->deferred.Promise();
 }
 
 // protectedWrite(fd, bytes): appends to a protected fd (pwritev2 with RWF_APPEND, the one
@@ -356,8 +325,12 @@ static Napi::Value ProtectedWrite(const Napi::CallbackInfo& info) {
 }
 
 void InitSeccomp(Napi::Env env, Napi::Object exports) {
-  if (syscall(SYS_gettid) != getpid()) return;  // workers (the guest's among them) get none of this
-  exports.Set("dropPrivileges", Napi::Function::New(env, DropPrivileges, "dropPrivileges"));
+  // Every thread may take more away from itself.
+  exports.Set("guestFilter", Napi::Function::New(env, GuestFilter, "guestFilter"));
+  exports.Set("guestFilterThreadpool", Napi::Function::New(env, GuestFilterThreadpool, "guestFilterThreadpool"));
+  // The lock and the protected write: the main thread's environment only, so a guest that
+  // gets hold of the addon in its own worker finds neither.
+  if (syscall(SYS_gettid) != getpid()) return;
   exports.Set("seccompLock", Napi::Function::New(env, SeccompLock, "seccompLock"));
   exports.Set("protectedWrite", Napi::Function::New(env, ProtectedWrite, "protectedWrite"));
 }

@@ -43,5 +43,6 @@ void InitBurst(Napi::Env env, Napi::Object exports);
 void InitEventfdEpoll(Napi::Env env, Napi::Object exports);
 void InitThread(Napi::Env env, Napi::Object exports);
 void InitSeccomp(Napi::Env env, Napi::Object exports);
+void InitPrivileges(Napi::Env env, Napi::Object exports);
 
 }  // namespace shmtender

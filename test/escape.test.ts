@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, createNetns, netnsExists, skipReal, TENDER, type Netns } from '../testbed/netns.js';
+import { threadpoolSize } from '../host/sandbox.js';
 import { pidsIn } from '../testbed/process.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 
@@ -26,7 +27,13 @@ const EXPECTED = (uid: number): Record<string, Want> => ({
   'fs: readdir /': eperm(/^EPERM: operation not permitted, scandir '\/'$/),
   'fs/promises: read /etc/passwd (threadpool)': eperm(/^EPERM: operation not permitted, open '\/etc\/passwd'$/),
   'fs: write to every open regular file': eperm(/^EPERM: operation not permitted, write$/), // the stats file
-  'fs: close every open regular file': eperm(/^EPERM: operation not permitted, close$/),
+  'fs: write into every pipe (libuv signal pipes)': eperm(/^\d+ fds: EPERM \d+$/),
+  'fs: read from every pipe': eperm(/^\d+ fds: EPERM \d+$/),
+  'fs (threadpool): write into every pipe': eperm(/^\d+ fds: EPERM \d+$/),
+  'fs: close every fd': eperm(/^\d+ fds: EPERM \d+$/),
+  'module hooks of its own (another thread): write into every pipe': eperm(/^EPERM: operation not permitted, write$/),
+  'addon: epoll_ctl on every epoll and eventfd': { refused: 'ENOENT+EPERM', message: /^\d+ fds: ENOENT 1, EPERM \d+$/ }, // ENOENT: its own loop
+  'addon: make every fd blocking (fcntl)': eperm(/^\d+ fds: EPERM \d+$/),
   'child_process: execSync': eperm(/^spawnSync \/bin\/sh EPERM$/),
   'child_process: spawn': eperm(/^spawn EPERM$/),
   'worker_threads: new Worker (eval)': { refused: 'ERR_WORKER_INIT_FAILED', message: /^EPERM$/ },
