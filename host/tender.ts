@@ -23,7 +23,8 @@ import { openOutFile, type OutFile } from './out-files.js';
 import type { CaptureTap } from './record-ring.js';
 import { StatsFile } from './stats-file.js';
 import { buildReport, formatSummary } from './report.js';
-import { lockDown, prepareForLock, SANDBOX_OFF_WARNING, threadpoolSize } from './sandbox.js';
+import { lockDown, prepareForLock, SANDBOX_OFF_WARNING } from './sandbox.js';
+import { threadpoolSize } from './threadpool.js';
 import { createStats, COUNTER, section, totals, type StatsBuffers } from './stats.js';
 
 interface AttachedNic extends NicOption {
