@@ -49,6 +49,8 @@ export interface Addon {
   /** CPU seconds of another thread of this process, by its tid; null once it has ended. */
   threadCpuSecondsOf(tid: number): number | null;
   threadId(): number;
+  /** Appends bytes to a protected fd (pwritev2 + RWF_APPEND): the one write the filters let through to it, from a tender thread. */
+  protectedWrite(fd: number, bytes: Uint8Array): void;
   /** After the lock: stacks the guest filter on the calling thread (native/seccomp.cc). */
   guestFilter(): void;
   /** After the lock: stacks the guest filter on each of the n threadpool threads (n = the pool's size). */
@@ -57,14 +59,12 @@ export interface Addon {
   yieldCpu(): void;
 }
 
-/** The lock (native/seccomp.cc). Present on the main thread only: no worker's addon has these. */
+/** The lock (native/privileges.cc, seccomp.cc). On the main thread only: no worker's addon has these. */
 export interface LockAddon {
   /** root -> nobody/nogroup, or every capability dropped; checked on every thread. */
   dropPrivileges(): { uid: number; gid: number; from: 'root' | 'capabilities' | 'unprivileged'; deaf: number[] };
   /** NO_NEW_PRIVS, then the allow-list filter on all threads; returns the protected fds' new numbers. */
   seccompLock(protectFds: number[]): number[];
-  /** Appends bytes to a protected fd: the one write the filter lets through to it. */
-  protectedWrite(fd: number, bytes: Uint8Array): void;
 }
 
 const require = createRequire(import.meta.url);

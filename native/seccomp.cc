@@ -9,8 +9,9 @@
 //      thread the guest can make issue system calls (its own, the module hooks thread, libuv's
 //      threadpool): no read or write on the process's pipes (libuv's signal pipes carry raw
 //      pointers: bytes written there would be dereferenced), no close, no epoll_ctl on
-//      another thread's loop, no changing an fd's flags; and every signal blocked, so libuv's
-//      signal handler never runs on these threads and needs none of that from them.
+//      another thread's loop, no changing an fd's flags, no pwritev2 (so protectedWrite
+//      fails there); and every signal blocked, so libuv's signal handler never runs on these
+//      threads and needs none of that from them.
 //
 // solo5's tenders/hvt/hvt_seccomp_linux.c is the model (allow-list, TSYNC); unlike hvt we
 // return errors rather than kill, because Node must be able to report them.
@@ -226,6 +227,7 @@ static int LoadGuestFilter(int ownLoop) {
     for (int p : g_pipes)
       if (rc == 0) rc = seccomp_rule_add(ctx, deny, sc, 1, SCMP_A0_32(SCMP_CMP_EQ, static_cast<uint32_t>(p)));
   if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(close), 0);
+  if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(pwritev2), 0);  // so protectedWrite is the tender's only
   if (rc == 0) {
     rc = ownLoop < 0 ? seccomp_rule_add(ctx, deny, SCMP_SYS(epoll_ctl), 0)
                      : seccomp_rule_add(ctx, deny, SCMP_SYS(epoll_ctl), 1, SCMP_A0_32(SCMP_CMP_NE, static_cast<uint32_t>(ownLoop)));
@@ -328,11 +330,13 @@ void InitSeccomp(Napi::Env env, Napi::Object exports) {
   // Every thread may take more away from itself.
   exports.Set("guestFilter", Napi::Function::New(env, GuestFilter, "guestFilter"));
   exports.Set("guestFilterThreadpool", Napi::Function::New(env, GuestFilterThreadpool, "guestFilterThreadpool"));
-  // The lock and the protected write: the main thread's environment only, so a guest that
-  // gets hold of the addon in its own worker finds neither.
+  // Any tender thread may write its protected files; on the guest's threads the guest
+  // filter refuses pwritev2, so this fails there.
+  exports.Set("protectedWrite", Napi::Function::New(env, ProtectedWrite, "protectedWrite"));
+  // The lock: the main thread's environment only, so a guest that gets hold of the addon in
+  // its own worker does not find it.
   if (syscall(SYS_gettid) != getpid()) return;
   exports.Set("seccompLock", Napi::Function::New(env, SeccompLock, "seccompLock"));
-  exports.Set("protectedWrite", Napi::Function::New(env, ProtectedWrite, "protectedWrite"));
 }
 
 }  // namespace shmtender

@@ -33,6 +33,7 @@ const EXPECTED = (uid: number): Record<string, Want> => ({
   'fs: close every fd': eperm(/^\d+ fds: EPERM \d+$/),
   'module hooks of its own (another thread): write into every pipe': eperm(/^EPERM: operation not permitted, write$/),
   'addon: epoll_ctl on every epoll and eventfd': { refused: 'ENOENT+EPERM', message: /^\d+ fds: ENOENT 1, EPERM \d+$/ }, // ENOENT: its own loop
+  'addon: protectedWrite to every open regular file': eperm(/^1 fds: EPERM 1$/), // the stats file
   'addon: make every fd blocking (fcntl)': eperm(/^\d+ fds: EPERM \d+$/),
   'child_process: execSync': eperm(/^spawnSync \/bin\/sh EPERM$/),
   'child_process: spawn': eperm(/^spawn EPERM$/),
@@ -188,6 +189,13 @@ describe.skipIf(skipReal())('containment: a guest trying every way out, the tend
     expect(off.code).toBe(0);
     expect(off.stderr.split('\n')[0]).toMatch(/^tender: WARNING: --sandbox=off: the guest runs unconfined/);
     expect(off.stdout.trim()).toBe('uid 0 gid 0 env 0');
+  });
+
+  it('the stats file is created before the lock: one that cannot be is a usage error (64) before the guest loads', async () => {
+    const r = await runTender(ns, ['--net=tap0', '--stats-json=/nonexistent-dir/stats.json', FIXTURE('whoami.js')]);
+    expect(r.code).toBe(64);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toBe("tender: --stats-json: cannot create /nonexistent-dir/stats.json: ENOENT: no such file or directory, open '/nonexistent-dir/stats.json'");
   });
 
   it('messages the guest posts to the tender change nothing but how the guest ends', async () => {
