@@ -7,7 +7,6 @@
 // register hooks of its own): when the guest thread asks, after the lock, this thread stacks
 // the guest filter on itself (native/seccomp.cc), as the guest's own thread does.
 import type { MessagePort } from 'node:worker_threads';
-import { addon } from '../native/index.js';
 
 interface ResolveContext {
   parentURL?: string;
@@ -22,21 +21,24 @@ const ALLOWED_BUILTINS = new Set(['buffer', 'util', 'crypto', 'events', 'string_
 export interface LoaderData {
   guestApiUrl: string;
   tenderRoot: string;
-  /** Answers 'lock' with 'locked' or why not. */
-  lockPort: MessagePort;
+  /** The guest thread's: answered 'locked', or why not, when it sends 'lock'. */
+  lockPort?: MessagePort;
 }
 
-export function initialize(data: LoaderData): void {
+export async function initialize(data: LoaderData): Promise<void> {
   guestApiUrl = data.guestApiUrl;
   tenderRoot = data.tenderRoot;
-  data.lockPort.once('message', () => {
+  const port = data.lockPort;
+  if (!port) return;
+  const { addon } = await import('../native/index.js'); // now, while files can still be read
+  port.once('message', () => {
     try {
       addon.guestFilter();
-      data.lockPort.postMessage('locked');
+      port.postMessage('locked');
     } catch (err) {
-      data.lockPort.postMessage(`the module hooks thread: ${(err as Error).message}`);
+      port.postMessage(`the module hooks thread: ${(err as Error).message}`);
     }
-    data.lockPort.close();
+    port.close();
   });
 }
 

@@ -1,8 +1,11 @@
 // Files the tender writes while it runs (--pcap, --stats-json). They are opened during set-up,
-// before the guest runs: after set-up the process is locked down and no open() works, so later
-// only write() and close() touch them. A pipe or socket (a FIFO with tcpdump on the other end)
-// is made non-blocking: a reader that falls behind must never stop the tender's main thread.
-import { constants, fstatSync, openSync, writeSync } from 'node:fs';
+// before the guest runs: after set-up the process is locked (host/sandbox.ts), no open() works,
+// and these fds are protected: the filter refuses write() and close() on them, to the guest and
+// to us, and lets through only addon.protectedWrite (an appending pwritev2 that the guest's
+// threads cannot make). So every write here goes through it, locked or not. A pipe or socket
+// (a FIFO with tcpdump on the other end) is made non-blocking: a reader that falls behind must
+// never stop the tender's main thread.
+import { constants, fstatSync, openSync } from 'node:fs';
 import { addon, errnoCode } from '../native/index.js';
 import { EndingError } from './endings.js';
 
@@ -39,7 +42,7 @@ export function writeSome(f: OutFile, buf: Uint8Array, off: number, len: number)
   let done = 0;
   while (done < len) {
     try {
-      done += writeSync(f.fd, buf, off + done, len - done);
+      done += addon.protectedWrite(f.fd, buf, off + done, len - done);
     } catch (err) {
       const code = errnoCode(err);
       if (code === 'EAGAIN' || code === 'EWOULDBLOCK') break;

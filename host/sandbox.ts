@@ -5,9 +5,10 @@
 // or signal anyone else; docs/reliability.md ("Containment") says what holds and what not.
 //
 // A feature that needs a file or socket at run time opens it before lockDown(): a file the
-// tender writes goes in `protect` (its fd comes back renumbered) and is appended to with
-// addon.protectedWrite(), because the filter refuses every other write to it, so the guest
-// cannot write there either. docs/reliability.md "Containment" says more.
+// tender writes is an OutFile (host/out-files.ts), whose fd goes in `protect` (it comes back
+// renumbered) and which is written with writeSome (addon.protectedWrite), because the filter
+// refuses every other write to it, so the guest cannot write there either.
+// docs/reliability.md "Containment" says more.
 import { stat } from 'node:fs/promises';
 import { lockAddon } from '../native/index.js';
 

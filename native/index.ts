@@ -49,8 +49,8 @@ export interface Addon {
   /** CPU seconds of another thread of this process, by its tid; null once it has ended. */
   threadCpuSecondsOf(tid: number): number | null;
   threadId(): number;
-  /** Appends bytes to a protected fd (pwritev2 + RWF_APPEND): the one write the filters let through to it, from a tender thread. */
-  protectedWrite(fd: number, bytes: Uint8Array): void;
+  /** One pwritev2 + RWF_APPEND of bytes[offset, offset+length) to fd; the bytes taken. The one write the filters let through to a protected fd, from a tender thread. */
+  protectedWrite(fd: number, bytes: Uint8Array, offset?: number, length?: number): number;
   /** After the lock: stacks the guest filter on the calling thread (native/seccomp.cc). */
   guestFilter(): void;
   /** After the lock: stacks the guest filter on each of the n threadpool threads (n = the pool's size). */

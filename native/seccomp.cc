@@ -304,8 +304,10 @@ static Napi::Value GuestFilterThreadpool(const Napi::CallbackInfo& info) {
   return s->deferred.Promise();
 }
 
-// protectedWrite(fd, bytes): appends to a protected fd (pwritev2 with RWF_APPEND, the one
-// form of write the filter lets through to it). Also works before the lock.
+// protectedWrite(fd, bytes, offset = 0, length = rest) -> bytes written by one pwritev2 with
+// RWF_APPEND, the one write the filters let through to a protected fd (a file the tender
+// writes), and only from a tender thread. Works before the lock too, and on pipes and
+// sockets; errors (EAGAIN from a non-blocking pipe among them) throw with .code.
 static Napi::Value ProtectedWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd;
@@ -315,15 +317,22 @@ static Napi::Value ProtectedWrite(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
-  size_t off = 0;
-  while (off < bytes.ByteLength()) {
-    struct iovec iov = {bytes.Data() + off, bytes.ByteLength() - off};
-    long n = syscall(SYS_pwritev2, fd, &iov, 1, -1L, 0L, RWF_APPEND);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return ThrowErrno(env, n < 0 ? errno : EIO, std::string("write: ") + std::strerror(n < 0 ? errno : EIO));
-    off += static_cast<size_t>(n);
+  int64_t off = 0, len = static_cast<int64_t>(bytes.ByteLength());
+  if (info.Length() > 2 && !ArgInt(info, 2, off)) return env.Undefined();
+  if (info.Length() > 3) {
+    if (!ArgInt(info, 3, len)) return env.Undefined();
+  } else {
+    len -= off;
   }
-  return env.Undefined();
+  if (off < 0 || len < 0 || static_cast<uint64_t>(off + len) > bytes.ByteLength())
+    return ThrowErrno(env, EINVAL, "protectedWrite: offset and length outside the buffer");
+  for (;;) {
+    struct iovec iov = {bytes.Data() + off, static_cast<size_t>(len)};
+    long n = syscall(SYS_pwritev2, fd, &iov, 1, -1L, 0L, RWF_APPEND);
+    if (n >= 0) return Napi::Number::New(env, static_cast<double>(n));
+    if (errno == EINTR) continue;
+    return ThrowErrno(env, errno, std::string("write: ") + std::strerror(errno));
+  }
 }
 
 void InitSeccomp(Napi::Env env, Napi::Object exports) {

@@ -10,7 +10,7 @@ const app = pathToFileURL('/home/me/app.js').href;
 const next = async (specifier: string) => ({ url: specifier.startsWith('file:') ? specifier : specifier.startsWith('.') ? new URL(specifier, app).href : `node:${specifier.replace(/^node:/, '')}` });
 
 describe('guest module resolution', () => {
-  initialize({ guestApiUrl, tenderRoot });
+  void initialize({ guestApiUrl, tenderRoot });
 
   it('shmtender/guest is the tender’s own guest API, wherever APP lives', async () => {
     expect(await resolve('shmtender/guest', { parentURL: app }, next)).toMatchObject({ url: guestApiUrl, shortCircuit: true });
