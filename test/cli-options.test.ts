@@ -46,6 +46,13 @@ describe('tender command line', () => {
     await refuses(['--net:a=tap0', '--net:b=tap1', '--offload', '--ring-slots=16384', 'a.js'], /^the rings need \d+ MiB, over the 2 GiB a region can have: fewer --ring-slots$/);
   });
 
+  it('the sandbox is on unless --sandbox=off; nothing else is taken', async () => {
+    expect((await parseArgs(['app.js']))!.sandbox).toBe(true);
+    expect((await parseArgs(['--sandbox=on', 'app.js']))!.sandbox).toBe(true);
+    expect((await parseArgs(['--sandbox=off', 'app.js']))!.sandbox).toBe(false);
+    await refuses(['--sandbox=maybe', 'app.js'], /sandbox.*Given: "maybe", Choices: "on", "off"/);
+  });
+
   it('no --net is a run with no NIC, not an error', async () => {
     expect((await parseArgs(['--shm=poll', 'app.js']))!.nics).toEqual([]);
   });
