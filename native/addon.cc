@@ -39,6 +39,14 @@ const char* ErrnoName(int err) {
     case ENETDOWN: return "ENETDOWN";
     case ENOBUFS: return "ENOBUFS";
     case ERANGE: return "ERANGE";
+    case EPIPE: return "EPIPE";
+    case EFBIG: return "EFBIG";
+    case EDQUOT: return "EDQUOT";
+    case EROFS: return "EROFS";
+    case ENOSYS: return "ENOSYS";
+    case ECONNRESET: return "ECONNRESET";
+    case ENOTCONN: return "ENOTCONN";
+    case EDESTADDRREQ: return "EDESTADDRREQ";
     default: return "EUNKNOWN";
   }
 }

@@ -41,6 +41,7 @@ const EXPECTED = (uid: number): Record<string, Want> => ({
   'worker_threads: new Worker (data: URL)': { refused: 'ERR_WORKER_INIT_FAILED', message: /^EPERM$/ },
   'process.kill the parent': js(/^the guest has no access to process\.kill$/),
   'process._kill the parent (below the JS layer)': eperm(/^errno -1$/),
+  'process._kill the tender itself (SIGKILL)': eperm(/^errno -1$/),
   'process.setuid(0)': js(/^the guest has no access to process\.setuid$/),
   'process.getuid()': { refused: 'not asked', message: new RegExp(`^uid ${uid}$`) },
   'process.env': { refused: 'not asked', message: /^0 variables$/ },
