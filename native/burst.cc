@@ -106,7 +106,7 @@ static Napi::Value ReadBurst(const Napi::CallbackInfo& info) {
   if (!ParseBurst(info, b, capacity)) return env.Undefined();
   int64_t n = 0;
   while (n < b.count) {
-    ssize_t got = read(b.fd, b.at(n), static_cast<size_t>(capacity));
+    ssize_t got = RawRead(b.fd, b.at(n), static_cast<size_t>(capacity));
     if (got < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || n > 0) break;  // a hard error is reported on the next call
@@ -148,7 +148,7 @@ static Napi::Value WriteBurst(const Napi::CallbackInfo& info) {
   }
   int64_t n = 0;
   while (n < count) {
-    ssize_t put = write(fd, r->base + offs[n], static_cast<size_t>(lens[n]));
+    ssize_t put = RawWrite(fd, r->base + offs[n], static_cast<size_t>(lens[n]));
     if (put < 0) {
       int err = errno;
       if (err == EINTR) continue;
@@ -182,7 +182,7 @@ static Napi::Value ReadFrame(const Napi::CallbackInfo& info) {
   if (!TypedArg(info, 1, napi_uint8_array, &iov[n].iov_base, &length)) return env.Undefined();
   iov[n++].iov_len = length;
   for (;;) {
-    ssize_t got = readv(fd, iov, n);
+    ssize_t got = syscall(SYS_readv, fd, iov, n);
     if (got >= 0) return Napi::Number::New(env, static_cast<double>(got));
     if (errno == EINTR) continue;
     if (errno == EAGAIN) return Napi::Number::New(env, -1);
@@ -214,7 +214,7 @@ static Napi::Value WriteFrame(const Napi::CallbackInfo& info) {
   iov[n].iov_base = data;
   iov[n++].iov_len = static_cast<size_t>(len);
   for (;;) {
-    ssize_t put = writev(fd, iov, n);
+    ssize_t put = syscall(SYS_writev, fd, iov, n);
     if (put >= 0) return Napi::Number::New(env, 0);
     int err = errno;
     if (err == EINTR) continue;

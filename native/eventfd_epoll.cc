@@ -24,7 +24,7 @@ static Napi::Value EventfdWrite(const Napi::CallbackInfo& info) {
   if (info.Length() > 1 && !ArgInt(info, 1, v)) return info.Env().Undefined();
   uint64_t value = static_cast<uint64_t>(v);
   for (;;) {
-    if (write(fd, &value, sizeof value) == sizeof value) return info.Env().Undefined();
+    if (RawWrite(fd, &value, sizeof value) == sizeof value) return info.Env().Undefined();
     if (errno == EINTR) continue;
     return ThrowErrno(info.Env(), errno, std::string("eventfd write: ") + std::strerror(errno));
   }
@@ -36,7 +36,7 @@ static Napi::Value EventfdRead(const Napi::CallbackInfo& info) {
   if (!ArgFd(info, 0, fd)) return info.Env().Undefined();
   uint64_t value = 0;
   for (;;) {
-    if (read(fd, &value, sizeof value) == sizeof value) return Napi::Number::New(info.Env(), static_cast<double>(value));
+    if (RawRead(fd, &value, sizeof value) == sizeof value) return Napi::Number::New(info.Env(), static_cast<double>(value));
     if (errno == EINTR) continue;
     if (errno == EAGAIN) return Napi::Number::New(info.Env(), 0);
     return ThrowErrno(info.Env(), errno, std::string("eventfd read: ") + std::strerror(errno));
