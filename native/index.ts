@@ -44,8 +44,8 @@ export interface Addon {
   /** Ready fds into readyFds (an fd with only an error/hangup comes back as -fd - 1). */
   epollWait(epfd: number, timeoutNs: number, readyFds: Int32Array): number;
 
-  /** CPU seconds of the calling thread (getrusage RUSAGE_THREAD). */
-  threadCpuTime(): { user: number; system: number };
+  /** CPU seconds (user + system) of the calling thread (getrusage RUSAGE_THREAD); undefined if the thread is being stopped. */
+  threadCpuSeconds(): number | undefined;
   /** CPU seconds of another thread of this process, by its tid; null once it has ended. */
   threadCpuSecondsOf(tid: number): number | null;
   threadId(): number;
@@ -82,8 +82,7 @@ export function lockAddon(): LockAddon {
 
 /** CPU seconds (user + system) of the calling thread. */
 export function threadCpuSeconds(): number {
-  const t = addon.threadCpuTime();
-  return t.user + t.system;
+  return addon.threadCpuSeconds() ?? 0;
 }
 
 /** An addon error's errno name, if it has one. */

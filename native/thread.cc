@@ -10,14 +10,17 @@
 
 namespace shmtender {
 
-// threadCpuTime() -> { user, system } seconds of the calling thread (getrusage RUSAGE_THREAD)
-static Napi::Value ThreadCpuTime(const Napi::CallbackInfo& info) {
+// threadCpuSeconds() -> user + system CPU seconds of the calling thread (getrusage RUSAGE_THREAD).
+// A bare number through the C API: a guest thread reads its CPU time in the handler of its own
+// crash or fault, where the tender may be terminating it that very moment; setting an object's
+// properties then fails, and node-addon-api turns a failure it cannot throw into an abort.
+static Napi::Value ThreadCpuSeconds(const Napi::CallbackInfo& info) {
   struct rusage ru;
   if (getrusage(RUSAGE_THREAD, &ru) < 0) return ThrowErrno(info.Env(), errno, std::string("getrusage: ") + std::strerror(errno));
-  Napi::Object out = Napi::Object::New(info.Env());
-  out.Set("user", ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6);
-  out.Set("system", ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
-  return out;
+  double s = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+  napi_value out;
+  if (napi_create_double(info.Env(), s, &out) != napi_ok) return Napi::Value();
+  return Napi::Value(info.Env(), out);
 }
 
 // threadCpuSecondsOf(tid) -> CPU seconds of another thread of this process (its per-thread
@@ -47,7 +50,7 @@ static Napi::Value YieldCpu(const Napi::CallbackInfo& info) {
 
 void InitThread(Napi::Env env, Napi::Object exports) {
   exports.Set("yieldCpu", Napi::Function::New(env, YieldCpu, "yieldCpu"));
-  exports.Set("threadCpuTime", Napi::Function::New(env, ThreadCpuTime, "threadCpuTime"));
+  exports.Set("threadCpuSeconds", Napi::Function::New(env, ThreadCpuSeconds, "threadCpuSeconds"));
   exports.Set("threadCpuSecondsOf", Napi::Function::New(env, ThreadCpuSecondsOf, "threadCpuSecondsOf"));
   exports.Set("threadId", Napi::Function::New(env, ThreadId, "threadId"));
 }
