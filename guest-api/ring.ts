@@ -67,6 +67,8 @@ export class RingView {
 
 export class Producer {
   private head: number;
+  /** Free slots known from the last read of the consumer's index, less those filled since. */
+  private knownFree = 0;
 
   constructor(readonly ring: RingView) {
     this.head = Atomics.load(ring.i32, ring.headWord) >>> 0;
@@ -80,7 +82,12 @@ export class Producer {
     const tail = Atomics.load(r.i32, r.tailWord) >>> 0;
     const used = (this.head - tail) >>> 0;
     if (used > r.count) throw new RingFault(`${r.label()}: consumer index ${tail} is not within ${r.count} slots of producer index ${this.head}`);
-    return r.count - used;
+    this.knownFree = r.count - used;
+    return this.knownFree;
+  }
+  /** Free slots, reading the consumer's index only when the free slots last seen are used up. */
+  space(): number {
+    return this.knownFree !== 0 ? this.knownFree : this.room();
   }
   /** Writes the length word of the k-th slot after head (the frame bytes are written by the caller). */
   setLength(k: number, len: number): void {
@@ -94,6 +101,7 @@ export class Producer {
   }
   publish(n: number): void {
     this.head = (this.head + n) >>> 0;
+    this.knownFree = this.knownFree > n ? this.knownFree - n : 0;
     Atomics.store(this.ring.i32, this.ring.headWord, this.head | 0);
   }
   /** Whether the consumer is past published index i (one of the last `count` published). */
@@ -101,10 +109,22 @@ export class Producer {
     const used = this.ring.count - this.room();
     return ((this.head - i) >>> 0) > used;
   }
+  /**
+   * Takes over the producer's role from whoever held it last (the IO token, notify.ts): reads
+   * the published index back and checks it against the consumer's, as any guest-writable value.
+   */
+  resync(): void {
+    this.head = Atomics.load(this.ring.i32, this.ring.headWord) >>> 0;
+    this.room();
+  }
 }
 
 export class Consumer {
   private tail: number;
+  /** Frames known to wait from the last read of the producer's index, less those consumed since. */
+  private known = 0;
+  /** Slots consumed but not yet given back to the producer (see consume / publish). */
+  private unpublished = 0;
 
   constructor(
     readonly ring: RingView,
@@ -122,7 +142,15 @@ export class Consumer {
     const head = Atomics.load(r.i32, r.headWord) >>> 0;
     const avail = (head - this.tail) >>> 0;
     if (avail > r.count) throw new RingFault(`${r.label()}: producer index ${head} is not within ${r.count} slots of consumer index ${this.tail}`);
+    this.known = avail;
     return avail;
+  }
+  /**
+   * Frames waiting, reading the producer's index only when the frames last seen are used up:
+   * a consumer taking frames one at a time pays one shared load per batch, not per frame.
+   */
+  ready(): number {
+    return this.known !== 0 ? this.known : this.available();
   }
   /** Length of the k-th waiting frame, read once from the slot and checked. */
   length(k: number): number {
@@ -138,9 +166,38 @@ export class Consumer {
     const r = this.ring;
     return r.u32[(r.slotOffset(this.tail + k) + SLOT_REF_OFFSET) >>> 2];
   }
+  /** Consumes n frames and gives their slots back to the producer at once. */
   release(n: number): void {
+    this.consume(n);
+    this.publish();
+  }
+  /** Consumes n frames (of those ready()); their slots go back to the producer at the next publish(). */
+  consume(n: number): void {
     this.tail = (this.tail + n) >>> 0;
+    this.known = this.known > n ? this.known - n : 0;
+    this.unpublished += n;
+  }
+  /** Slots consumed and not yet published. */
+  get unpublishedCount(): number {
+    return this.unpublished;
+  }
+  /** Frames ready() knows of without reading the producer's index again. */
+  get knownCount(): number {
+    return this.known;
+  }
+  /** Publishes the consumer's index; returns the slots it gave back. */
+  publish(): number {
+    const n = this.unpublished;
+    if (n === 0) return 0;
+    this.unpublished = 0;
     Atomics.store(this.ring.i32, this.ring.tailWord, this.tail | 0);
+    return n;
+  }
+  /** As Producer.resync: takes over the consumer's role, reading its published index back and checking it. */
+  resync(): void {
+    this.tail = Atomics.load(this.ring.i32, this.ring.tailWord) >>> 0;
+    this.unpublished = 0;
+    this.available();
   }
 }
 
@@ -183,6 +240,22 @@ export class Holds {
     }
     return freed;
   }
+}
+
+/**
+ * Frames waiting on a ring, from both published indices, without holding either role: a hint
+ * for the re-check before a sleep (notify.ts), never used to index a slot. A value that cannot
+ * be right reads as "work", so the caller takes the role and the checked path finds the fault.
+ */
+export function peekAvailable(r: RingView): number {
+  const used = (Atomics.load(r.i32, r.headWord) - Atomics.load(r.i32, r.tailWord)) >>> 0;
+  return used > r.count ? 1 : used;
+}
+
+/** Free slots on a ring, as peekAvailable: a hint, never an index. */
+export function peekRoom(r: RingView): number {
+  const used = (Atomics.load(r.i32, r.headWord) - Atomics.load(r.i32, r.tailWord)) >>> 0;
+  return used > r.count ? 1 : r.count - used;
 }
 
 /** Sets all four ring indices of a NIC before either side starts (tests use this to start near 2^32). */
