@@ -5,8 +5,9 @@
 //   [global header: 3 cache lines] [NIC 0: header 3 lines | TX slots | RX slots] [NIC 1 ...]
 // Each header has a constant line (written by the host before the guest starts), a line
 // only the host writes while running, and a line only the guest writes: each side's live
-// words on their own cache line, apart from the other's. All words are Int32 so they can
-// be used with Atomics (and Atomics.wait).
+// words on their own cache line, apart from the other's. The one word both sides write, the
+// IO token, sits on the global constant line, which neither side's hot words share. All words
+// are Int32 so they can be used with Atomics (and Atomics.wait).
 
 export const ABI_MAGIC = 0x544d4853; // "SHMT" little-endian
 export const ABI_VERSION = 2; // 2: per-NIC virtio-net header and offloads; slots sized for 64 KiB frames
@@ -98,18 +99,39 @@ export const G = {
   version: 1,
   nicCount: 2,
   regionBytes: 3,
+  // The IO token's words were unused before it and need no new version: a guest API that knows
+  // nothing of the token never takes it, and the IO thread then keeps it (hybrid as before).
+  ioToken: 8, // TOKEN_FREE / TOKEN_IO / TOKEN_GUEST: who moves frames between the TAPs and the rings (notify.ts)
   // line 1: host-written
   doorbell: 16, // incremented by the IO thread to wake a waiting guest (Atomics.wait target)
-  ioAsleep: 17, // 1 while the IO thread is (about to be) asleep in epoll_wait
+  ioAsleep: 17, // IO_AWAKE, or IO_WATCHING / IO_BACKED_OFF while it is (about to be) asleep in epoll_wait
   ioSleepEpoch: 18, // incremented each time the IO thread goes to sleep
+  ioTokenTakes: 19, // incremented each time the IO thread takes the IO token
   // line 2: guest-written
   guestWaiting: 32, // WAIT_RX | WAIT_TX while the guest is (about to be) blocked
   guestWaitEpoch: 33, // incremented each time the guest goes to wait
+  guestTokenTakes: 34, // incremented each time the guest takes the IO token
+  guestTokenRequest: 35, // TOKEN_ASK / TOKEN_BACK: what the guest asks of a running IO thread (notify.ts)
+  guestBacklog: 36, // 1 while the guest's own RX bursts (holding the token) come back full
 } as const;
 export const GLOBAL_HEADER_BYTES = 3 * CACHE_LINE;
 
 export const WAIT_RX = 1; // wake me when an RX ring gets frames
 export const WAIT_TX = 2; // wake me when a TX ring gets room
+export const WAIT_DEVICE = 4; // not a wake-up request: the guest sleeps on its TAPs itself, holding the IO token
+
+// Values of G.ioToken.
+export const TOKEN_FREE = 0;
+export const TOKEN_IO = 1;
+export const TOKEN_GUEST = 2;
+// Values of G.guestTokenRequest.
+export const TOKEN_ASK = 1; // the guest is about to wait: give it the token
+export const TOKEN_BACK = 2; // the guest's burst found nothing: take the token back and poll
+
+// Values of G.ioAsleep.
+export const IO_AWAKE = 0;
+export const IO_WATCHING = 1; // asleep on the TAPs, the kick eventfds and the control eventfd
+export const IO_BACKED_OFF = 2; // asleep on the kicks and the control only, for a bounded time: the guest has the token
 
 /** Word indices inside a NIC header, relative to the NIC's first word. */
 export const N = {
@@ -124,7 +146,7 @@ export const N = {
   mac1: 7, // MAC bytes 4-5
   vnetHdrBytes: 8, // 0, or VNET_HDR_BYTES: each slot's frame is preceded by a virtio-net header
   offloads: 9, // TUN_F_* bits the kernel accepted for this NIC's TAP (0 without offloads)
-  // line 1: host-written
+  // line 1: written by the IO token's holder (the IO thread, or a guest servicing its own rings)
   rxHead: 16, // RX producer index (free-running u32)
   txTail: 17, // TX consumer index
   rxStalled: 18, // 1 while the IO thread stopped reading the TAP because the RX ring is full
@@ -234,8 +256,8 @@ export function computeLayout(nics: NicGeometry[]): RegionLayout {
 
 /** Start-up check that the numbers above are self-consistent (cheap; runs every start). */
 export function checkLayout(layout: RegionLayout): void {
-  const lines = [G.doorbell, G.guestWaiting, N.rxHead, N.txHead].map((w) => Math.floor((w * 4) / CACHE_LINE));
-  if (lines[0] !== 1 || lines[1] !== 2 || lines[2] !== 1 || lines[3] !== 2) throw new Error('ABI: words are off their cache lines');
+  const lines = [G.doorbell, G.guestWaiting, N.rxHead, N.txHead, G.ioToken, G.ioTokenTakes, G.guestTokenRequest, G.guestBacklog].map((w) => Math.floor((w * 4) / CACHE_LINE));
+  if (lines.join() !== '1,2,1,2,0,1,2,2') throw new Error('ABI: words are off their cache lines');
   for (const n of layout.nics) {
     if ((n.headerWord * 4) % CACHE_LINE || n.txSlotsOffset % CACHE_LINE || n.rxSlotsOffset % CACHE_LINE || n.slotSize % CACHE_LINE)
       throw new Error('ABI: misaligned NIC section');

@@ -1,13 +1,13 @@
-// The notification protocol, whole: who wakes whom, when, and why no wake-up is lost. Both
-// halves live here; the IO thread (host/io-thread/pump.ts) and the guest's backend
-// (shm-backend.ts) only call these methods. docs/abi.md points here.
+// The notification protocol, whole: who wakes whom, when, who moves the frames, and why no
+// wake-up is lost. Both halves live here; the IO thread (host/io-thread/pump.ts) and the
+// guest's backend (shm-backend.ts) only call these methods. docs/abi.md points here.
 //
 // Three hand-offs, each in the spirit of virtio's event suppression (a wake-up is sent only
 // to a side that announced it sleeps):
 //
 // 1. Guest -> IO thread, "kick" (an eventfd write): the guest published TX frames.
-//    IO thread: ioSleepEpoch = e+1; ioAsleep = 1; RE-CHECK every ring; then epoll_wait.
-//    Guest:     publish txHead; if ioAsleep == 1 and ioSleepEpoch is not the epoch it last
+//    IO thread: ioSleepEpoch = e+1; ioAsleep = WATCHING; RE-CHECK every ring; then epoll_wait.
+//    Guest:     publish txHead; if ioAsleep != AWAKE and ioSleepEpoch is not the epoch it last
 //               kicked for, kick once (policy 'suppress'). 'always' kicks on every publish
 //               (event mode without suppression); 'never' in poll mode, whose IO thread never sleeps.
 // 2. Guest -> IO thread, "room" kick: the RX ring was full, so the IO thread stopped reading
@@ -33,9 +33,62 @@
 // read (so epoll_wait returns at once). test/notify.test.ts checks all of this across two
 // threads. The IO thread also never sleeps longer than a second (a guest that
 // scribbled over these words is still served, late, never hung: they are guest-writable).
-import { G, N, WAIT_RX, WAIT_TX, type NicLayout } from './abi.js';
+//
+// The IO token (hybrid, --io-token=on): who moves frames between the TAPs and the rings.
+// Only the holder of G.ioToken produces on the RX rings and consumes from the TX rings, so
+// each ring keeps one producer and one consumer at a time. It is taken with a compare-and-
+// swap and handed over without a wake-up (a hand-off is not a notification); a side that
+// takes it after the other held it re-reads and checks the indices the other moved
+// (Producer/Consumer.resync: the host never trusts them).
+//   Guest, about to wait with nothing ready: takes a free token, or asks a running IO thread
+//          for it when frames wait on its TAPs all the same (it looks with a zero-timeout
+//          epoll_wait: the IO thread is not keeping up, so the cores are better spent on one
+//          thread doing both) with guestTokenRequest = ASK; the IO thread gives it at its next
+//          round and backs off. A request/response peer leaves the TAPs empty while the guest
+//          waits, so there the IO thread keeps the token and polls, as hybrid always did. Holding it, it reads the TAPs into its RX rings and writes its TX rings
+//          itself: a busy poll from the consumer, as Linux's SO_PREFER_BUSY_POLL. If that
+//          burst finds nothing and the IO thread is awake, it hands the token back (= BACK):
+//          a request/response peer is then served by two polling threads as hybrid always
+//          was. Out of frames and holding the token with no TX left, it sleeps on its TAPs
+//          (the kernel wakes it, one wake-up, as a blocking C reader), announced with
+//          guestWaiting = WAIT_DEVICE. Any other sleep (on the doorbell) gives the token
+//          back first: guestWaiting announced FIRST, then the ask withdrawn and token = FREE,
+//          then, if the IO thread is backed off (or TX frames are left and it sleeps at all),
+//          the hand-back kick, once per IO sleep. net_write/net_flush with the token free send at once.
+//   IO thread: holding the token, it polls as hybrid always did, and gives it to a guest that
+//          asks; it gives it before any sleep. Backed off, it polls for pollIdleUs (the guest
+//          may hand it straight back), then announces ioAsleep = BACKED_OFF, RE-CHECKS (token
+//          free and the guest handing back, waiting, or leaving TX frames: it takes over at
+//          once), and sleeps on the kicks and control only (frames arriving for the guest do
+//          not wake it) for BACKOFF, or PARK while the guest sleeps on its TAPs. At each
+//          timeout it polls again for pollIdleUs if the guest's bursts do not come back full
+//          (guestBacklog: the guest may hand the token back, to be served by two polling
+//          threads again), and takes over when the guest has not taken the token for a whole
+//          period (the guest got busy in its app, or stopped): Linux's gro_flush_timeout,
+//          which re-arms the interrupt when the busy poller stops polling.
+// Why the token loses no wake-up: (a) frames arriving while the guest sleeps: on its TAPs it
+// holds the token and the kernel wakes it; on the doorbell it holds no token, and the IO
+// thread is then awake (it takes the free token), watching the TAPs, or backed off — and of
+// the guest's "guestWaiting; token = FREE; read ioAsleep" and the IO thread's "ioAsleep =
+// BACKED_OFF; read token; read guestWaiting" one sees the other (the SC argument above): the
+// guest kicks, or the IO thread does not sleep. The hand-back is the same pair ("token =
+// FREE; request = BACK; read ioAsleep" against "ioAsleep = BACKED_OFF; read token; read
+// request"), and the guest hands back only to an IO thread it saw awake; so is withdrawing an
+// ask before a doorbell sleep ("request = 0; read ioAsleep": the IO thread that gave the token
+// on the ask and saw the ask in its re-check is kicked). (b) TX frames
+// published while the IO thread holds the token: its re-check comes after it gave the token
+// up, so it sees every frame published before the guest found the token taken; frames a
+// guest holder leaves behind get step 1's kick when it gives the token back. (c) Interrupts
+// are unchanged: only a holder produces RX frames, and a guest on the doorbell holds none.
+// (d) Bounded latency: a guest that stops servicing (busy, or gone) loses the IO thread's
+// attention for at most PARK + BACKOFF. A guest that scribbles over these words starves only
+// itself: stopping and draining ignore the token (the tender stops the guest thread first).
+// test/notify.test.ts runs the hand-offs on two threads.
+import {
+  G, IO_AWAKE, IO_BACKED_OFF, IO_WATCHING, N, TOKEN_ASK, TOKEN_BACK, TOKEN_FREE, TOKEN_GUEST, TOKEN_IO, WAIT_DEVICE, WAIT_RX, WAIT_TX, type NicLayout,
+} from './abi.js';
 
-export { WAIT_RX, WAIT_TX };
+export { WAIT_RX, WAIT_TX, WAIT_DEVICE, IO_WATCHING, IO_BACKED_OFF };
 
 /** How the tender drives the I/O: baseline traps, or an IO thread that polls, sleeps, or both. */
 export type Mode = 'baseline' | 'poll' | 'event' | 'hybrid';
@@ -50,21 +103,28 @@ export function kickPolicyFor(mode: Mode, suppress: boolean): KickPolicy {
   return suppress ? 'suppress' : 'always';
 }
 
+/** How long a backed-off IO thread sleeps before it looks whether the guest still services its rings. */
+export const BACKOFF_NS = 1_000_000;
+/** The same while the guest sleeps on its TAPs: it needs nobody then, until it wakes and perhaps gets busy. */
+export const PARK_NS = 10_000_000;
+
 /** The IO thread's half. */
 export class HostNotify {
   private sleepEpoch = 0;
   private lastInterruptEpoch = 0;
+  private takes = 0;
+  private guestTakesAtLastTake = 0;
 
   constructor(private readonly i32: Int32Array) {}
 
   /** Step one of going to sleep; the caller must then re-check every ring (and stalled RX ring) before it sleeps. */
-  announceSleep(): void {
+  announceSleep(how: typeof IO_WATCHING | typeof IO_BACKED_OFF = IO_WATCHING): void {
     this.sleepEpoch = (this.sleepEpoch + 1) | 0;
     Atomics.store(this.i32, G.ioSleepEpoch, this.sleepEpoch);
-    Atomics.store(this.i32, G.ioAsleep, 1);
+    Atomics.store(this.i32, G.ioAsleep, how);
   }
   awake(): void {
-    Atomics.store(this.i32, G.ioAsleep, 0);
+    Atomics.store(this.i32, G.ioAsleep, IO_AWAKE);
   }
   /** Step 2: the IO thread stops (or resumes) reading a TAP because its RX ring is full; set before announceSleep. */
   setRxStalled(nic: NicLayout, stalled: boolean): void {
@@ -81,12 +141,70 @@ export class HostNotify {
     Atomics.notify(i32, G.doorbell);
     return 1;
   }
+
+  /**
+   * Takes the token if it is free (or already says IO: only this thread writes that). Returns
+   * -1 if the guest holds it, else the hand-offs this take completes (1 if the guest held it
+   * since this thread's last take, else 0). After a hand-off the caller resyncs its ring roles;
+   * without one its own copies of the indices are still the published ones.
+   */
+  takeToken(): number {
+    const was = Atomics.compareExchange(this.i32, G.ioToken, TOKEN_FREE, TOKEN_IO);
+    if (was !== TOKEN_FREE && was !== TOKEN_IO) return -1;
+    this.takes = (this.takes + 1) | 0;
+    Atomics.store(this.i32, G.ioTokenTakes, this.takes);
+    const guestTakes = this.guestTakes();
+    const handoff = guestTakes !== this.guestTakesAtLastTake ? 1 : 0;
+    this.guestTakesAtLastTake = guestTakes;
+    return handoff;
+  }
+  /** Gives the token back (before any sleep, or because the guest asked). */
+  giveToken(): void {
+    Atomics.compareExchange(this.i32, G.ioToken, TOKEN_IO, TOKEN_FREE);
+  }
+  /** Stopping: the guest thread is gone, so the token is taken whatever it says. */
+  seizeToken(): void {
+    Atomics.store(this.i32, G.ioToken, TOKEN_IO);
+  }
+  /** The guest, about to wait, asks for the token: give it at the next round. */
+  guestAsks(): boolean {
+    return Atomics.load(this.i32, G.guestTokenRequest) === TOKEN_ASK;
+  }
+  /** The guest sleeps on its TAPs holding the token (the backed-off thread may sleep PARK_NS). */
+  guestOnDevice(): boolean {
+    return Atomics.load(this.i32, G.ioToken) === TOKEN_GUEST && (Atomics.load(this.i32, G.guestWaiting) & WAIT_DEVICE) !== 0;
+  }
+  /** The guest's own bursts come back full: it has all the work it can do; leave it the token. */
+  guestBacklogged(): boolean {
+    return Atomics.load(this.i32, G.guestBacklog) === 1;
+  }
+  /** How often the guest has taken the token: moving while the guest busy-polls its rings. */
+  guestTakes(): number {
+    return Atomics.load(this.i32, G.guestTokenTakes);
+  }
+  /**
+   * The backed-off re-check (after announceSleep(IO_BACKED_OFF), and in the backed-off poll):
+   * the token is free and the guest hands it back, waits on the doorbell, or left TX frames.
+   * A guest that asked and has not taken it yet is not one of these: it is about to.
+   */
+  tokenFreeAndNeeded(txWaiting: () => boolean): boolean {
+    const i32 = this.i32;
+    if (Atomics.load(i32, G.ioToken) !== TOKEN_FREE) return false;
+    const request = Atomics.load(i32, G.guestTokenRequest);
+    if (request === TOKEN_BACK) return true;
+    if (request === TOKEN_ASK) return false;
+    return (Atomics.load(i32, G.guestWaiting) & (WAIT_RX | WAIT_TX)) !== 0 || txWaiting();
+  }
 }
 
 /** The guest's half. `kick(h)` does the eventfd write for NIC h. */
 export class GuestNotify {
   private lastKickEpoch = 0;
   private waitEpoch = 0;
+  private takes = 0;
+  private ioTakesAtLastTake = 0;
+  private request = 0;
+  private backlog = false;
   private readonly stalledWords: number[];
 
   constructor(
@@ -109,7 +227,7 @@ export class GuestNotify {
   /** True once per IO-thread sleep. */
   private hostNeedsKick(): boolean {
     const i32 = this.i32;
-    if (Atomics.load(i32, G.ioAsleep) !== 1) return false;
+    if (Atomics.load(i32, G.ioAsleep) === IO_AWAKE) return false;
     const epoch = Atomics.load(i32, G.ioSleepEpoch);
     if (epoch === this.lastKickEpoch) return false;
     this.lastKickEpoch = epoch;
@@ -128,5 +246,93 @@ export class GuestNotify {
   }
   doneWaiting(): void {
     Atomics.store(this.i32, G.guestWaiting, 0);
+  }
+
+  /**
+   * Takes the token if it is free. Returns -1 if not, else the hand-offs this take completes
+   * (1 if the IO thread held it since this side's last take). The caller then resyncs.
+   */
+  takeToken(): number {
+    if (Atomics.compareExchange(this.i32, G.ioToken, TOKEN_FREE, TOKEN_GUEST) !== TOKEN_FREE) return -1;
+    return this.took();
+  }
+  /** Bookkeeping of every take: the IO thread learns from guestTokenTakes that this side held it (and moved the indices). */
+  private took(): number {
+    const i32 = this.i32;
+    this.takes = (this.takes + 1) | 0;
+    Atomics.store(i32, G.guestTokenTakes, this.takes);
+    this.setRequest(0);
+    const ioTakes = Atomics.load(i32, G.ioTokenTakes);
+    const handoff = ioTakes !== this.ioTakesAtLastTake ? 1 : 0;
+    this.ioTakesAtLastTake = ioTakes;
+    return handoff;
+  }
+  /**
+   * The token is taken by a running IO thread, this side's ring is empty, and yet frames wait
+   * on its TAPs (the caller looked): the IO thread is not keeping up, so one thread doing both
+   * does better than two sharing the cores. Ask; the IO thread gives it at its next round.
+   */
+  askToken(): void {
+    this.setRequest(TOKEN_ASK);
+  }
+  /** Says whether this side's last burst came back full (RingService.rxFull): the IO thread then leaves it the token. */
+  setBacklog(backlog: boolean): void {
+    if (backlog === this.backlog) return;
+    this.backlog = backlog;
+    Atomics.store(this.i32, G.guestBacklog, backlog ? 1 : 0);
+  }
+  /**
+   * No longer asking. `sleeping`: the guest, having announced its wait (announceWait) BEFORE
+   * this call, is about to sleep on the doorbell; an IO thread that gave the token on the ask
+   * and backed off (its re-check saw the ask, so it sleeps) is kicked to take it back.
+   */
+  stopAsking(sleeping = false): void {
+    if (this.request !== TOKEN_ASK) return;
+    this.setRequest(0);
+    if (sleeping && Atomics.load(this.i32, G.ioAsleep) === IO_BACKED_OFF && this.hostNeedsKick()) this.kick(0);
+  }
+  private setRequest(r: number): void {
+    if (this.request === r) return;
+    this.request = r;
+    Atomics.store(this.i32, G.guestTokenRequest, r);
+  }
+  /**
+   * The guest's burst found nothing: if the IO thread is awake (it just gave the token, and
+   * polls), give the token back for it to poll with. Returns -1 when handed back (the guest
+   * then waits on its rings as in hybrid without the token), else the guest still holds the
+   * token and the result is as takeToken's (1: the IO thread held it meanwhile, resync).
+   */
+  handBack(): number {
+    const i32 = this.i32;
+    if (Atomics.load(i32, G.ioAsleep) !== IO_AWAKE) return 0;
+    Atomics.compareExchange(i32, G.ioToken, TOKEN_GUEST, TOKEN_FREE);
+    this.setRequest(TOKEN_BACK);
+    // Seen awake after the hand-back was written: its next look (or its re-check, if it is
+    // going to sleep now) sees it. Seen asleep: take the token back, unless it already took it.
+    if (Atomics.load(i32, G.ioAsleep) === IO_AWAKE) return -1;
+    // Taken back: a take like any other, so the IO thread resyncs after it.
+    return Atomics.compareExchange(i32, G.ioToken, TOKEN_FREE, TOKEN_GUEST) === TOKEN_FREE ? this.took() : -1;
+  }
+  /**
+   * Gives the token back. `sleeping`: the guest is about to sleep, having announced its wait
+   * (announceWait) BEFORE this call; `txLeft`: TX frames are still on a ring (the kernel said
+   * EAGAIN). Kicks the IO thread when it must take over now (see the header), once per sleep.
+   */
+  giveToken(sleeping: boolean, txLeft: boolean): void {
+    const i32 = this.i32;
+    Atomics.compareExchange(i32, G.ioToken, TOKEN_GUEST, TOKEN_FREE);
+    const asleep = Atomics.load(i32, G.ioAsleep);
+    if (asleep === IO_AWAKE) return;
+    if ((txLeft || (sleeping && asleep === IO_BACKED_OFF)) && this.hostNeedsKick()) this.kick(0);
+  }
+  /**
+   * Sleeping on the TAPs, holding the token (the kernel wakes the guest then; nobody else
+   * needs to). Announced so a backed-off IO thread looks less often; call with nothing ready
+   * and no TX frames left.
+   */
+  announceDeviceSleep(): void {
+    this.waitEpoch = (this.waitEpoch + 1) | 0;
+    Atomics.store(this.i32, G.guestWaitEpoch, this.waitEpoch);
+    Atomics.store(this.i32, G.guestWaiting, WAIT_DEVICE);
   }
 }
