@@ -1,5 +1,6 @@
 // The guest's half of the shm modes: frames go through the rings, the IO thread is kicked
-// only as guest-api/notify.ts says, and waiting is spin-then-Atomics.wait.
+// only as guest-api/notify.ts says, and waiting is spin-then-Atomics.wait. With the IO token
+// (hybrid) the spin services the rings itself, and a send with the token free goes out at once.
 import { MIN_FRAME, VNET, VNET_GSO_NONE, decodeVnet, emptyVnet, encodeRef, encodeVnet, readLayout, type VnetHeader } from './abi.js';
 import { finishChecksum, headerlessPlan } from './csum.js';
 import { GuestNotify, WAIT_RX, WAIT_TX, type KickPolicy } from './notify.js';
@@ -16,9 +17,34 @@ export interface ShmBackendConfig {
   /** Called on each empty spin round (sched_yield), so a spinning guest gives way to runnable threads. */
   relax: () => void;
   nowNs: () => number;
+  /** hybrid with the IO token: the burst code the IO thread runs (host/io-thread/service.ts), handed in by the tender. */
+  service?: TokenService | null;
+  /** Counts token hand-offs to this thread in its stats. */
+  countHandoffs?: (n: number) => void;
+}
+
+/** Moves frames between the TAPs and the rings; used only while this thread holds the IO token. */
+export interface TokenService {
+  /** On taking the token: reads back and checks the indices the IO thread moved. */
+  resync(): void;
+  /** One burst per NIC and direction (TAP -> RX ring, TX ring -> TAP), at most rxLimit frames read per NIC; returns frames moved. */
+  round(rxLimit?: number): number;
+  /** The last round() read a full burst on some NIC. */
+  readonly rxFull: boolean;
+  /** One TX burst per NIC. */
+  flushTx(): number;
+  /** TX frames still on a ring (the kernel took no more). */
+  txLeft(): boolean;
+  /** Whether a frame waits on some TAP now. */
+  tapReadable(): boolean;
+  /** Blocks until a TAP has a frame or timeoutNs passes (the tender's stop also ends it). */
+  sleepOnDevice(timeoutNs: number): void;
 }
 
 const EMPTY = Object.freeze(emptyVnet());
+
+/** How long a waiting guest leaves frames on the TAPs to a polling IO thread before it asks for the token. */
+const ASK_AFTER_NS = 20_000;
 
 export class ShmBackend implements NetBackend {
   private readonly u8: Uint8Array;
@@ -32,6 +58,14 @@ export class ShmBackend implements NetBackend {
   private readonly mtuFrame: number[];
   private readonly hdr: number[];
   private readonly pending: boolean[];
+  private readonly releaseBatch: number[];
+  private readonly svc: TokenService | null;
+  private held = false;
+  /** In the current wait: this side services the rings (false once it handed the token back). */
+  private polling = false;
+  private burstTried = false;
+  private askAfter = 0;
+  private backlogStreak = 0;
   private readonly holds: Holds[];
   private readonly scratchHdr = emptyVnet();
   private readonly slotViews: Uint8Array[][];
@@ -51,6 +85,8 @@ export class ShmBackend implements NetBackend {
     this.mtuFrame = layout.nics.map((n) => n.mtuFrame);
     this.hdr = layout.nics.map((n) => n.vnetHdrBytes);
     this.pending = layout.nics.map(() => false);
+    this.releaseBatch = layout.nics.map((n) => Math.max(1, Math.min(32, n.slotCount >> 2)));
+    this.svc = cfg.service ?? null;
     this.holds = layout.nics.map((n) => new Holds(n.slotCount));
     this.slotViews = this.rxViews.map((v) => Array.from({ length: v.count }, (_, k) => new Uint8Array(cfg.region, v.frameOffset(k), v.capacity - v.hdrBytes)));
     this.lastViews = this.rxViews.map((v) => new Array<Uint8Array | null>(v.count).fill(null));
@@ -72,7 +108,9 @@ export class ShmBackend implements NetBackend {
    */
   private next(h: number): number {
     if (this.holds[h].count > 0) this.releaseFreed(h);
-    return this.rx[h].available() - this.holds[h].count;
+    // The producer's index is read again only when the frames last seen are used up.
+    const n = this.rx[h].ready() - this.holds[h].count;
+    return n > 0 ? n : this.rx[h].available() - this.holds[h].count;
   }
   private nextIndex(h: number): number {
     return (this.rx[h].index + this.holds[h].count) >>> 0;
@@ -86,7 +124,10 @@ export class ShmBackend implements NetBackend {
   }
 
   readView(h: number): Uint8Array | null {
-    if (this.next(h) === 0) return null;
+    if (this.next(h) === 0) {
+      this.giveBack(h); // nothing more to read: the producer gets every slot back before the app waits
+      return null;
+    }
     const rx = this.rx[h];
     const held = this.holds[h].count;
     const len = rx.length(held);
@@ -112,9 +153,18 @@ export class ShmBackend implements NetBackend {
     if (n > 0) this.release(h, n);
   }
 
+  /**
+   * Slots go back in batches (one shared store and one stall check per batch, not per frame),
+   * and always when the frames this side knew of are used up.
+   */
   private release(h: number, n: number): void {
-    this.rx[h].release(n);
-    this.notify.rxReleased(h);
+    const rx = this.rx[h];
+    rx.consume(n);
+    if (rx.knownCount === 0 || rx.unpublishedCount >= this.releaseBatch[h]) this.giveBack(h);
+  }
+
+  private giveBack(h: number): void {
+    if (this.rx[h].publish() > 0) this.notify.rxReleased(h);
   }
 
   write(h: number, buf: Uint8Array, size: number, notify: boolean, vnet?: VnetHeader): Result {
@@ -125,7 +175,7 @@ export class ShmBackend implements NetBackend {
     const plan = hdr === 0 ? headerlessPlan(vnet, size) : size > this.mtuFrame[h] && (vnet === undefined || vnet.gsoType === VNET_GSO_NONE) ? 'refuse' : 'as-is';
     if (plan === 'refuse') return EINVAL;
     const tx = this.tx[h];
-    if (tx.room() === 0) return AGAIN;
+    if (tx.space() === 0) return AGAIN;
     const at = this.txViews[h].dataOffset(tx.index);
     if (hdr > 0 && !encodeVnet(this.u8, at, vnet)) return EINVAL;
     this.u8.set(size === buf.length ? buf : buf.subarray(0, size), at + hdr);
@@ -179,10 +229,40 @@ export class ShmBackend implements NetBackend {
 
   private published(h: number): void {
     this.pending[h] = false;
+    if (this.svc !== null && this.take()) {
+      try {
+        this.svc.flushTx(); // the token is free: nobody to wake, send now
+      } finally {
+        this.give(false);
+      }
+      return;
+    }
     this.notify.txPublished(h);
   }
 
-  private readySet(): number {
+  /** Holds the IO token after this call if it was free (resynced), else false. */
+  private take(): boolean {
+    if (this.held) return true;
+    const handoff = this.notify.takeToken();
+    if (handoff < 0) return false;
+    this.held = true;
+    if (handoff > 0) {
+      // The IO thread held the token since: it moved the indices this side's copies hold.
+      this.cfg.countHandoffs?.(handoff);
+      this.svc!.resync();
+    }
+    return true;
+  }
+
+  private give(sleeping: boolean): void {
+    if (!this.held) return;
+    this.held = false;
+    this.notify.giveToken(sleeping, this.svc!.txLeft());
+  }
+
+  /** What a wait waits for: the ready set of the RX rings (forRoom < 0), or room on TX ring forRoom. */
+  private check(forRoom: number): number {
+    if (forRoom >= 0) return this.tx[forRoom].room() > 0 ? 1 : 0;
     let set = 0;
     for (let h = 0; h < this.rx.length; h++) if (this.next(h) > 0) set |= 1 << h;
     return set;
@@ -193,34 +273,111 @@ export class ShmBackend implements NetBackend {
     // full of them would wait for the deadline.
     let held = false;
     for (const x of this.holds) held ||= x.count > 0;
-    return this.waitFor(() => this.readySet(), held ? WAIT_RX | WAIT_TX : WAIT_RX, deadlineNs);
+    return this.waitFor(-1, held ? WAIT_RX | WAIT_TX : WAIT_RX, deadlineNs);
   }
 
   waitRoom(h: number, deadlineNs: number): boolean {
-    return this.waitFor(() => (this.tx[h].room() > 0 ? 1 : 0), WAIT_TX, deadlineNs) !== 0;
+    return this.waitFor(h, WAIT_TX, deadlineNs) !== 0;
   }
 
-  /** Spin for spinNs, then announce, re-check and Atomics.wait, until check() is non-zero or the deadline. */
-  private waitFor(check: () => number, what: number, deadlineNs: number): number {
-    let got = check();
+  /**
+   * Spin for spinNs, then sleep, until check() is non-zero or the deadline. With the IO token
+   * the spin services the rings itself (taking the token, or asking the IO thread for it); a
+   * first burst that finds nothing hands the token back to an IO thread that is awake; the
+   * sleep is on the TAPs while holding the token, else on the doorbell (notify.ts).
+   */
+  private waitFor(forRoom: number, what: number, deadlineNs: number): number {
+    let got = this.check(forRoom);
     if (got !== 0) return got;
+    const svc = this.svc;
+    this.polling = svc !== null;
+    this.burstTried = false;
+    // The common case under load: the token is free, one burst finds frames, no clock read.
+    got = this.poll(forRoom);
+    if (got !== 0) {
+      this.give(false);
+      return got;
+    }
     const { nowNs, spinNs } = this.cfg;
     let now = nowNs();
     const spinUntil = Math.min(now + spinNs, deadlineNs);
-    while (now < spinUntil) {
-      got = check();
-      if (got !== 0) return got;
-      this.cfg.relax();
-      now = nowNs();
+    this.askAfter = now + ASK_AFTER_NS;
+    try {
+      while (now < spinUntil) {
+        this.cfg.relax();
+        got = this.poll(forRoom, now);
+        if (got !== 0) return got;
+        now = nowNs();
+      }
+      while (now < deadlineNs) {
+        if (svc !== null && (what & WAIT_RX) !== 0 && this.take() && !svc.txLeft()) {
+          // Holding the token with nothing to send: sleep on the TAPs, woken by the kernel as a
+          // blocking C reader is; the IO thread stays backed off.
+          this.notify.announceDeviceSleep();
+          svc.sleepOnDevice(deadlineNs - now);
+          this.notify.doneWaiting();
+          // One frame per NIC: what woke us. Reading on would end in an EAGAIN read that the
+          // next wait's burst makes anyway (a ping-pong pays one syscall less per frame).
+          svc.round(1);
+          got = this.check(forRoom);
+          if (got !== 0) return got;
+          now = nowNs();
+          continue;
+        }
+        const bell = this.notify.announceWait(what);
+        if (svc !== null) {
+          // After announceWait: the order the proof in notify.ts needs.
+          this.notify.stopAsking(true);
+          this.give(true);
+        }
+        got = this.check(forRoom);
+        if (got === 0) this.notify.sleep(bell, (deadlineNs - now) / 1e6);
+        this.notify.doneWaiting();
+        if (got === 0) got = this.check(forRoom);
+        if (got !== 0) return got;
+        now = nowNs();
+      }
+      return 0;
+    } finally {
+      if (svc !== null) {
+        this.notify.stopAsking();
+        this.give(false);
+      }
     }
-    while (now < deadlineNs) {
-      const bell = this.notify.announceWait(what);
-      got = check();
-      if (got === 0) this.notify.sleep(bell, (deadlineNs - now) / 1e6);
-      this.notify.doneWaiting();
-      if (got === 0) got = check();
-      if (got !== 0) return got;
-      now = nowNs();
+  }
+
+  /** One look while waiting: with the token, a burst and the check; without, the check (and an ask). */
+  private poll(forRoom: number, now = 0): number {
+    const svc = this.svc;
+    if (svc === null || !this.polling) return this.check(forRoom);
+    if (!this.take()) {
+      const got = this.check(forRoom);
+      // The IO thread polls; frames waiting on a TAP all the same mean it is not keeping up (or
+      // not running). Not on one sighting: a request/response peer's next frame is often on the
+      // TAP a moment before a polling IO thread picks it up, and asking for it then only makes
+      // the token change hands twice per frame. So: at the first look of two waits running, or
+      // after a while into one.
+      if (got === 0 && (now === 0 || now >= this.askAfter)) {
+        const backlog = svc.tapReadable();
+        if (now === 0) this.backlogStreak = backlog ? this.backlogStreak + 1 : 0;
+        if (backlog && (now !== 0 || this.backlogStreak >= 2)) this.notify.askToken();
+      }
+      return got;
+    }
+    svc.round();
+    this.notify.setBacklog(svc.rxFull);
+    const got = this.check(forRoom);
+    if (got !== 0 || this.burstTried) return got;
+    this.burstTried = true;
+    // Nothing came: an IO thread that is awake polls instead (a request/response peer is then
+    // served by two polling threads, the guest's and the IO thread's, as hybrid always was).
+    const r = this.notify.handBack();
+    if (r < 0) {
+      this.held = false;
+      this.polling = false;
+    } else if (r > 0) {
+      this.cfg.countHandoffs?.(r);
+      svc.resync();
     }
     return 0;
   }

@@ -22,6 +22,8 @@ export interface TenderOptions {
   pollBudget: number;
   pollIdleUs: number;
   guestSpinUs: number;
+  /** hybrid only: the IO token (guest-api/notify.ts); false in every other mode. */
+  ioToken: boolean;
   suppress: boolean;
   stats: 'none' | 'summary' | 'live';
   statsJson?: string;
@@ -47,6 +49,7 @@ export const DEFAULTS = {
   pollIdleUs: 50,
   pcapSnaplen: 65535,
   guestSpinUs: { poll: 50, event: 0, hybrid: 50, baseline: 0 } as Record<Mode, number>,
+  ioToken: false,
 };
 
 const NAME_RE = /^[A-Za-z0-9_]{1,31}$/;
@@ -109,6 +112,7 @@ export function buildParser(argv: string[]) {
     .option('poll-budget', { type: 'number', default: DEFAULTS.pollBudget, describe: 'frames moved per NIC per direction per IO round' })
     .option('poll-idle-us', { type: 'number', default: DEFAULTS.pollIdleUs, describe: 'hybrid: keep polling this long after the last frame before sleeping' })
     .option('guest-spin-us', { type: 'number', describe: 'how long the guest spins before it sleeps in yield_until (default: poll 50, event 0, hybrid 50)' })
+    .option('io-token', { type: 'string', choices: ['on', 'off'], describe: `hybrid: a guest about to wait moves its own frames, holding the IO token, while the IO thread backs off (default ${DEFAULTS.ioToken ? 'on' : 'off'})` })
     .option('suppress', { type: 'boolean', default: true, describe: 'notification suppression (--no-suppress: kick on every write/flush)' })
     .option('stats', { type: 'string', describe: 'print a summary at exit (--stats) or a live line each second (--stats=live)' })
     .option('stats-json', { type: 'string', describe: 'write the counters to FILE as JSON at exit' })
@@ -193,6 +197,9 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     if (a['stats-json'] === undefined) throw new UsageError('--stats-interval needs --stats-json=FILE (the lines go there)');
     if (!(interval >= 0.1 && interval <= 86400)) throw new UsageError(`--stats-interval must be from 0.1 to 86400 seconds (got ${interval})`);
   }
+  const ioTokenArg = a['io-token'] as 'on' | 'off' | undefined;
+  if (ioTokenArg !== undefined && mode !== 'hybrid') throw new UsageError('--io-token applies to --shm=hybrid only');
+  if (ioTokenArg === 'on' && pcap.length > 0) throw new UsageError('--io-token=on and --pcap cannot be combined (the capture has one writer, the IO thread)');
   const timeout = a.timeout as number | undefined;
   if (timeout !== undefined && !(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
   return {
@@ -204,6 +211,7 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     pollBudget: intIn('poll-budget', a['poll-budget'] as number, 1, 65536),
     pollIdleUs: intIn('poll-idle-us', a['poll-idle-us'] as number, 0, 10_000_000),
     guestSpinUs: a['guest-spin-us'] === undefined ? DEFAULTS.guestSpinUs[mode] : intIn('guest-spin-us', a['guest-spin-us'] as number, 0, 10_000_000),
+    ioToken: mode === 'hybrid' && (ioTokenArg === undefined ? DEFAULTS.ioToken : ioTokenArg === 'on'),
     suppress: a.suppress as boolean,
     stats,
     statsJson: a['stats-json'] as string | undefined,

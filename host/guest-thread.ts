@@ -18,6 +18,7 @@ import { monotonicNs } from '../guest-api/clock.js';
 import type { KickPolicy, Mode } from '../guest-api/notify.js';
 import type { CaptureTap } from './record-ring.js';
 import { COUNTER, section } from './stats.js';
+import { GuestRingService } from './io-thread/service.js';
 
 export interface GuestNicConfig {
   name: string;
@@ -28,7 +29,7 @@ export interface GuestNicConfig {
   mtuFrame: number;
   vnetHdrBytes: number;
   offloads: number;
-  fd: number; // baseline: the TAP; shm modes: -1
+  fd: number; // baseline, and hybrid with the IO token: the TAP; otherwise -1
   kickFd: number; // shm modes: the kick eventfd; baseline: -1
 }
 
@@ -36,10 +37,13 @@ export interface GuestConfig {
   mode: Mode;
   kick: KickPolicy;
   spinUs: number;
+  /** hybrid: the guest services its own rings while it waits, holding the IO token (notify.ts). */
+  ioToken: boolean;
+  pollBudget: number;
   region: SharedArrayBuffer | null;
   stats: SharedArrayBuffer;
   nics: GuestNicConfig[];
-  wakeFd: number; // baseline: written by the tender to get the guest out of epoll_wait when stopping it
+  wakeFd: number; // baseline and the IO token: written by the tender to get the guest out of epoll_wait when stopping it
   capture: CaptureTap | null; // baseline with --pcap: the device code records frames here
   app: string;
   args: string[];
@@ -60,6 +64,8 @@ const stats = section(cfg.stats);
 const post = (m: GuestMessage) => parentPort!.postMessage(m);
 
 // No region: the baseline, or a guest with no NIC in any mode (nothing to put in rings).
+// With the IO token the guest's backend is handed the IO thread's burst code over its own TAP
+// fds, in a closure the app cannot reach (as kickFn); the frames it moves count in its stats.
 const backend: NetBackend =
   cfg.region === null
     ? new BaselineDevice(cfg.nics.map((n) => ({ iface: n.iface, fd: n.fd, maxFrame: n.maxFrame, mtuFrame: n.mtuFrame, vnetHdrBytes: n.vnetHdrBytes })), stats, cfg.wakeFd, cfg.capture)
@@ -71,6 +77,8 @@ const backend: NetBackend =
         kickFn: (fd) => addon.eventfdWrite(fd),
         relax: () => addon.yieldCpu(),
         nowNs: monotonicNs,
+        service: cfg.ioToken ? new GuestRingService(cfg.region, cfg.nics, stats, cfg.pollBudget, cfg.wakeFd) : null,
+        countHandoffs: (n) => (stats[COUNTER.token_handoffs] += n),
       });
 
 const nics: NetInfo[] = cfg.nics.map((n, handle) => ({

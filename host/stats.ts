@@ -6,7 +6,7 @@ import { MAX_NICS } from '../guest-api/abi.js';
 export const THREADS = ['tender', 'io', 'guest'] as const;
 export type ThreadName = (typeof THREADS)[number];
 
-export const GLOBAL_COUNTERS = ['traps', 'kicks', 'interrupts', 'io_wakeups', 'cpu_s', 'faults'] as const;
+export const GLOBAL_COUNTERS = ['traps', 'kicks', 'interrupts', 'io_wakeups', 'cpu_s', 'faults', 'token_handoffs'] as const;
 // pcap_dropped: capture records refused because the record ring was full (host/capture.ts).
 export const NIC_COUNTERS = ['rx_frames', 'rx_bytes', 'tx_frames', 'tx_bytes', 'rx_drops', 'tx_drops', 'rx_bad', 'pcap_dropped', 'rx_gso', 'tx_gso', 'rx_max', 'tx_max'] as const;
 /** Counters that hold the largest value seen, not a count: combined across threads by max. */
@@ -47,8 +47,10 @@ export interface NicTotals {
   rx_max: number; tx_max: number;
 }
 export interface Totals {
-  traps: number; kicks: number; interrupts: number; io_wakeups: number; faults: number;
+  traps: number; kicks: number; interrupts: number; io_wakeups: number; faults: number; token_handoffs: number;
   cpu_s: Record<ThreadName, number>;
+  /** Frames each thread moved between a TAP and the guest (all NICs): where the work ran. */
+  serviced: Record<ThreadName, { rx_frames: number; tx_frames: number }>;
   nics: NicTotals[];
 }
 
@@ -63,10 +65,18 @@ export function totals(stats: StatsBuffers, nicCount: number): Totals {
     nics.push(row);
   }
   const cpu = {} as Record<ThreadName, number>;
-  THREADS.forEach((t, i) => (cpu[t] = secs[i][COUNTER.cpu_s]));
+  const serviced = {} as Totals['serviced'];
+  THREADS.forEach((t, i) => {
+    cpu[t] = secs[i][COUNTER.cpu_s];
+    serviced[t] = { rx_frames: 0, tx_frames: 0 };
+    for (let n = 0; n < nicCount; n++) {
+      serviced[t].rx_frames += secs[i][nIndex(n, 'rx_frames')];
+      serviced[t].tx_frames += secs[i][nIndex(n, 'tx_frames')];
+    }
+  });
   return {
     traps: sum(COUNTER.traps), kicks: sum(COUNTER.kicks), interrupts: sum(COUNTER.interrupts),
-    io_wakeups: sum(COUNTER.io_wakeups), faults: sum(COUNTER.faults), cpu_s: cpu, nics,
+    io_wakeups: sum(COUNTER.io_wakeups), faults: sum(COUNTER.faults), token_handoffs: sum(COUNTER.token_handoffs), cpu_s: cpu, serviced, nics,
   };
 }
 

@@ -108,7 +108,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     if (region) {
       io = await IoThread.start({
         mode: opts.mode as ShmMode, region, stats: stats.io, nics: nics.map((n) => ({ iface: n.iface, fd: n.fd })),
-        pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, capture: capture?.tap,
+        pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, capture: capture?.tap, ioToken: opts.ioToken,
       }).catch((err: Error) => {
         throw new EndingError({ kind: 'internal', detail: err.message });
       });
@@ -199,6 +199,8 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
     mode: opts.mode,
     kick: kickPolicyFor(opts.mode, opts.suppress),
     spinUs: opts.guestSpinUs,
+    ioToken: shm && opts.ioToken,
+    pollBudget: opts.pollBudget,
     region,
     stats: stats.guest,
     wakeFd,
@@ -206,7 +208,7 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
     nics: nics.map((n, i) => ({
       name: n.name, iface: n.iface, mac: Array.from(n.mac), mtu: opts.mtu, maxFrame: layout!.nics[i].maxFrame,
       mtuFrame: layout!.nics[i].mtuFrame, vnetHdrBytes: layout!.nics[i].vnetHdrBytes, offloads: n.offloads,
-      fd: shm ? -1 : n.fd, kickFd: shm ? kickFds[i] : -1,
+      fd: shm && !opts.ioToken ? -1 : n.fd, kickFd: shm ? kickFds[i] : -1,
     })),
     app: opts.app,
     args: opts.appArgs,

@@ -15,6 +15,8 @@ export interface IoThreadOptions {
   pollBudget: number;
   pollIdleUs: number;
   capture?: CaptureTap | null;
+  /** hybrid: share the ring work with the guest through the IO token (guest-api/notify.ts). */
+  ioToken?: boolean;
 }
 
 const STOP_TIMEOUT_MS = 5000;
@@ -32,7 +34,7 @@ export class IoThread {
     const cfg: IoConfig = {
       mode: opts.mode, region: opts.region, stats: opts.stats, control: this.ctl.buffer as SharedArrayBuffer,
       controlFd: this.controlFd, nics: opts.nics.map((n, i) => ({ ...n, kickFd: this.kickFds[i] })),
-      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, drainTimeoutMs: 2000, capture: opts.capture ?? null,
+      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, ioToken: opts.mode === 'hybrid' && (opts.ioToken ?? false), drainTimeoutMs: 2000, capture: opts.capture ?? null,
     };
     this.worker = new Worker(fileURLToPath(new URL('./main.js', import.meta.url)), { workerData: cfg, name: 'io' });
     this.exited = new Promise<IoExit>((resolve, reject) => {
