@@ -17,6 +17,8 @@ export const C_ROWS: Row[] = LOOPS.map(cRow);
 export const MODE_ROWS: Row[] = MODES.map((m) => tenderRow(m));
 /** Every C variant, node-readsync and every mode: the rows of most workloads. */
 export const ALL_ROWS: Row[] = [...C_ROWS, NODE_READSYNC, ...MODE_ROWS];
+/** hybrid with the IO token (docs/tuning.md): off by default until these rows say otherwise. */
+export const HYBRID_TOKEN: Row = tenderRow('hybrid', 'token', () => ['--io-token=on']);
 /** What capture costs (docs/capture.md): hybrid writing every frame to a pcapng file. */
 export const HYBRID_PCAP: Row = tenderRow('hybrid', 'pcap', (ctx) => [`--pcap=${ctx.scratch('capture.pcapng')}`]);
 
