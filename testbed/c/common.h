@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +47,28 @@ static inline const char *opt(int argc, char **argv, const char *name, const cha
   for (int i = 1; i < argc; i++)
     if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, name, n) == 0 && argv[i][2 + n] == '=') return argv[i] + 3 + n;
   return fallback;
+}
+
+/* The traffic generators send only inside a network namespace the bench or a test made: run
+ * in the host's own namespace (the same as init's), with --help, or without an explicit --dst,
+ * they refuse, so a slip at a shell never sends a flood out of the machine. */
+static inline const char *netns_dst(int argc, char **argv, const char *tool) {
+  struct stat self, init;
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      fprintf(stderr, "%s: run it inside a test namespace: ip netns exec NS %s --dst=ADDR ... (see its source)\n", tool, tool);
+      exit(64);
+    }
+  if (stat("/proc/self/ns/net", &self) != 0 || stat("/proc/1/ns/net", &init) != 0 || self.st_ino == init.st_ino) {
+    fprintf(stderr, "%s: refusing to send from the host's own network namespace (use ip netns exec)\n", tool);
+    exit(64);
+  }
+  const char *dst = opt(argc, argv, "dst", NULL);
+  if (dst == NULL) {
+    fprintf(stderr, "%s: --dst=ADDR is required\n", tool);
+    exit(64);
+  }
+  return dst;
 }
 
 /* How a tool waits for its TAP (--loop): a blocking syscall; epoll, then the syscall until

@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
   double wait_s = atof(opt(argc, argv, "wait-ms", "200")) / 1e3;
   if (count < 1 || count > 10000000 || warmup < 0 || warmup > 10000000 || rate <= 0 || size < 8 || size > 1472) { fprintf(stderr, "icmp_probe: bad arguments\n"); return 64; }
   struct sockaddr_in to = {.sin_family = AF_INET};
-  if (inet_pton(AF_INET, opt(argc, argv, "dst", "10.0.0.2"), &to.sin_addr) != 1) { fprintf(stderr, "icmp_probe: bad --dst\n"); return 64; }
+  if (inet_pton(AF_INET, netns_dst(argc, argv, "icmp_probe"), &to.sin_addr) != 1) { fprintf(stderr, "icmp_probe: bad --dst\n"); return 64; }
   int s = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
   if (s < 0) { perror("socket"); return 77; }
   int on = 1, rcvbuf = 8 << 20;

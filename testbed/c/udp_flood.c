@@ -14,7 +14,7 @@
 #endif
 
 int main(int argc, char **argv) {
-  const char *dst = opt(argc, argv, "dst", "10.0.0.2");
+  const char *dst = netns_dst(argc, argv, "udp_flood");
   int port = atoi(opt(argc, argv, "port", "9000"));
   int size = atoi(opt(argc, argv, "size", "1300"));
   long count = atol(opt(argc, argv, "count", "1000000"));
