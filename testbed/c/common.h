@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,17 +51,29 @@ static inline const char *opt(int argc, char **argv, const char *name, const cha
 }
 
 /* The traffic generators send only inside a network namespace the bench or a test made: run
- * in the host's own namespace (the same as init's), with --help, or without an explicit --dst,
+ * outside one (`ip netns add` names them under /run/netns), with --help, or without --dst,
  * they refuse, so a slip at a shell never sends a flood out of the machine. */
 static inline const char *netns_dst(int argc, char **argv, const char *tool) {
-  struct stat self, init;
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       fprintf(stderr, "%s: run it inside a test namespace: ip netns exec NS %s --dst=ADDR ... (see its source)\n", tool, tool);
       exit(64);
     }
-  if (stat("/proc/self/ns/net", &self) != 0 || stat("/proc/1/ns/net", &init) != 0 || self.st_ino == init.st_ino) {
-    fprintf(stderr, "%s: refusing to send from the host's own network namespace (use ip netns exec)\n", tool);
+  /* Inside a namespace `ip netns add` made (as `ip netns identify` tells): ours is one of /run/netns/. */
+  struct stat self, named;
+  int inside = 0;
+  DIR *d = opendir("/run/netns");
+  if (d != NULL && stat("/proc/self/ns/net", &self) == 0) {
+    char path[512];
+    for (struct dirent *e; !inside && (e = readdir(d)) != NULL;) {
+      if (e->d_name[0] == '.') continue;
+      snprintf(path, sizeof path, "/run/netns/%s", e->d_name);
+      inside = stat(path, &named) == 0 && named.st_dev == self.st_dev && named.st_ino == self.st_ino;
+    }
+  }
+  if (d != NULL) closedir(d);
+  if (!inside) {
+    fprintf(stderr, "%s: refusing to send outside a namespace made with ip netns add (use ip netns exec)\n", tool);
     exit(64);
   }
   const char *dst = opt(argc, argv, "dst", NULL);
