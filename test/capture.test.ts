@@ -64,7 +64,7 @@ describe.skipIf(skipReal())('--pcap on real TAPs', () => {
       const run = collect(t, 30_000);
       await waitForLine(t, /answering/);
       await collect(ns.spawn('node', [`${DEV}test/harness/udp-peer.js`, '--send', '--dst=10.0.0.2', '--port=9000', '--count=100', '--size=200']));
-      const ping = await collect(ns.spawn('ping', ['-c', '20', '-i', '0.01', '-p', '5a17c0de', '10.0.0.2']));
+      const ping = await collect(ns.spawn('ping', ['-w', '30', '-c', '20', '-i', '0.01', '-p', '5a17c0de', '10.0.0.2']));
       expect(ping.stdout).toMatch(/20 received/);
       const r = await run;
       expect(r.code).toBe(0);
@@ -178,7 +178,7 @@ describe.skipIf(skipReal())('--pcap on real TAPs', () => {
     const t = startTender(ns, tender(['--shm=hybrid', `--pcap=${fifo}`, EXAMPLE('ping_serve.js')]));
     const run = collect(t, 30_000);
     await waitForLine(t, /answering/);
-    const ping = await collect(ns.spawn('ping', ['-c', '3', '-i', '0.2', '10.0.0.2']));
+    const ping = await collect(ns.spawn('ping', ['-w', '30', '-c', '3', '-i', '0.2', '10.0.0.2']));
     expect(ping.stdout).toMatch(/3 received/);
     const t0 = Date.now();
     while (!/seq 3, length 64[\s\S]*echo reply, id \d+, seq 3/.test(seen) && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 20));
@@ -199,7 +199,7 @@ describe.skipIf(skipReal())('--pcap on real TAPs', () => {
     const run = collect(t, 30_000);
     await waitForLine(t, /answering/);
     await quitter;
-    expect((await collect(ns.spawn('ping', ['-c', '10', '-i', '0.01', '10.0.0.2']))).stdout).toMatch(/10 received/);
+    expect((await collect(ns.spawn('ping', ['-w', '30', '-c', '10', '-i', '0.01', '10.0.0.2']))).stdout).toMatch(/10 received/);
     const r = await run;
     expect(r.code).toBe(0);
     const n = readStats(stats).nics[0];
@@ -302,7 +302,7 @@ describe.skipIf(skipReal())('--pcap on the firewall: both NICs, by name', () => 
       const t = (tender = startTender(topo.relay, ['--net:service=tap0', '--net:backend=tap1', ...modeArgs(mode), `--stats-json=${stats}`, `--pcap=${all}`, `--pcap:backend=${back}`, EXAMPLE('firewall.js'), '--allow=9000', '--seconds=3']));
       const run = collect(t, 30_000);
       await waitForLine(t, /firewall: service <-> backend/);
-      const ping = await collect(topo.client.spawn('ping', ['-c', '10', '-i', '0.05', '-W', '1', '10.0.0.3']));
+      const ping = await collect(topo.client.spawn('ping', ['-w', '30', '-c', '10', '-i', '0.05', '10.0.0.3']));
       expect(ping.stdout).toMatch(/10 received/);
       expect((await run).code).toBe(0);
       const [svc, be] = readStats(stats).nics;

@@ -29,7 +29,7 @@ describe.skipIf(skipReal())('examples/firewall.js: a guest forwarding between tw
       const t = (tender = startTender(topo.relay, ['--net:service=tap0', '--net:backend=tap1', ...modeArgs(mode), `--stats-json=${stats}`, EXAMPLE('firewall.js'), '--allow=9000', '--seconds=4']));
       const run = collect(t, 30_000);
       await waitForLine(t, /firewall: service <-> backend/);
-      const ping = await collect(topo.client.spawn('ping', ['-c', '20', '-i', '0.02', '-W', '1', '10.0.0.3']));
+      const ping = await collect(topo.client.spawn('ping', ['-w', '30', '-c', '20', '-i', '0.02', '10.0.0.3']));
       expect(ping.stdout).toMatch(/20 received, 0% packet loss/);
       const open = collect(topo.server.spawn('node', [`${DEV}test/harness/udp-peer.js`, '--recv', '--addr=10.0.0.3', '--port=9000', '--count=50', '--timeout-ms=2500']));
       const shut = collect(topo.server.spawn('node', [`${DEV}test/harness/udp-peer.js`, '--recv', '--addr=10.0.0.3', '--port=9001', '--count=50', '--timeout-ms=2500']));

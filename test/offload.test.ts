@@ -82,7 +82,7 @@ describe.skipIf(skipReal())('offloads: TCP through examples/firewall.js', () => 
     const t = (tender = startTender(topo.relay, ['--net:service=tap0', '--net:backend=tap1', '--shm=hybrid', '--offload:service', `--stats-json=${stats}`, EXAMPLE('firewall.js'), `--allow=${STREAM_PORT}`, '--seconds=4']));
     const run = collect(t, 30_000);
     await waitForLine(t, /firewall: service <-> backend/);
-    const ping = await collect(topo.client.spawn('ping', ['-c', '10', '-i', '0.02', '-s', '1400', '-W', '1', SERVER_IP]));
+    const ping = await collect(topo.client.spawn('ping', ['-w', '30', '-c', '10', '-i', '0.02', '-s', '1400', SERVER_IP]));
     expect(ping.stdout).toMatch(/10 received, 0% packet loss/);
     const recv = topo.server.spawn('node', [`${DEV}test/harness/tcp-stream.js`, '--recv', `--addr=${SERVER_IP}`, `--port=${STREAM_PORT}`, '--timeout-ms=2000']);
     const received = collect(recv, 10_000);
@@ -121,7 +121,7 @@ describe.skipIf(skipReal())('offloads: TCP through examples/firewall.js', () => 
     await waitForLine(t, /firewall: service <-> backend/);
     expect(ethtoolTso(topo.relay, 'tap0')).toBe('off');
     expect(ethtoolTso(topo.relay, 'tap1')).toBe('off');
-    const ping = await collect(topo.client.spawn('ping', ['-c', '20', '-i', '0.02', '-W', '1', SERVER_IP]));
+    const ping = await collect(topo.client.spawn('ping', ['-w', '30', '-c', '20', '-i', '0.02', SERVER_IP]));
     expect(ping.stdout).toMatch(/20 received, 0% packet loss/);
     const udp = collect(topo.server.spawn('node', [`${DEV}test/harness/udp-peer.js`, '--recv', `--addr=${SERVER_IP}`, '--port=9000', '--count=200', '--timeout-ms=5000']));
     await new Promise((r) => setTimeout(r, 300));
@@ -212,7 +212,7 @@ describe.skipIf(skipReal())('offloads: the example guests with --offload', () =>
       const t = startTender(ns, [...base, EXAMPLE('ping_serve.js'), '--limit=50']);
       const served = collect(t, 30_000);
       await waitForLine(t, /ping_serve: answering/);
-      const ping = await collect(ns.spawn('ping', ['-c', '50', '-i', '0.01', '-s', '1400', '-W', '1', '10.0.0.2']));
+      const ping = await collect(ns.spawn('ping', ['-w', '30', '-c', '50', '-i', '0.01', '-s', '1400', '10.0.0.2']));
       expect(ping.stdout).toMatch(/50 received, 0% packet loss/);
       expect((await served).code).toBe(0);
 

@@ -51,7 +51,7 @@ describe('the published package', () => {
       const t = ns.spawn(join(app, 'node_modules', '.bin', 'tender'), ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', join(pkg, 'examples', 'ping_serve.js'), '--limit=20'], { cwd: app });
       const done = collect(t, 30_000);
       await waitForLine(t, /ping_serve: answering/);
-      const p = await collect(ns.spawn('ping', ['-c', '20', '-i', '0.01', '-W', '1', '10.0.0.2']));
+      const p = await collect(ns.spawn('ping', ['-w', '30', '-c', '20', '-i', '0.01', '10.0.0.2']));
       expect(p.stdout).toMatch(/20 received, 0% packet loss/);
       expect((await done).code).toBe(0);
     });

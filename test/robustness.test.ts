@@ -68,7 +68,7 @@ describe.skipIf(skipReal())('robustness', () => {
     const p = startTender(ns, tender(['--shm=event', EXAMPLE('ping_serve.js'), '--limit=20']));
     const serving = collect(p, 20_000);
     await waitForLine(p, /answering/);
-    const ping = parsePing((await collect(ns.spawn('ping', ['-c', '20', '-i', '0.01', '10.0.0.2']))).stdout);
+    const ping = parsePing((await collect(ns.spawn('ping', ['-w', '30', '-c', '20', '-i', '0.01', '10.0.0.2']))).stdout);
     expect(ping.lossPct).toBe(0);
     expect((await serving).code).toBe(0);
   });
@@ -130,7 +130,7 @@ describe.skipIf(skipReal())('robustness', () => {
     const run = collect(t, 120_000);
     await waitForLine(t, /answering/);
     const rss = sampleRss(t.pid!);
-    const out = (await collect(ns.spawn('ping', ['-f', '-q', '-c', '100000', '10.0.0.2']), 120_000)).stdout;
+    const out = (await collect(ns.spawn('ping', ['-w', '100', '-f', '-q', '-c', '100000', '10.0.0.2']), 120_000)).stdout;
     const r = await run;
     rss.stop();
     const p = parsePing(out);

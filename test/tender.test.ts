@@ -25,8 +25,8 @@ describe.skipIf(skipReal())('tender with the example guests', () => {
       const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...modeArgs(mode), `--stats-json=${stats}`, EXAMPLE('ping_serve.js'), '--limit=2500']);
       const tender = collect(t, 60_000);
       await waitForLine(t, /ping_serve: answering/);
-      const small = await collect(ns.spawn('ping', ['-c', '2000', '-i', '0.001', '-W', '1', '10.0.0.2']));
-      const big = await collect(ns.spawn('ping', ['-c', '500', '-i', '0.001', '-s', '1472', '-W', '1', '10.0.0.2']));
+      const small = await collect(ns.spawn('ping', ['-w', '30', '-c', '2000', '-i', '0.001', '10.0.0.2']));
+      const big = await collect(ns.spawn('ping', ['-w', '30', '-c', '500', '-i', '0.001', '-s', '1472', '10.0.0.2']));
       const r = await tender;
       for (const p of [small, big]) {
         expect(p.stdout).toMatch(/ 0% packet loss/);
@@ -104,14 +104,14 @@ describe.skipIf(skipReal())('several NICs', () => {
       const run = collect(t, 30_000);
       await waitForLine(t, /ping_all: answering on left, right/);
       const [a, b] = await Promise.all([
-        collect(ns.spawn('ping', ['-c', '200', '-i', '0.002', '10.0.0.2'])),
-        collect(ns.spawn('ping', ['-c', '200', '-i', '0.002', '10.0.1.2'])),
+        collect(ns.spawn('ping', ['-w', '30', '-c', '200', '-i', '0.002', '10.0.0.2'])),
+        collect(ns.spawn('ping', ['-w', '30', '-c', '200', '-i', '0.002', '10.0.1.2'])),
       ]);
       expect(a.stdout).toMatch(/200 received, 0% packet loss/);
       expect(b.stdout).toMatch(/200 received, 0% packet loss/);
       // While the guest still serves (the kernel flushes a TAP's neighbours when it closes):
       expect(ns.run('ip', ['neigh', 'show', '10.0.1.2'])).toMatch(/lladdr 02:00:00:00:01:02/);
-      await collect(ns.spawn('ping', ['-c', '1', '10.0.1.2']));
+      await collect(ns.spawn('ping', ['-w', '30', '-c', '1', '10.0.1.2']));
       const r = await run;
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/ping_all: 200 201/);
