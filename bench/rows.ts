@@ -19,6 +19,8 @@ export const MODE_ROWS: Row[] = MODES.map((m) => tenderRow(m));
 export const ALL_ROWS: Row[] = [...C_ROWS, NODE_READSYNC, ...MODE_ROWS];
 /** hybrid with the IO token (docs/tuning.md): off by default until these rows say otherwise. */
 export const HYBRID_TOKEN: Row = tenderRow('hybrid', 'token', () => ['--io-token=on']);
+/** hybrid with 0.1's fixed windows (50 µs guest spin, 50 µs idle poll): what adapting them buys (guest-api/spin-window.ts). */
+export const HYBRID_FIXED: Row = tenderRow('hybrid', 'fixed', () => ['--guest-spin-max-us=50', '--poll-idle-max-us=50']);
 /** What capture costs (docs/capture.md): hybrid writing every frame to a pcapng file. */
 export const HYBRID_PCAP: Row = tenderRow('hybrid', 'pcap', (ctx) => [`--pcap=${ctx.scratch('capture.pcapng')}`]);
 

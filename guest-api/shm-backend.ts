@@ -6,13 +6,17 @@ import { finishChecksum, headerlessPlan } from './csum.js';
 import { GuestNotify, WAIT_RX, WAIT_TX, type KickPolicy } from './notify.js';
 import { AGAIN, EINVAL, OK, type NetBackend, type ReadOut, type Result } from './results.js';
 import { Consumer, Holds, Producer, RingView } from './ring.js';
+import { SpinWindow } from './spin-window.js';
 
 export interface ShmBackendConfig {
   region: SharedArrayBuffer;
   kickFds: number[];
   /** From kickPolicyFor (notify.ts). */
   kick: KickPolicy;
+  /** How long a wait spins before it sleeps, at rest (spin-window.ts). */
   spinNs: number;
+  /** The most the window grows to while wake-ups keep coming soon after it; default spinNs (fixed). */
+  spinMaxNs?: number;
   kickFn: (fd: number) => void;
   /** Called on each empty spin round (sched_yield), so a spinning guest gives way to runnable threads. */
   relax: () => void;
@@ -60,6 +64,7 @@ export class ShmBackend implements NetBackend {
   private readonly pending: boolean[];
   private readonly releaseBatch: number[];
   private readonly svc: TokenService | null;
+  private readonly spin: SpinWindow;
   private held = false;
   /** In the current wait: this side services the rings (false once it handed the token back). */
   private polling = false;
@@ -87,6 +92,7 @@ export class ShmBackend implements NetBackend {
     this.pending = layout.nics.map(() => false);
     this.releaseBatch = layout.nics.map((n) => Math.max(1, Math.min(32, n.slotCount >> 2)));
     this.svc = cfg.service ?? null;
+    this.spin = new SpinWindow(cfg.spinNs, Math.max(cfg.spinNs, cfg.spinMaxNs ?? cfg.spinNs));
     this.holds = layout.nics.map((n) => new Holds(n.slotCount));
     this.slotViews = this.rxViews.map((v) => Array.from({ length: v.count }, (_, k) => new Uint8Array(cfg.region, v.frameOffset(k), v.capacity - v.hdrBytes)));
     this.lastViews = this.rxViews.map((v) => new Array<Uint8Array | null>(v.count).fill(null));
@@ -298,10 +304,12 @@ export class ShmBackend implements NetBackend {
       this.give(false);
       return got;
     }
-    const { nowNs, spinNs } = this.cfg;
+    const { nowNs } = this.cfg;
     let now = nowNs();
-    const spinUntil = Math.min(now + spinNs, deadlineNs);
+    const start = now;
+    const spinUntil = Math.min(now + this.spin.ns, deadlineNs);
     this.askAfter = now + ASK_AFTER_NS;
+    let slept = false;
     try {
       while (now < spinUntil) {
         this.cfg.relax();
@@ -309,6 +317,7 @@ export class ShmBackend implements NetBackend {
         if (got !== 0) return got;
         now = nowNs();
       }
+      slept = true;
       while (now < deadlineNs) {
         if (svc !== null && (what & WAIT_RX) !== 0 && this.take() && !svc.txLeft()) {
           // Holding the token with nothing to send: sleep on the TAPs, woken by the kernel as a
@@ -339,6 +348,7 @@ export class ShmBackend implements NetBackend {
       }
       return 0;
     } finally {
+      if (slept) this.spin.slept(nowNs() - start, got !== 0);
       if (svc !== null) {
         this.notify.stopAsking();
         this.give(false);

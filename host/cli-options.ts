@@ -21,7 +21,11 @@ export interface TenderOptions {
   ringSlots: number;
   pollBudget: number;
   pollIdleUs: number;
+  /** hybrid: the most the IO thread's idle poll grows to; = pollIdleUs: fixed. */
+  pollIdleMaxUs: number;
   guestSpinUs: number;
+  /** The most the guest's spin window grows to (guest-api/spin-window.ts); = guestSpinUs: fixed. */
+  guestSpinMaxUs: number;
   /** hybrid only: the IO token (guest-api/notify.ts); false in every other mode. */
   ioToken: boolean;
   suppress: boolean;
@@ -47,8 +51,11 @@ export const DEFAULTS = {
   ringSlots: 512,
   pollBudget: 64,
   pollIdleUs: 50,
+  pollIdleMaxUs: 500,
   pcapSnaplen: 65535,
   guestSpinUs: { poll: 50, event: 0, hybrid: 50, baseline: 0 } as Record<Mode, number>,
+  // hybrid only: poll already keeps a core busy, event is the mode that never spins.
+  guestSpinMaxUs: { poll: 0, event: 0, hybrid: 500, baseline: 0 } as Record<Mode, number>,
   ioToken: false,
 };
 
@@ -111,7 +118,9 @@ export function buildParser(argv: string[]) {
     .option('ring-slots', { type: 'number', default: DEFAULTS.ringSlots, describe: 'slots per ring (a power of two)' })
     .option('poll-budget', { type: 'number', default: DEFAULTS.pollBudget, describe: 'frames moved per NIC per direction per IO round' })
     .option('poll-idle-us', { type: 'number', default: DEFAULTS.pollIdleUs, describe: 'hybrid: keep polling this long after the last frame before sleeping' })
+    .option('poll-idle-max-us', { type: 'number', describe: 'hybrid: the idle poll grows toward this while frames or kicks come within it, and drops back when they do not (default 500)' })
     .option('guest-spin-us', { type: 'number', describe: 'how long the guest spins before it sleeps in yield_until (default: poll 50, event 0, hybrid 50)' })
+    .option('guest-spin-max-us', { type: 'number', describe: 'the guest spin grows toward this while wake-ups come within it, and drops back when one does not (default: hybrid 500; others: fixed at --guest-spin-us)' })
     .option('io-token', { type: 'string', choices: ['on', 'off'], describe: `hybrid: a guest about to wait moves its own frames, holding the IO token, while the IO thread backs off (default ${DEFAULTS.ioToken ? 'on' : 'off'})` })
     .option('suppress', { type: 'boolean', default: true, describe: 'notification suppression (--no-suppress: kick on every write/flush)' })
     .option('stats', { type: 'string', describe: 'print a summary at exit (--stats) or a live line each second (--stats=live)' })
@@ -200,6 +209,14 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
   const ioTokenArg = a['io-token'] as 'on' | 'off' | undefined;
   if (ioTokenArg !== undefined && mode !== 'hybrid') throw new UsageError('--io-token applies to --shm=hybrid only');
   if (ioTokenArg === 'on' && pcap.length > 0) throw new UsageError('--io-token=on and --pcap cannot be combined (the capture has one writer, the IO thread)');
+  const pollIdleUs = intIn('poll-idle-us', a['poll-idle-us'] as number, 0, 10_000_000);
+  const idleMaxArg = a['poll-idle-max-us'] as number | undefined;
+  const pollIdleMaxUs = idleMaxArg === undefined ? Math.max(pollIdleUs, DEFAULTS.pollIdleMaxUs) : intIn('poll-idle-max-us', idleMaxArg, 0, 10_000_000);
+  if (pollIdleMaxUs < pollIdleUs) throw new UsageError(`--poll-idle-max-us (${pollIdleMaxUs}) must be at least --poll-idle-us (${pollIdleUs})`);
+  const guestSpinUs = a['guest-spin-us'] === undefined ? DEFAULTS.guestSpinUs[mode] : intIn('guest-spin-us', a['guest-spin-us'] as number, 0, 10_000_000);
+  const spinMaxArg = a['guest-spin-max-us'] as number | undefined;
+  const guestSpinMaxUs = spinMaxArg === undefined ? Math.max(guestSpinUs, DEFAULTS.guestSpinMaxUs[mode]) : intIn('guest-spin-max-us', spinMaxArg, 0, 10_000_000);
+  if (guestSpinMaxUs < guestSpinUs) throw new UsageError(`--guest-spin-max-us (${guestSpinMaxUs}) must be at least --guest-spin-us (${guestSpinUs})`);
   const timeout = a.timeout as number | undefined;
   if (timeout !== undefined && !(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
   return {
@@ -209,8 +226,10 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     memMb: intIn('mem', a.mem as number, 16, 65536),
     ringSlots,
     pollBudget: intIn('poll-budget', a['poll-budget'] as number, 1, 65536),
-    pollIdleUs: intIn('poll-idle-us', a['poll-idle-us'] as number, 0, 10_000_000),
-    guestSpinUs: a['guest-spin-us'] === undefined ? DEFAULTS.guestSpinUs[mode] : intIn('guest-spin-us', a['guest-spin-us'] as number, 0, 10_000_000),
+    pollIdleUs,
+    pollIdleMaxUs,
+    guestSpinUs,
+    guestSpinMaxUs,
     ioToken: mode === 'hybrid' && (ioTokenArg === undefined ? DEFAULTS.ioToken : ioTokenArg === 'on'),
     suppress: a.suppress as boolean,
     stats,

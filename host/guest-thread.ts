@@ -37,6 +37,7 @@ export interface GuestConfig {
   mode: Mode;
   kick: KickPolicy;
   spinUs: number;
+  spinMaxUs: number;
   /** hybrid: the guest services its own rings while it waits, holding the IO token (notify.ts). */
   ioToken: boolean;
   pollBudget: number;
@@ -74,6 +75,7 @@ const backend: NetBackend =
         kickFds: cfg.nics.map((n) => n.kickFd),
         kick: cfg.kick,
         spinNs: cfg.spinUs * 1000,
+        spinMaxNs: cfg.spinMaxUs * 1000,
         kickFn: (fd) => addon.eventfdWrite(fd),
         relax: () => addon.yieldCpu(),
         nowNs: monotonicNs,

@@ -108,7 +108,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     if (region) {
       io = await IoThread.start({
         mode: opts.mode as ShmMode, region, stats: stats.io, nics: nics.map((n) => ({ iface: n.iface, fd: n.fd })),
-        pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, capture: capture?.tap, ioToken: opts.ioToken,
+        pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs, capture: capture?.tap, ioToken: opts.ioToken,
       }).catch((err: Error) => {
         throw new EndingError({ kind: 'internal', detail: err.message });
       });
@@ -199,6 +199,7 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
     mode: opts.mode,
     kick: kickPolicyFor(opts.mode, opts.suppress),
     spinUs: opts.guestSpinUs,
+    spinMaxUs: opts.guestSpinMaxUs,
     ioToken: shm && opts.ioToken,
     pollBudget: opts.pollBudget,
     region,

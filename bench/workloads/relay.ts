@@ -3,7 +3,7 @@
 // examples/firewall.js, each with and without virtio-net offloads (--offload: 64 KiB GSO
 // frames and checksum offload). Gbit/s is what iperf3's receiver got.
 import { relayTopology, runRelay, type RelayTopology } from '../../testbed/relay.js';
-import { MODES, tenderRow } from '../rows.js';
+import { MODES, tenderRow, HYBRID_FIXED } from '../rows.js';
 import type { Context, Row, Sample, Workload } from '../types.js';
 
 const OFFLOAD = '+offload';
@@ -15,6 +15,7 @@ export const RELAY_ROWS: Row[] = [
   { id: `c-relay${OFFLOAD}`, kind: 'c' },
   ...MODES.map((m) => tenderRow(m)),
   ...MODES.map((m) => tenderRow(m, 'offload', () => ['--offload'])),
+  HYBRID_FIXED,
 ];
 
 export function relay(o: { id: string; title: string; short: string; streams: number; rows: Row[] }): Workload {

@@ -14,6 +14,8 @@ export interface IoThreadOptions {
   nics: { iface: string; fd: number }[];
   pollBudget: number;
   pollIdleUs: number;
+  /** hybrid: the most the idle poll grows to (default: fixed at pollIdleUs). */
+  pollIdleMaxUs?: number;
   capture?: CaptureTap | null;
   /** hybrid: share the ring work with the guest through the IO token (guest-api/notify.ts). */
   ioToken?: boolean;
@@ -34,7 +36,7 @@ export class IoThread {
     const cfg: IoConfig = {
       mode: opts.mode, region: opts.region, stats: opts.stats, control: this.ctl.buffer as SharedArrayBuffer,
       controlFd: this.controlFd, nics: opts.nics.map((n, i) => ({ ...n, kickFd: this.kickFds[i] })),
-      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, ioToken: opts.mode === 'hybrid' && (opts.ioToken ?? false), drainTimeoutMs: 2000, capture: opts.capture ?? null,
+      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs ?? opts.pollIdleUs, ioToken: opts.mode === 'hybrid' && (opts.ioToken ?? false), drainTimeoutMs: 2000, capture: opts.capture ?? null,
     };
     this.worker = new Worker(fileURLToPath(new URL('./main.js', import.meta.url)), { workerData: cfg, name: 'io' });
     this.exited = new Promise<IoExit>((resolve, reject) => {

@@ -8,6 +8,7 @@
 // The bursts themselves are service.ts's. Sleeping follows guest-api/notify.ts: announce,
 // re-check every ring, then epoll_wait.
 import { IO_BACKED_OFF, IO_WATCHING } from '../../guest-api/abi.js';
+import { SpinWindow } from '../../guest-api/spin-window.js';
 import { BACKOFF_NS, HostNotify, PARK_NS, WAIT_RX, WAIT_TX, type ShmMode } from '../../guest-api/notify.js';
 import { peekAvailable, peekRoom, RingFault } from '../../guest-api/ring.js';
 import { monotonicNs as nowNs } from '../../guest-api/clock.js';
@@ -36,6 +37,8 @@ export interface IoConfig {
   nics: IoNic[];
   pollBudget: number;
   pollIdleUs: number;
+  /** hybrid: the most the idle poll grows to (spin-window.ts); ≤ pollIdleUs: fixed. */
+  pollIdleMaxUs: number;
   drainTimeoutMs: number;
   /** hybrid only: share the ring work with the guest through the IO token (notify.ts). */
   ioToken?: boolean;
@@ -122,8 +125,9 @@ export class Pump {
   }
 
   private loop(): void {
-    const { mode, pollIdleUs } = this.cfg;
-    const idleNs = mode === 'hybrid' ? pollIdleUs * 1000 : 0;
+    const { mode, pollIdleUs, pollIdleMaxUs } = this.cfg;
+    // hybrid's idle poll adapts as the guest's spin does (guest-api/spin-window.ts); event never polls.
+    const idle = mode === 'hybrid' ? new SpinWindow(pollIdleUs * 1000, Math.max(pollIdleUs, pollIdleMaxUs) * 1000) : new SpinWindow(0, 0);
     let idleSince = 0;
     let rounds = 0;
     while (Atomics.load(this.ctl, CTL.stop) === 0) {
@@ -135,12 +139,15 @@ export class Pump {
       // Measured: on 2 cores this doubles ping -f echoes/s (docs/tuning.md); the poll never sleeps.
       addon.yieldCpu();
       if (mode === 'poll') continue;
-      if (idleNs > 0) {
+      if (idle.maxNs > 0) {
         const now = nowNs();
         if (idleSince === 0) idleSince = now;
-        if (now - idleSince < idleNs) continue;
+        if (now - idleSince < idle.ns) continue;
+        const woken = this.sleep();
+        idle.slept(nowNs() - idleSince, woken);
+      } else {
+        this.sleep();
       }
-      this.sleep();
       idleSince = 0;
     }
   }
@@ -245,15 +252,18 @@ export class Pump {
     return moved;
   }
 
-  /** announce -> (give the token) -> re-check -> epoll_wait; see guest-api/notify.ts for why this loses nothing. */
-  private sleep(): void {
+  /**
+   * announce -> (give the token) -> re-check -> epoll_wait; see guest-api/notify.ts for why this
+   * loses nothing. True when work (a kick, a frame, the re-check) ended it, false at the cap.
+   */
+  private sleep(): boolean {
     for (const p of this.ports) if (!p.stalled && p.rx.room() === 0) this.setStalled(p, true);
     this.maybeUpdateCpu();
     this.notify.announceSleep(IO_WATCHING);
     if (this.token) this.notify.giveToken();
     if (this.workPending() || Atomics.load(this.ctl, CTL.stop) !== 0) {
       this.notify.awake();
-      return;
+      return true;
     }
     // Never asleep for more than a second: on waking, the rings are checked again (a guest
     // that scribbled over the control words so it never kicks is still caught in bounded time).
@@ -263,6 +273,7 @@ export class Pump {
     if (n === 0 && !this.token) this.workPending(); // validates every guest-written index (with the token, taking it does)
     this.readEvents(n);
     if (!this.token) for (const p of this.ports) if (p.stalled && p.rx.room() > 0) this.setStalled(p, false);
+    return n > 0;
   }
 
   private readEvents(n: number): void {
