@@ -1,6 +1,7 @@
-// How long a waiting guest spins before it sleeps, adapted to what spinning bought: KVM's
-// halt polling (grow the window while wake-ups keep arriving shortly after the guest gave up
-// spinning, fall back as soon as one takes longer than the cap). A request/response peer at
+// How long a waiting thread spins before it sleeps (the guest in yield_until/net_wait_room,
+// the hybrid IO thread in its idle spell), adapted to what spinning bought: KVM's halt polling
+// (grow the window while wake-ups keep arriving shortly after the thread gave up spinning,
+// fall back as soon as one takes longer than the cap). A request/response peer at
 // 10k/s wakes a sleeping thread every 100 µs, and on these VMs each wake-up costs 30-40 µs and
 // a p99 in the hundreds; a window that has grown past the gap catches every request spinning,
 // as a busy C loop does. Idle, every wait outlasts the cap and the window stays at its base,

@@ -20,6 +20,16 @@ describe('tender command line', () => {
     expect((await parseArgs(['--shm=event', 'a.js']))!.guestSpinUs).toBe(0);
   });
 
+  it('spin windows: hybrid adapts both up to 500 µs, other modes keep them fixed; a cap below its base is refused', async () => {
+    expect(await parseArgs(['--shm=hybrid', 'a.js'])).toMatchObject({ pollIdleUs: 50, pollIdleMaxUs: 500, guestSpinUs: 50, guestSpinMaxUs: 500 });
+    expect(await parseArgs(['--shm=poll', 'a.js'])).toMatchObject({ guestSpinUs: 50, guestSpinMaxUs: 50 });
+    expect(await parseArgs(['--shm=event', 'a.js'])).toMatchObject({ guestSpinUs: 0, guestSpinMaxUs: 0 });
+    expect(await parseArgs(['--shm=hybrid', '--guest-spin-max-us=50', '--poll-idle-max-us=50', 'a.js'])).toMatchObject({ guestSpinMaxUs: 50, pollIdleMaxUs: 50 });
+    expect(await parseArgs(['--shm=hybrid', '--poll-idle-us=800', 'a.js'])).toMatchObject({ pollIdleUs: 800, pollIdleMaxUs: 800 });
+    await refuses(['--shm=hybrid', '--guest-spin-us=100', '--guest-spin-max-us=50', 'a.js'], /^--guest-spin-max-us \(50\) must be at least --guest-spin-us \(100\)$/);
+    await refuses(['--shm=hybrid', '--poll-idle-max-us=10', 'a.js'], /^--poll-idle-max-us \(10\) must be at least --poll-idle-us \(50\)$/);
+  });
+
   it('named NICs in the order given, with their MACs; APP arguments pass through untouched', async () => {
     const o = (await parseArgs(['--net:left=tap0', '--net:right', 'tap1', '--net-mac:right=02:00:00:00:01:02', '--shm=poll', 'fw.js', '--allow=80', '--net=x']))!;
     expect(o.nics.map((n) => [n.name, n.iface])).toEqual([['left', 'tap0'], ['right', 'tap1']]);
