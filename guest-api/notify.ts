@@ -67,7 +67,9 @@
 //          period (the guest got busy in its app, or stopped): Linux's gro_flush_timeout,
 //          which re-arms the interrupt when the busy poller stops polling.
 // Why the token loses no wake-up: (a) frames arriving while the guest sleeps: on its TAPs it
-// holds the token and the kernel wakes it; on the doorbell it holds no token, and the IO
+// holds the token and the kernel wakes it — having looked at its RX rings after taking the
+// token, since the IO thread may have filled them while it held it (frames taken off the TAPs
+// wake nobody; missing this look stranded a reply until the next frame); on the doorbell it holds no token, and the IO
 // thread is then awake (it takes the free token), watching the TAPs, or backed off — and of
 // the guest's "guestWaiting; token = FREE; read ioAsleep" and the IO thread's "ioAsleep =
 // BACKED_OFF; read token; read guestWaiting" one sees the other (the SC argument above): the

@@ -320,6 +320,10 @@ export class ShmBackend implements NetBackend {
       slept = true;
       while (now < deadlineNs) {
         if (svc !== null && (what & WAIT_RX) !== 0 && this.take() && !svc.txLeft()) {
+          // The IO thread may have filled the RX rings since the last look, while it held the
+          // token: the kernel will not wake us for frames already taken off the TAPs.
+          got = this.check(forRoom);
+          if (got !== 0) return got;
           // Holding the token with nothing to send: sleep on the TAPs, woken by the kernel as a
           // blocking C reader is; the IO thread stays backed off.
           this.notify.announceDeviceSleep();

@@ -132,3 +132,38 @@ describe('ShmBackend', () => {
     expect(kicks).toEqual([42]);
   });
 });
+
+describe('ShmBackend with the IO token', () => {
+  it('a guest that takes the token after the IO thread filled its RX ring returns the frame; it does not sleep on the TAPs', () => {
+    const layout = computeLayout([{ mtu: 1500, slotCount: 4 }]);
+    const region = createRegion(layout, [new Uint8Array(6)]);
+    const i32 = new Int32Array(region);
+    const u8 = new Uint8Array(region);
+    const rxView = new RingView(i32, new Uint32Array(region), layout.nics[0], 'rx');
+    const io = { notify: new HostNotify(i32), rx: new Producer(rxView) };
+    expect(io.notify.takeToken()).toBeGreaterThanOrEqual(0); // the IO thread holds the token
+    let deviceSleeps = 0;
+    let clockReads = 0;
+    const backend = new ShmBackend({
+      region, kickFds: [42], kick: kickPolicyFor('hybrid', true), spinNs: 0, kickFn: () => {}, relax: () => {},
+      nowNs: () => {
+        // The first clock read comes after the guest's first look found the ring empty and the
+        // token taken: the IO thread reads a frame off the TAP into the ring, then gives the token up.
+        if (++clockReads === 1) {
+          u8.set(frame(60, 9), rxView.dataOffset(io.rx.index));
+          io.rx.setLength(0, 60);
+          io.rx.publish(1);
+          io.notify.giveToken();
+        }
+        return 1e9 + clockReads * 1000;
+      },
+      service: {
+        resync: () => {}, round: () => 0, rxFull: false, flushTx: () => 0, txLeft: () => false, tapReadable: () => false,
+        sleepOnDevice: () => void deviceSleeps++, // the TAP is empty: a real one would sleep to the deadline
+      },
+    });
+    expect(backend.wait(1e9 + 1e10)).toBe(1);
+    expect(deviceSleeps).toBe(0);
+    expect(backend.readView(0)![0]).toBe(9);
+  });
+});
