@@ -107,6 +107,8 @@ export const G = {
   ioAsleep: 17, // IO_AWAKE, or IO_WATCHING / IO_BACKED_OFF while it is (about to be) asleep in epoll_wait
   ioSleepEpoch: 18, // incremented each time the IO thread goes to sleep
   ioTokenTakes: 19, // incremented each time the IO thread takes the IO token
+  // Unused before, as the token's words were: a guest API that ignores it spins as before.
+  ioStreaming: 20, // 1 while RX frames stream in (a flood, a drain): a waiting guest sleeps at once (notify.ts, step 4)
   // line 2: guest-written
   guestWaiting: 32, // WAIT_RX | WAIT_TX while the guest is (about to be) blocked
   guestWaitEpoch: 33, // incremented each time the guest goes to wait

@@ -3,7 +3,7 @@
 // (hybrid) the spin services the rings itself, and a send with the token free goes out at once.
 import { MIN_FRAME, VNET, VNET_GSO_NONE, decodeVnet, emptyVnet, encodeRef, encodeVnet, readLayout, type VnetHeader } from './abi.js';
 import { finishChecksum, headerlessPlan } from './csum.js';
-import { GuestNotify, WAIT_RX, WAIT_TX, type KickPolicy } from './notify.js';
+import { GuestNotify, STREAM_NAP_NS, WAIT_RX, WAIT_TX, type KickPolicy } from './notify.js';
 import { AGAIN, EINVAL, OK, type NetBackend, type ReadOut, type Result } from './results.js';
 import { Consumer, Holds, Producer, RingView } from './ring.js';
 import { SpinWindow } from './spin-window.js';
@@ -307,12 +307,21 @@ export class ShmBackend implements NetBackend {
     const { nowNs } = this.cfg;
     let now = nowNs();
     const start = now;
+    // RX frames stream in: the IO thread is busy filling the ring, and spinning would only
+    // take its core; nap instead (notify.ts, step 4). Such a wait says nothing of the window.
+    let streaming = false;
     const spinUntil = Math.min(now + this.spin.ns, deadlineNs);
     this.askAfter = now + ASK_AFTER_NS;
     let slept = false;
     try {
-      while (now < spinUntil) {
-        this.cfg.relax();
+      while (now < spinUntil || (streaming && now < deadlineNs)) {
+        if (svc === null && this.notify.ioStreaming()) {
+          streaming = true;
+          this.notify.nap(Math.min(STREAM_NAP_NS, deadlineNs - now));
+        } else {
+          if (streaming && now >= spinUntil) break; // the stream ended after the window: wait as usual
+          this.cfg.relax();
+        }
         got = this.poll(forRoom, now);
         if (got !== 0) return got;
         now = nowNs();
@@ -352,7 +361,7 @@ export class ShmBackend implements NetBackend {
       }
       return 0;
     } finally {
-      if (slept) this.spin.slept(nowNs() - start, got !== 0);
+      if (slept && !streaming) this.spin.slept(nowNs() - start, got !== 0);
       if (svc !== null) {
         this.notify.stopAsking();
         this.give(false);

@@ -68,6 +68,12 @@ export class Pump {
   private readonly cap: RecordProducer | null;
   private readonly ready = new Int32Array(64);
   private readonly token: boolean;
+  /**
+   * poll and hybrid without the token tell a waiting guest when RX frames stream in, so that it
+   * naps instead of spinning (notify.ts, step 4). Not event mode: its guest never spins, and
+   * its point is one interrupt per wait. The token has its own answer (the guest asks for it).
+   */
+  private readonly streamHint: boolean;
   private epfd = -1;
   /** The backed-off IO thread's set: the kicks and the control, no TAP (the guest is reading them). */
   private backoffEpfd = -1;
@@ -79,6 +85,7 @@ export class Pump {
     this.stats = section(cfg.stats);
     this.notify = new HostNotify(new Int32Array(cfg.region));
     this.token = (cfg.ioToken ?? false) && cfg.mode === 'hybrid';
+    this.streamHint = !this.token && cfg.mode !== 'event';
     this.cap = cfg.capture ? new RecordProducer(cfg.capture.ring, cfg.capture.snaplen, cfg.nics.length) : null;
     const captured = cfg.nics.map((_, i) => cfg.capture?.nics[i] ?? false);
     this.service = new RingService(cfg.region, cfg.nics, this.stats, cfg.pollBudget, captured, (p, dir, reason, ts, offset, len, present) =>
@@ -247,7 +254,9 @@ export class Pump {
   /** One round over every NIC; returns frames moved. */
   private serviceAll(): number {
     const moved = this.service.round();
-    if (this.service.rxMoved > 0) this.stats[COUNTER.interrupts] += this.notify.interruptIfWaiting(WAIT_RX);
+    const rx = this.service.rxMoved;
+    if (rx > 0) this.stats[COUNTER.interrupts] += this.notify.interruptIfWaiting(WAIT_RX);
+    if (this.streamHint && this.notify.rxNeedsClock(rx)) this.notify.rxRound(rx, nowNs());
     if (this.service.txMoved > 0) this.stats[COUNTER.interrupts] += this.notify.interruptIfWaiting(WAIT_TX);
     return moved;
   }
@@ -259,6 +268,7 @@ export class Pump {
   private sleep(): boolean {
     for (const p of this.ports) if (!p.stalled && p.rx.room() === 0) this.setStalled(p, true);
     this.maybeUpdateCpu();
+    if (this.streamHint) this.notify.streamEnded();
     this.notify.announceSleep(IO_WATCHING);
     if (this.token) this.notify.giveToken();
     if (this.workPending() || Atomics.load(this.ctl, CTL.stop) !== 0) {
