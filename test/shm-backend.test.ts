@@ -1,8 +1,8 @@
 // The guest's ring backend in-process (no root), with the IO thread played by this test
 // through the same Producer/Consumer/HostNotify it uses, a fake clock and a kick recorder.
 import { describe, expect, it } from 'vitest';
-import { computeLayout, createRegion, MIN_FRAME } from '../guest-api/abi.js';
-import { HostNotify, kickPolicyFor, type KickPolicy } from '../guest-api/notify.js';
+import { computeLayout, createRegion, G, MIN_FRAME } from '../guest-api/abi.js';
+import { HostNotify, kickPolicyFor, STREAM_FRAMES, STREAM_WINDOW_NS, type KickPolicy } from '../guest-api/notify.js';
 import { AGAIN, EINVAL, OK } from '../guest-api/results.js';
 import { Consumer, Producer, RingView } from '../guest-api/ring.js';
 import { ShmBackend } from '../guest-api/shm-backend.js';
@@ -165,5 +165,46 @@ describe('ShmBackend with the IO token', () => {
     expect(backend.wait(1e9 + 1e10)).toBe(1);
     expect(deviceSleeps).toBe(0);
     expect(backend.readView(0)![0]).toBe(9);
+  });
+});
+
+describe('step 4: RX frames streaming in (notify.ts)', () => {
+  const streamingWord = (i32: Int32Array) => Atomics.load(i32, G.ioStreaming);
+
+  it('the IO thread says "streaming" after two full 100 µs windows running, not after one burst, and not once it sleeps', () => {
+    const region = createRegion(computeLayout([{ mtu: 1500, slotCount: 512 }]), [new Uint8Array(6)]);
+    const i32 = new Int32Array(region);
+    const io = new HostNotify(i32);
+    let t = 1e9;
+    const round = (frames: number, dt: number) => {
+      t += dt;
+      io.rxRound(frames, t);
+    };
+    round(STREAM_FRAMES * 2, STREAM_WINDOW_NS); // a request/response peer's burst: one full window
+    round(0, STREAM_WINDOW_NS);
+    expect(streamingWord(i32)).toBe(0);
+    for (let k = 0; k < 3; k++) round(STREAM_FRAMES, STREAM_WINDOW_NS); // a flood: window after window
+    expect(streamingWord(i32)).toBe(1);
+    round(STREAM_FRAMES - 1, STREAM_WINDOW_NS); // a thin window ends it
+    expect(streamingWord(i32)).toBe(0);
+    for (let k = 0; k < 3; k++) round(STREAM_FRAMES, STREAM_WINDOW_NS);
+    expect(streamingWord(i32)).toBe(1);
+    io.streamEnded(); // the IO thread goes to sleep
+    expect(streamingWord(i32)).toBe(0);
+    expect(io.rxNeedsClock(0)).toBe(false);
+  });
+
+  it('a guest waiting while frames stream in naps (timed, no spin, no wait announced) and finds the frame the IO thread brings', () => {
+    const { backend, deliver, relaxes, now } = rig(kickPolicyFor('hybrid', true));
+    const region = (backend as unknown as { i32: Int32Array }).i32;
+    Atomics.store(region, G.ioStreaming, 1);
+    const t0 = Date.now();
+    expect(backend.wait(now() + 200_000)).toBe(0); // nothing comes: naps until the deadline
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1); // slept for real (200 µs naps), did not spin
+    expect(relaxes()).toBe(0);
+    expect(Atomics.load(region, G.guestWaiting)).toBe(0); // never announced: nobody was asked to ring
+    deliver(Array.from(frame(60, 3)));
+    expect(backend.wait(now() + 1e9)).toBe(1);
+    Atomics.store(region, G.ioStreaming, 0);
   });
 });
