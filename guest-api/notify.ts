@@ -23,12 +23,13 @@
 //               new, doorbell++ and notify, once per wait.
 // 4. IO thread -> guest, "streaming" (no wake-up, a hint): ioStreaming = 1 while at least
 //    STREAM_FRAMES RX frames arrive in each STREAM_WINDOW_NS, two windows running (cleared by
-//    a window with fewer, or when the IO thread goes to sleep). A guest about to wait (or spinning) then naps STREAM_NAP_NS instead of spinning,
-//    without announcing (no interrupt is asked for; the nap is a timer, not a notification),
-//    and looks again: on two cores its spin takes the core the IO thread and the sender need
-//    (a UDP flood lost 24-52% at the TAP with the spin). NAPI's deferred interrupts
-//    (gro_flush_timeout) are the same idea. Once the stream ends it waits as in step 3. Only a
-//    hint: a nap ends by its timer, so it changes no wake-up and bounds the delay.
+//    a window with fewer, or when the IO thread goes to sleep). A guest about to wait (or
+//    spinning) then naps STREAM_NAP_NS instead of spinning, without announcing (no interrupt
+//    is asked for; the nap is a timer, not a notification), and looks again: on two cores its
+//    spin takes the core the IO thread and the sender need (a UDP flood lost 24-52% at the
+//    TAP with the spin). NAPI's deferred interrupts (gro_flush_timeout) are the same idea.
+//    Once the stream ends it waits as in step 3. Only a hint: a nap ends by its timer, so it
+//    changes no wake-up and bounds the delay.
 //
 // Why no wake-up is lost: Atomics are sequentially consistent, so of "publish an index, then
 // read the sleeper's flag" and "set the flag, then re-check the index" at least one side sees
@@ -77,13 +78,13 @@
 // Why the token loses no wake-up: (a) frames arriving while the guest sleeps: on its TAPs it
 // holds the token and the kernel wakes it — having looked at its RX rings after taking the
 // token, since the IO thread may have filled them while it held it (frames taken off the TAPs
-// wake nobody; missing this look stranded a reply until the next frame); on the doorbell it holds no token, and the IO
-// thread is then awake (it takes the free token), watching the TAPs, or backed off — and of
-// the guest's "guestWaiting; token = FREE; read ioAsleep" and the IO thread's "ioAsleep =
-// BACKED_OFF; read token; read guestWaiting" one sees the other (the SC argument above): the
-// guest kicks, or the IO thread does not sleep. The hand-back is the same pair ("token =
-// FREE; request = BACK; read ioAsleep" against "ioAsleep = BACKED_OFF; read token; read
-// request"), and the guest hands back only to an IO thread it saw awake; so is withdrawing an
+// wake nobody; missing this look stranded a reply until the next frame); on the doorbell it
+// holds no token, and the IO thread is then awake (it takes the free token), watching the
+// TAPs, or backed off — and of the guest's "guestWaiting; token = FREE; read ioAsleep" and
+// the IO thread's "ioAsleep = BACKED_OFF; read token; read guestWaiting" one sees the other
+// (the SC argument above): the guest kicks, or the IO thread does not sleep. The hand-back
+// is the same pair ("token = FREE; request = BACK; read ioAsleep" against "ioAsleep =
+// BACKED_OFF; read token; read request"), and the guest hands back only to an IO thread it saw awake; so is withdrawing an
 // ask before a doorbell sleep ("request = 0; read ioAsleep": the IO thread that gave the token
 // on the ask and saw the ask in its re-check is kicked). (b) TX frames
 // published while the IO thread holds the token: its re-check comes after it gave the token

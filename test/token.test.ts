@@ -1,9 +1,9 @@
 // The IO token (hybrid --io-token=on) on real TAPs: where the work ran is counted, no frame is
 // stranded across the hand-offs, notifications stay suppressed under a flood, the tender idles,
 // and a guest that holds the token forever cannot keep the tender from stopping and draining.
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLimitPrograms } from '../testbed/c/build.js';
+import { procCpuS } from '../testbed/cpu.js';
 import { kernelRx } from '../testbed/tap-stats.js';
 import { udpFlood } from '../testbed/workloads.js';
 import { collect, createNetns, GUEST_MAC, skipReal, sleep, type Netns } from '../testbed/netns.js';
@@ -12,10 +12,6 @@ import { EXAMPLE, FIXTURE, readStats, startTender, statsPath, waitForLine } from
 const TOKEN = ['--shm=hybrid', '--io-token=on'];
 
 /** CPU seconds (user + system, all threads) a process has used, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-}
 
 describe.skipIf(skipReal())('the IO token', () => {
   let ns: Netns;
@@ -61,9 +57,9 @@ describe.skipIf(skipReal())('the IO token', () => {
     const run = collect(t, 30_000);
     await waitForLine(t, /udp_sink: counting/);
     await sleep(1000); // past start-up and the first sleeps
-    const c0 = cpuSeconds(t.pid!);
+    const c0 = procCpuS(t.pid!);
     await sleep(3000);
-    const used = cpuSeconds(t.pid!) - c0;
+    const used = procCpuS(t.pid!) - c0;
     expect((await run).code).toBe(0);
     console.log(`token at rest: ${(used / 3) * 100}% of a core`);
     expect(used / 3).toBeLessThan(0.02);
