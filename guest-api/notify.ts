@@ -82,18 +82,19 @@
 // holds no token, and the IO thread is then awake (it takes the free token), watching the
 // TAPs, or backed off — and of the guest's "guestWaiting; token = FREE; read ioAsleep" and
 // the IO thread's "ioAsleep = BACKED_OFF; read token; read guestWaiting" one sees the other
-// (the SC argument above): the guest kicks, or the IO thread does not sleep. The hand-back
-// is the same pair ("token = FREE; request = BACK; read ioAsleep" against "ioAsleep =
-// BACKED_OFF; read token; read request"), and the guest hands back only to an IO thread it saw awake; so is withdrawing an
-// ask before a doorbell sleep ("request = 0; read ioAsleep": the IO thread that gave the token
-// on the ask and saw the ask in its re-check is kicked). (b) TX frames
-// published while the IO thread holds the token: its re-check comes after it gave the token
-// up, so it sees every frame published before the guest found the token taken; frames a
-// guest holder leaves behind get step 1's kick when it gives the token back. (c) Interrupts
-// are unchanged: only a holder produces RX frames, and a guest on the doorbell holds none.
-// (d) Bounded latency: a guest that stops servicing (busy, or gone) loses the IO thread's
-// attention for at most PARK + BACKOFF. A guest that scribbles over these words starves only
-// itself: stopping and draining ignore the token (the tender stops the guest thread first).
+// (the SC argument above): the guest kicks, or the IO thread does not sleep. The hand-back is
+// the same pair ("token = FREE; request = BACK; read ioAsleep" against "ioAsleep =
+// BACKED_OFF; read token; read request"), and the guest hands back only to an IO thread it
+// saw awake; so is withdrawing an ask before a doorbell sleep ("request = 0; read ioAsleep":
+// the IO thread that gave the token on the ask and saw the ask in its re-check is kicked).
+// (b) TX frames published while the IO thread holds the token: its re-check comes after it
+// gave the token up, so it sees every frame published before the guest found the token taken;
+// frames a guest holder leaves behind get step 1's kick when it gives the token back. (c)
+// Interrupts are unchanged: only a holder produces RX frames, and a guest on the doorbell
+// holds none. (d) Bounded latency: a guest that stops servicing (busy, or gone) loses the IO
+// thread's attention for at most PARK + BACKOFF. A guest that scribbles over these words
+// starves only itself: stopping and draining ignore the token (the tender stops the guest
+// thread first).
 // test/notify.test.ts runs the hand-offs on two threads.
 import {
   G, IO_AWAKE, IO_BACKED_OFF, IO_WATCHING, N, TOKEN_ASK, TOKEN_BACK, TOKEN_FREE, TOKEN_GUEST, TOKEN_IO, WAIT_DEVICE, WAIT_RX, WAIT_TX, type NicLayout,
