@@ -9,6 +9,7 @@
         "native/eventfd_epoll.cc",
         "native/thread.cc",
         "native/privileges.cc",
+        "native/rlimit.cc",
         "native/seccomp.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

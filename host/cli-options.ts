@@ -113,7 +113,7 @@ export function buildParser(argv: string[]) {
     .option('net-mac', { type: 'string', describe: 'MAC of the default NIC (--net-mac:NAME=MAC for others); random, locally administered if unset' })
     .option('shm', { type: 'string', choices: ['poll', 'event', 'hybrid'], describe: 'drive I/O through shared-memory rings and an IO thread' })
     .option('mtu', { type: 'number', default: DEFAULTS.mtu, describe: 'MTU of every NIC' })
-    .option('mem', { type: 'number', default: DEFAULTS.memMb, describe: "guest heap limit in MB" })
+    .option('mem', { type: 'number', default: DEFAULTS.memMb, describe: 'guest memory limit in MB: its heap, and what the process may grow by for it (docs/reliability.md, Memory)' })
     .option('offload', { type: 'boolean', describe: 'virtio-net offloads on every NIC: checksum, TSO, USO, 64 KiB frames (--offload:NAME for one NIC)' })
     .option('ring-slots', { type: 'number', default: DEFAULTS.ringSlots, describe: 'slots per ring (a power of two)' })
     .option('poll-budget', { type: 'number', default: DEFAULTS.pollBudget, describe: 'frames moved per NIC per direction per IO round' })

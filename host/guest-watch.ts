@@ -87,6 +87,11 @@ export class GuestWatch {
     Atomics.notify(this.go, 0);
   }
 
+  /** Ends the run from the tender's side (the memory watch): the first ending wins, as always. */
+  end(ending: Ending): void {
+    this.done(ending);
+  }
+
   /** A guest still waiting to run will not: it exits as soon as it wakes. */
   cancel(): void {
     if (Atomics.compareExchange(this.go, 0, 0, -1) === 0) Atomics.notify(this.go, 0);

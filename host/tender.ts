@@ -24,6 +24,7 @@ import type { CaptureTap } from './record-ring.js';
 import { StatsFile } from './stats-file.js';
 import { buildReport, formatSummary } from './report.js';
 import { lockDown, prepareForLock, SANDBOX_OFF_WARNING } from './sandbox.js';
+import { MemoryWatch } from './memory-watch.js';
 import { threadpoolSize } from './threadpool.js';
 import { createStats, COUNTER, section, totals, type StatsBuffers } from './stats.js';
 
@@ -95,6 +96,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
   const capture = outs.pcaps.length > 0 ? startCapture(opts, outs.pcaps, nics) : null;
   const wakeFd = addon.eventfdCreate(); // wakes a baseline guest out of epoll_wait so it can be stopped
   const watchFd = addon.watchSocket(); // the TAP watchdog's, made now: no socket can be made after the lock
+  const memory = new MemoryWatch(); // --mem beyond the guest's heap: its file is opened now
   const go = new Int32Array(new SharedArrayBuffer(4));
   let io: IoThread | null = null;
   let guest: Worker | null = null;
@@ -132,8 +134,9 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     if (await watch.loaded) {
       // ---- The lock (host/sandbox.ts). Whatever opens a file or socket, or starts a thread,
       // ---- goes above this line; below it the guest's code runs and none of that is possible.
+      memory.limit(opts.memMb);
       if (opts.sandbox) {
-        const files = [...outs.pcaps, ...(outs.stats ? [outs.stats] : [])];
+        const files: { fd: number }[] = [...outs.pcaps, ...(outs.stats ? [outs.stats] : []), memory];
         try {
           lockDown(files.map((f) => f.fd)).fds.forEach((fd, i) => (files[i].fd = fd));
         } catch (err) {
@@ -142,9 +145,12 @@ export async function runTender(opts: TenderOptions): Promise<number> {
         locked = true;
       }
       watch.start();
+      const w = watch;
+      memory.start(opts.memMb, () => w.end({ kind: 'guest-oom' }));
     }
 
     const outcome = await watch.outcome;
+    memory.stop();
     const durationS = (Number(process.hrtime.bigint()) - startNs) / 1e9;
 
     // A guest that did not finish cannot report its CPU time: read it before it goes.
@@ -173,6 +179,8 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     capture?.close();
     statsFile?.close();
     watch?.cancel();
+    memory.stop();
+    if (!locked) memory.close(); // once locked, as for the output files, the process's exit closes it
     if (guest) await guest.terminate().catch(() => undefined);
     if (io && !ioStopped) await io.stop();
     io?.close();

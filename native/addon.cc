@@ -95,6 +95,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   shmtender::InitEventfdEpoll(env, exports);
   shmtender::InitThread(env, exports);
   shmtender::InitPrivileges(env, exports);
+  shmtender::InitRlimit(env, exports);
   shmtender::InitSeccomp(env, exports);
   return exports;
 }

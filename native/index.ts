@@ -65,6 +65,8 @@ export interface LockAddon {
   dropPrivileges(): { uid: number; gid: number; from: 'root' | 'capabilities' | 'unprivileged'; deaf: number[] };
   /** NO_NEW_PRIVS, then the allow-list filter on all threads; returns the protected fds' new numbers. */
   seccompLock(protectFds: number[]): number[];
+  /** RLIMIT_DATA, soft and hard, to `bytes` (native/rlimit.cc): mappings past it fail with ENOMEM. */
+  limitData(bytes: number): void;
 }
 
 const require = createRequire(import.meta.url);

@@ -53,5 +53,6 @@ void InitEventfdEpoll(Napi::Env env, Napi::Object exports);
 void InitThread(Napi::Env env, Napi::Object exports);
 void InitSeccomp(Napi::Env env, Napi::Object exports);
 void InitPrivileges(Napi::Env env, Napi::Object exports);
+void InitRlimit(Napi::Env env, Napi::Object exports);
 
 }  // namespace shmtender

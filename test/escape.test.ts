@@ -26,14 +26,14 @@ const EXPECTED = (uid: number): Record<string, Want> => ({
   'fs: stat /etc/shadow': eperm(/^EPERM: operation not permitted, stat '\/etc\/shadow'$/),
   'fs: readdir /': eperm(/^EPERM: operation not permitted, scandir '\/'$/),
   'fs/promises: read /etc/passwd (threadpool)': eperm(/^EPERM: operation not permitted, open '\/etc\/passwd'$/),
-  'fs: write to every open regular file (the output files)': eperm(/^2 fds: EPERM 2$/), // --stats-json, --pcap
+  'fs: write to every open regular file (the output files and the memory watch file)': eperm(/^3 fds: EPERM 3$/), // --stats-json, --pcap, /proc/self/status (host/memory-watch.ts)
   'fs: write into every pipe (libuv signal pipes)': eperm(/^\d+ fds: EPERM \d+$/),
   'fs: read from every pipe': eperm(/^\d+ fds: EPERM \d+$/),
   'fs (threadpool): write into every pipe': eperm(/^\d+ fds: EPERM \d+$/),
   'fs: close every fd': eperm(/^\d+ fds: EPERM \d+$/),
   'module hooks of its own (another thread): write into every pipe': eperm(/^EPERM: operation not permitted, write$/),
   'addon: epoll_ctl on every epoll and eventfd': { refused: 'ENOENT+EPERM', message: /^\d+ fds: ENOENT 1, EPERM \d+$/ }, // ENOENT: its own loop
-  'addon: protectedWrite to every open regular file': eperm(/^2 fds: EPERM 2$/), // --stats-json, --pcap
+  'addon: protectedWrite to every open regular file': eperm(/^3 fds: EPERM 3$/), // the same three
   'addon: make every fd blocking (fcntl)': eperm(/^\d+ fds: EPERM \d+$/),
   'child_process: execSync': eperm(/^spawnSync \/bin\/sh EPERM$/),
   'child_process: spawn': eperm(/^spawn EPERM$/),

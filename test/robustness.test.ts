@@ -6,6 +6,7 @@ import { kernelRx, kernelTx } from '../testbed/tap-stats.js';
 import { parsePing } from '../testbed/workloads.js';
 import { GUEST_MAC, collect, createNetns, skipReal, sleep, type Netns } from '../testbed/netns.js';
 import { pidsIn, sampleRss } from '../testbed/process.js';
+import { LIMIT_SLACK_MB } from '../host/memory-watch.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 
 const SHM = ['poll', 'event', 'hybrid'] as const;
@@ -71,6 +72,21 @@ describe.skipIf(skipReal())('robustness', () => {
     const ping = parsePing((await collect(ns.spawn('ping', ['-w', '30', '-c', '20', '-i', '0.01', '10.0.0.2']))).stdout);
     expect(ping.lossPct).toBe(0);
     expect((await serving).code).toBe(0);
+  });
+
+  it('--mem bounds memory outside the heap too: ArrayBuffers past it stop the guest (73), one too large for the limit is refused inside it', async () => {
+    for (const mode of ['baseline', 'hybrid']) {
+      const r = await runTender(ns, tender([...modeArgs(mode), '--mem=32', FIXTURE('buffers.js'), '--how=chunks']), 60_000);
+      expect({ mode, code: r.code }).toEqual({ mode, code: 73 });
+      expect(r.stderr.trim()).toBe('tender: guest out of memory (raise --mem)');
+      const held = [...r.stdout.matchAll(/holding (\d+) MB/g)].map((m) => Number(m[1]));
+      // Without the watch it held 4 GB; with it, never more than the limit lets the process grow.
+      expect(held.length).toBeGreaterThan(0);
+      expect(Math.max(...held)).toBeLessThanOrEqual(32 + LIMIT_SLACK_MB);
+    }
+    const huge = await runTender(ns, tender(['--shm=hybrid', '--mem=32', FIXTURE('buffers.js'), '--how=huge']), 60_000);
+    expect(huge.code).toBe(3);
+    expect(huge.stdout).toMatch(/^buffers: refused: /m);
   });
 
   it('overload: a 20 s flood of over 10× what a slow guest takes keeps RSS flat, counts the drops, feeds the guest, and full rate returns', async () => {
