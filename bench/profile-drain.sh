@@ -1,0 +1,52 @@
+#!/bin/bash
+# Profiles one RX drain (bench/workloads/drain.ts, by hand): the receiver is frozen while
+# udp_flood queues N 1300-byte datagrams on a TAP in a namespace of its own, then thawed and
+# recorded with `perf record` while it drains. To compare where the time goes, same N:
+#
+#   bench/profile-drain.sh c --loop=epoll                 # testbed/bin/tap_reader
+#   bench/profile-drain.sh tender --shm=hybrid --stats    # dist/host/cli.js examples/udp_sink.js
+#   perf report -i /tmp/drain-c.data --no-children -g none --sort sym -F sample,sym
+#   perf report -i /tmp/drain-tender.data --tid=TID ...   # the IO thread: the busiest tid
+#
+# Environment: N (frames, default 350000; the TAP queue is made to hold them), WARM (frames sent
+# first to another address the guest ignores, so the JIT has compiled the hot paths), FREQ
+# (perf's sampling rate, default 20000), PERF=0 to only print the receiver's own line.
+# Needs root, perf, `npm run build` and the C tools (testbed/bin, built by the tests or bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+who=${1:?usage: bench/profile-drain.sh c|tender [options...]}
+shift
+N=${N:-350000} FREQ=${FREQ:-20000} PERF=${PERF:-1}
+ns=shmtdrain$$
+nsx() { ip netns exec "$ns" "$@"; }
+ip netns add "$ns"
+trap 'kill -9 "${pid:-0}" 2>/dev/null; ip netns del "$ns"' EXIT
+nsx ip link set lo up
+nsx ip tuntap add dev tap0 mode tap
+nsx ip addr add 10.0.0.1/24 dev tap0
+nsx ip link set tap0 up
+nsx ip link set tap0 txqueuelen $((N + 50000))
+for guest in 10.0.0.2 10.0.0.3; do nsx ip neigh add $guest lladdr 02:00:00:00:00:02 dev tap0; done
+out=/tmp/drain-$who.out
+case $who in
+  c) ip netns exec "$ns" testbed/bin/tap_reader --tap=tap0 --count="$N" "$@" >"$out" 2>&1 & ;;
+  tender) ip netns exec "$ns" node dist/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/udp_sink.js --count="$N" --idle-ms=300 --timeout=120 >"$out" 2>&1 & ;;
+  *) echo "bench/profile-drain.sh: c or tender, not $who" >&2; exit 64 ;;
+esac
+pid=$! # ip netns exec execs the receiver: this is its pid (a shell function would put a subshell here)
+sleep 1.5
+if [ -n "${WARM:-}" ]; then
+  nsx testbed/bin/udp_flood --dst=10.0.0.3 --port=9000 --count="$WARM" --seconds=60 --size=1300 >/dev/null
+  sleep 0.2
+fi
+kill -STOP "$pid"
+nsx testbed/bin/udp_flood --dst=10.0.0.2 --port=9000 --count="$N" --seconds=60 --size=1300 >/dev/null
+if [ "$PERF" != 0 ]; then
+  perf record -F "$FREQ" -g -p "$pid" -o "/tmp/drain-$who.data" -- sleep 1 >/dev/null 2>&1 &
+  perfpid=$!
+  sleep 0.1
+fi
+kill -CONT "$pid"
+wait "$pid" || true
+[ "$PERF" != 0 ] && wait "$perfpid"
+cat "$out"
