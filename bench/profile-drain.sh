@@ -10,7 +10,8 @@
 #
 # Environment: N (frames, default 350000; the TAP queue is made to hold them), WARM (frames sent
 # first to another address the guest ignores, so the JIT has compiled the hot paths), FREQ
-# (perf's sampling rate, default 20000), PERF=0 to only print the receiver's own line.
+# (perf's sampling rate, default 20000), PERF=0 to only print the receiver's own line,
+# NODE_FLAGS (e.g. --perf-basic-prof, so that perf names the JIT's functions).
 # Needs root, perf, `npm run build` and the C tools (testbed/bin, built by the tests or bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +31,7 @@ for guest in 10.0.0.2 10.0.0.3; do nsx ip neigh add $guest lladdr 02:00:00:00:00
 out=/tmp/drain-$who.out
 case $who in
   c) ip netns exec "$ns" testbed/bin/tap_reader --tap=tap0 --count="$N" "$@" >"$out" 2>&1 & ;;
-  tender) ip netns exec "$ns" node dist/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/udp_sink.js --count="$N" --idle-ms=300 --timeout=120 >"$out" 2>&1 & ;;
+  tender) ip netns exec "$ns" node ${NODE_FLAGS:-} dist/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/udp_sink.js --count="$N" --idle-ms=300 --timeout=120 >"$out" 2>&1 & ;;
   *) echo "bench/profile-drain.sh: c or tender, not $who" >&2; exit 64 ;;
 esac
 pid=$! # ip netns exec execs the receiver: this is its pid (a shell function would put a subshell here)
