@@ -7,7 +7,7 @@ import { drain } from './workloads/drain.js';
 import { flood } from './workloads/flood.js';
 import { latency } from './workloads/latency.js';
 import { pingFlood } from './workloads/ping.js';
-import { relay, RELAY_ROWS } from './workloads/relay.js';
+import { relay, PINNED_RELAY_ROWS, RELAY_ROWS } from './workloads/relay.js';
 import { tx } from './workloads/tx.js';
 
 export const FULL: Sizes = {
@@ -30,5 +30,6 @@ export const PLAN: Workload[] = [
   pingFlood({ id: 'ping-1400', title: 'ping -f -s 1400', short: 'ping -f 1400 B', payload: 1400, rows: [...ALL_ROWS, HYBRID_TOKEN, HYBRID_FIXED] }),
   latency({ id: 'lat', title: 'Latency: echo requests at a fixed rate (p99)', short: 'p99, light load', flood: false, rows: [...ALL_ROWS, HYBRID_TOKEN, HYBRID_FIXED] }),
   relay({ id: 'relay', title: 'Relay: iperf3 TCP (3 streams) through firewall.js between two TAPs, with and without offloads', short: 'TCP relay', streams: 3, rows: RELAY_ROWS }),
+  relay({ id: 'relay-pinned', title: 'Relay on a core of its own: the same, the relay pinned to CPU 0 and iperf3 to CPU 1', short: 'TCP relay, pinned', streams: 3, rows: PINNED_RELAY_ROWS, cpus: { relay: '0', traffic: '1' } }),
   latency({ id: 'lat-flood', title: 'Latency under a flood: the same probe while 1300-byte UDP floods another port', short: 'p99 under a flood', flood: true, rows: [...ALL_ROWS, HYBRID_TOKEN, HYBRID_FIXED] }),
 ];

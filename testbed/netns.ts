@@ -31,6 +31,14 @@ export function skipReal(): boolean {
   return why !== null;
 }
 
+/**
+ * A command as spawn() takes it, run on the CPUs `cpus` lists (taskset -c) when given. taskset
+ * execs the command, so the pid is the command's own (what is stopped and waited for).
+ */
+export function onCpus(cpus: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  return cpus ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args];
+}
+
 /** The guest's MAC in every namespace the bench and tests make (a static neighbour entry points at it). */
 export const GUEST_MAC = '02:00:00:00:00:02';
 

@@ -7,7 +7,7 @@
 // The relay's namespace T holds both TAPs, each bridged to a veth whose other end is in A or B.
 // Traffic goes only to addresses inside these namespaces; every run is bounded in time.
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { collect, netnsHandle, type Netns } from './netns.js';
+import { collect, netnsHandle, onCpus, type Netns } from './netns.js';
 import { EXAMPLE, modeArgs, readStats, startTender, statsPath, waitForLine } from './tender.js';
 
 export const CLIENT_IP = '10.0.0.1';
@@ -69,6 +69,11 @@ export interface RelayOptions {
   tapRelay?: string;
   /** More tender options (e.g. --ring-slots=128). */
   tenderArgs?: string[];
+  /**
+   * CPU lists (taskset -c) for the relay process, all its threads, and for both iperf3s: the
+   * relay on a core of its own, the traffic on the other. Unset: wherever the scheduler puts them.
+   */
+  cpus?: { relay: string; traffic: string };
 }
 
 export interface RelayResult {
@@ -109,22 +114,22 @@ export async function runRelay(topo: RelayTopology, o: RelayOptions): Promise<Re
   let relay: ChildProcess;
   if (o.relay === 'c') {
     if (!o.tapRelay) throw new Error('runRelay: the C relay needs tapRelay (testbed/c/build.ts)');
-    relay = topo.relay.spawn(o.tapRelay, ['--a=tap0', '--b=tap1', ...(o.offload ? ['--offload'] : [])]);
+    relay = topo.relay.spawn(...onCpus(o.cpus?.relay, o.tapRelay, ['--a=tap0', '--b=tap1', ...(o.offload ? ['--offload'] : [])]));
   } else {
     relay = startTender(topo.relay, [
       '--net:service=tap0', '--net:backend=tap1', ...modeArgs(o.relay), ...(o.offload ? ['--offload'] : []),
       `--stats-json=${stats}`, ...(o.tenderArgs ?? []), EXAMPLE('firewall.js'), `--allow=${IPERF_PORT}`,
-    ]);
+    ], o.cpus?.relay);
   }
   const relayDone = collect(relay, (o.seconds + 60) * 1000);
-  const server = topo.server.spawn('iperf3', ['-s', '-1', '-B', SERVER_IP, '-p', String(IPERF_PORT)]);
+  const server = topo.server.spawn(...onCpus(o.cpus?.traffic, 'iperf3', ['-s', '-1', '-B', SERVER_IP, '-p', String(IPERF_PORT)]));
   const serverDone = collect(server, (o.seconds + 60) * 1000);
   try {
     await Promise.all([
       o.relay === 'c' ? new Promise<void>((r) => relay.stdout!.once('data', () => r())) : waitForLine(relay, /firewall: service <-> backend/),
       listening(topo.server, IPERF_PORT, 10_000),
     ]);
-    const client = await collect(topo.client.spawn('iperf3', ['-c', SERVER_IP, '-p', String(IPERF_PORT), '-P', String(o.streams), '-t', String(o.seconds), '-J']), (o.seconds + 30) * 1000);
+    const client = await collect(topo.client.spawn(...onCpus(o.cpus?.traffic, 'iperf3', ['-c', SERVER_IP, '-p', String(IPERF_PORT), '-P', String(o.streams), '-t', String(o.seconds), '-J'])), (o.seconds + 30) * 1000);
     const report = JSON.parse(client.stdout);
     if (report.error) throw new Error(`iperf3: ${report.error}`);
     await stop(relay, relayDone);

@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StatsReport } from '../host/report.js';
-import { collect, ROOT, TENDER, type Netns, type RunResult } from './netns.js';
+import { collect, onCpus, ROOT, TENDER, type Netns, type RunResult } from './netns.js';
 
 export const EXAMPLE = (name: string) => join(ROOT, 'examples', name);
 export const FIXTURE = (name: string) => join(ROOT, 'test', 'fixtures', name);
@@ -13,8 +13,9 @@ export function statsPath(): string {
   return join(tmpdir(), `shmtender-stats-${process.pid}-${n++}.json`);
 }
 
-export function startTender(ns: Netns, args: string[]) {
-  return ns.spawn('node', [TENDER, ...args]);
+/** `cpus`: the CPUs it may run on, every thread (netns.ts onCpus). */
+export function startTender(ns: Netns, args: string[], cpus?: string) {
+  return ns.spawn(...onCpus(cpus, 'node', [TENDER, ...args]));
 }
 
 export async function runTender(ns: Netns, args: string[], timeoutMs = 60_000): Promise<RunResult> {

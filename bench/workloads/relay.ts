@@ -18,13 +18,21 @@ export const RELAY_ROWS: Row[] = [
   HYBRID_FIXED,
 ];
 
-export function relay(o: { id: string; title: string; short: string; streams: number; rows: Row[] }): Workload {
+/** relay-pinned's rows: the C relay and the baseline against hybrid, each with and without offloads. */
+export const PINNED_RELAY_ROWS: Row[] = RELAY_ROWS.filter((r) => ['c-relay', 'baseline', 'hybrid'].includes(r.id.replace(OFFLOAD, '')));
+
+/**
+ * `cpus`: the relay on one core and iperf3 on the other (testbed/relay.ts), the same for
+ * every row: what each design does with a core of its own, and without the scheduler's luck
+ * in placing four busy threads on two cores.
+ */
+export function relay(o: { id: string; title: string; short: string; streams: number; rows: Row[]; cpus?: { relay: string; traffic: string } }): Workload {
   let topo: RelayTopology | null = null;
   return {
     id: o.id,
     title: o.title,
     short: o.short,
-    how: `iperf3 -P ${o.streams} TCP from one namespace to another, each bridged to one of two TAPs, through the C relay (tap_relay, busy loop; \`--offload\`: IFF_VNET_HDR with TSO/checksum offload) or \`tender … examples/firewall.js\` in each mode (\`+offload\`: \`--offload\`); Gbit/s as iperf3's receiver counted`,
+    how: `iperf3 -P ${o.streams} TCP from one namespace to another, each bridged to one of two TAPs, through the C relay (tap_relay, busy loop; \`--offload\`: IFF_VNET_HDR with TSO/checksum offload) or \`tender … examples/firewall.js\` in each mode (\`+offload\`: \`--offload\`)${o.cpus ? `; the relay pinned to CPU ${o.cpus.relay} (taskset, every thread), both iperf3s to CPU ${o.cpus.traffic}` : ''}; Gbit/s as iperf3's receiver counted`,
     metric: { label: 'Gbit/s', better: 'higher' },
     rows: o.rows,
     columns: [
@@ -40,7 +48,7 @@ export function relay(o: { id: string; title: string; short: string; streams: nu
       const seconds = ctx.quick ? 1 : 4;
       const r = await runRelay(topo!, {
         relay: row.kind === 'c' ? 'c' : row.mode!, offload: offloaded(row), streams: o.streams, seconds,
-        tapRelay: ctx.bin.tap_relay, tenderArgs: ctx.tenderExtra,
+        tapRelay: ctx.bin.tap_relay, tenderArgs: ctx.tenderExtra, cpus: o.cpus,
       });
       return {
         value: r.gbps, frames: r.frames, cpuS: r.cpuSeconds,
