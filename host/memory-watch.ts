@@ -42,13 +42,12 @@ export class MemoryWatch {
   }
 
   /** Starts looking, once the guest runs; `exceeded` is called once. */
-  start(memMb: number, exceeded: (grownMb: number) => void): void {
+  start(memMb: number, exceeded: () => void): void {
     const most = (memMb + WATCH_SLACK_MB) * MB;
     this.timer = setInterval(() => {
-      const grown = this.dataBytes() - this.base;
-      if (grown <= most) return;
+      if (this.dataBytes() - this.base <= most) return;
       this.stop();
-      exceeded(Math.round(grown / MB));
+      exceeded();
     }, WATCH_INTERVAL_MS);
   }
 
