@@ -9,7 +9,9 @@
  * number. A reply not back --wait-ms after the last request counts as lost, and as slower
  * than any reply in the percentiles. The first --warmup requests go out on the same schedule
  * but are not counted: they meet a responder that has not run its per-frame code yet (a JIT
- * compiling it, pages not yet touched), which is start-up, not latency. */
+ * compiling it, pages not yet touched), which is start-up, not latency. --dump=FILE writes
+ * every counted request's send time (CLOCK_MONOTONIC, s) and round trip (µs, -1 if lost), one
+ * per line, to see when the slow ones came (bench/profile-latency.sh). */
 #define _GNU_SOURCE
 #include "common.h"
 #include <arpa/inet.h>
@@ -52,6 +54,7 @@ int main(int argc, char **argv) {
   double rate = atof(opt(argc, argv, "rate", "10000"));
   int size = atoi(opt(argc, argv, "size", "56"));
   double wait_s = atof(opt(argc, argv, "wait-ms", "200")) / 1e3;
+  const char *dump = opt(argc, argv, "dump", ""); /* per request: send time (CLOCK_MONOTONIC, s) and rtt (µs, -1 lost) */
   if (count < 1 || count > 10000000 || warmup < 0 || warmup > 10000000 || rate <= 0 || size < 8 || size > 1472) { fprintf(stderr, "icmp_probe: bad arguments\n"); return 64; }
   struct sockaddr_in to = {.sin_family = AF_INET};
   if (inet_pton(AF_INET, netns_dst(argc, argv, "icmp_probe"), &to.sin_addr) != 1) { fprintf(stderr, "icmp_probe: bad --dst\n"); return 64; }
@@ -131,6 +134,12 @@ int main(int argc, char **argv) {
     double r = rtt[warmup + i];
     all[i] = r >= 0 ? r * 1e6 : INFINITY;
     if (r >= 0) { got++; sum += all[i]; if (all[i] > max) max = all[i]; }
+  }
+  if (*dump) {
+    FILE *f = fopen(dump, "w");
+    if (!f) { perror(dump); return 73; }
+    for (long i = 0; i < count; i++) fprintf(f, "%.6f %.2f\n", sent_at[warmup + i], rtt[warmup + i] >= 0 ? rtt[warmup + i] * 1e6 : -1.0);
+    fclose(f);
   }
   qsort(all, count, sizeof *all, cmp);
   char p50[32], p99[32], p999[32];

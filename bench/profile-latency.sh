@@ -1,0 +1,54 @@
+#!/bin/bash
+# Looks inside the latency workload (bench/workloads/latency.ts, by hand): icmp_probe sends
+# COUNT echo requests at RATE/s to one responder in a namespace of its own and dumps every
+# request's send time and round trip; this prints the percentiles per stretch of the run, so a
+# tail made of a few stalls shows apart from a steady one. With SCHED=1 it also records the
+# scheduler on every CPU while the probe runs (perf sched, CLOCK_MONOTONIC like the dump), to
+# see what ran on each CPU during the slow requests:
+#
+#   bench/profile-latency.sh c --loop=busy                     # testbed/bin/tap_echo
+#   SCHED=1 bench/profile-latency.sh tender --shm=hybrid       # examples/ping_serve.js
+#   perf script -i /tmp/lat-sched.data -F comm,tid,cpu,time,event,trace
+#
+# Environment: COUNT (default 30000), RATE (default 10000), SCHED=1.
+# Needs root, `npm run build` and the C tools (testbed/bin); SCHED=1 needs perf.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+who=${1:?usage: bench/profile-latency.sh c|tender [options...]}
+shift
+COUNT=${COUNT:-30000} RATE=${RATE:-10000}
+ns=shmtlat$$
+nsx() { ip netns exec "$ns" "$@"; }
+ip netns add "$ns"
+trap 'kill -9 "${pid:-0}" 2>/dev/null; ip netns del "$ns"' EXIT
+nsx ip link set lo up
+nsx ip tuntap add dev tap0 mode tap
+nsx ip addr add 10.0.0.1/24 dev tap0
+nsx ip link set tap0 up
+nsx ip neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 dev tap0
+out=/tmp/lat-$who.out
+case $who in
+  c) ip netns exec "$ns" testbed/bin/tap_echo --tap=tap0 "$@" >"$out" 2>&1 & ;;
+  tender) ip netns exec "$ns" node dist/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/ping_serve.js --count=0 >"$out" 2>&1 & ;;
+  *) echo "bench/profile-latency.sh: c or tender, not $who" >&2; exit 64 ;;
+esac
+pid=$!
+sleep 1.5
+if [ "${SCHED:-0}" != 0 ]; then
+  perf record -a -k mono -e sched:sched_switch -e sched:sched_wakeup -o /tmp/lat-sched.data -- sleep $((COUNT / RATE + 2)) >/dev/null 2>&1 &
+  perfpid=$!
+  sleep 0.3
+fi
+nsx testbed/bin/icmp_probe --dst=10.0.0.2 --count="$COUNT" --warmup=$((RATE / 5)) --rate="$RATE" --size=56 --dump=/tmp/lat-$who.txt
+[ "${SCHED:-0}" != 0 ] && wait "$perfpid"
+kill -TERM "$pid"
+wait "$pid" || true
+node -e '
+  const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => l.split(" ").map(Number));
+  const t0 = rows[0][0];
+  const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+  for (const [a, b] of [[0, 0.5], [0.5, 1], [1, 2], [2, 4], [4, 8], [8, 16], [16, Infinity]]) {
+    const w = rows.filter(([t]) => t - t0 >= a && t - t0 < b).map(([, r]) => (r < 0 ? Infinity : r)).sort((x, y) => x - y);
+    if (w.length) console.log(`${a}-${b} s: ${w.length} requests, p50 ${pct(w, 0.5)} µs, p99 ${pct(w, 0.99)}, p99.9 ${pct(w, 0.999)}`);
+  }' /tmp/lat-$who.txt
+echo "per request (send time, rtt µs): /tmp/lat-$who.txt${SCHED:+; scheduler: /tmp/lat-sched.data}"
