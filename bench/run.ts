@@ -17,7 +17,7 @@ import { killAll } from './start.js';
 import { targets } from './targets.js';
 import type { Context, Results, Sample } from './types.js';
 
-const SIZE_OPTIONS = ['drain-frames', 'flood-count', 'flood-seconds', 'tx-count', 'ping-count', 'lat-count', 'lat-rate', 'lat-flood-pps'] as const;
+const SIZE_OPTIONS = ['warm-frames', 'drain-frames', 'flood-count', 'flood-seconds', 'tx-count', 'ping-count', 'lat-count', 'lat-rate', 'lat-flood-pps'] as const;
 const argv = command('npm run bench -- [--quick] [--runs=N] [--only=ID,...] [--rows=ID,...] [--out=DIR] [size overrides]\n\nRuns as root; makes and removes its own network namespace. Exit: 0; 1 a run failed twice; 64 usage; 77 not root.', 'bench')
   .option('quick', { type: 'boolean', default: false, describe: 'small counts, one run: checks the harness, not for quoting' })
   .option('runs', { type: 'number', describe: 'repetitions (default 5; 1 with --quick)' })
@@ -25,6 +25,7 @@ const argv = command('npm run bench -- [--quick] [--runs=N] [--only=ID,...] [--r
   .option('rows', { type: 'string', describe: 'rows to run (e.g. c-busy,hybrid); default all of each workload' })
   .option('tender', { type: 'string', array: true, default: [] as string[], describe: 'an option passed to every tender row (repeatable), e.g. --tender=--poll-idle-us=20' })
   .option('out', { type: 'string', default: join(ROOT, 'bench', 'results'), describe: 'where latest.{md,json,svg} go' })
+  .option('warm-frames', { type: 'number', describe: 'frames each drain and flood receiver reads, uncounted, before the measured part (0: none)' })
   .option('drain-frames', { type: 'number', describe: 'frames queued per drain' })
   .option('flood-count', { type: 'number', describe: 'datagrams per flood' })
   .option('flood-seconds', { type: 'number', describe: 'longest a flood runs' })
@@ -52,7 +53,7 @@ for (const id of only ?? []) if (!PLAN.some((w) => w.id === id)) (console.error(
 const runs = argv.runs ?? (argv.quick ? 1 : 5);
 const base = argv.quick ? QUICK : FULL;
 const sizes = {
-  drainFrames: argv['drain-frames'] ?? base.drainFrames, floodCount: argv['flood-count'] ?? base.floodCount,
+  warmFrames: argv['warm-frames'] ?? base.warmFrames, drainFrames: argv['drain-frames'] ?? base.drainFrames, floodCount: argv['flood-count'] ?? base.floodCount,
   floodSeconds: argv['flood-seconds'] ?? base.floodSeconds, txCount: argv['tx-count'] ?? base.txCount,
   pingCount: argv['ping-count'] ?? base.pingCount, latCount: argv['lat-count'] ?? base.latCount,
   latRate: argv['lat-rate'] ?? base.latRate, latFloodPps: argv['lat-flood-pps'] ?? base.latFloodPps,

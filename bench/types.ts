@@ -19,6 +19,8 @@ export interface Row {
 }
 
 export interface Sizes {
+  /** Frames every RX receiver (drain, flood) reads, uncounted, before the measured part (workloads/common.ts, warmUp). */
+  warmFrames: number;
   /** Frames queued while the receiver is frozen, then drained. */
   drainFrames: number;
   floodCount: number;

@@ -1,4 +1,7 @@
-// Small readers of what the programs print, shared by the workloads.
+// Small readers of what the programs print, and the warm-up, shared by the workloads.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { collect, GUEST_MAC } from '../../testbed/netns.js';
+import type { Context } from '../types.js';
 
 export const lastJson = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
 
@@ -8,3 +11,22 @@ export function sinkTotal(stdout: string): { frames: number; fps: number; active
   if (!m) throw new Error(`udp_sink printed no total: ${stdout.slice(-500)}`);
   return { frames: Number(m[1]), active: Number(m[2]), fps: Number(m[3]) };
 }
+
+/**
+ * Frames a receiver reads before the measured part begins (sizes.warmFrames): 1300-byte
+ * datagrams to 10.0.0.3, a neighbour of the guest's MAC that no receiver counts (they count
+ * what is sent to 10.0.0.2), so the TAP, the rings and each reader's per-frame code run as they
+ * will, and a JIT has compiled them. A one-second flood on a process just started measures its
+ * compiler as much as its I/O: on these VMs V8's background compiles took 90 ms of CPU in the
+ * first flood second, and hybrid's and the baseline's drops there fell from 6-12% and 4-8% to
+ * 1-5% and 0.3-6% on the second (bench/README.md, "Warm-up").
+ */
+export async function warmUp(ctx: Context, frames: number): Promise<void> {
+  if (frames <= 0) return;
+  ctx.ns.run('ip', ['neigh', 'replace', WARM_DST, 'lladdr', GUEST_MAC, 'dev', 'tap0', 'nud', 'permanent']);
+  await collect(ctx.ns.spawn(ctx.bin.udp_flood, [`--dst=${WARM_DST}`, '--port=9000', `--count=${frames}`, '--seconds=10', '--size=1300']), 30_000);
+  await sleep(200); // what the TAP still holds is read, and the compiles finish
+}
+
+export const WARM_DST = '10.0.0.3';
+export const WARM_NOTE = `N frames to ${WARM_DST}, which the receivers read and do not count`;

@@ -8,7 +8,7 @@ import { freeze, procCpuS, thaw } from '../../testbed/cpu.js';
 import { kernelTx } from '../../testbed/tap-stats.js';
 import { cpuAtLine, finish, kill, startRow, type Started } from '../start.js';
 import type { Context, Row, Sample, Workload } from '../types.js';
-import { lastJson, sinkTotal } from './common.js';
+import { lastJson, sinkTotal, WARM_NOTE, warmUp } from './common.js';
 
 /**
  * The TAP's queue while the receiver is frozen: the kernel keeps up to txqueuelen frames for
@@ -36,7 +36,7 @@ export function drain(o: { id: string; title: string; short: string; workNs: num
     id: o.id,
     title: o.title,
     short: o.short,
-    how: `the receiver (the tender's udp_sink.js, tap_reader, node-readsync${o.workNs ? `; each spending ~${o.workNs} ns of checksum per frame` : ''}) is frozen with SIGSTOP while udp_flood queues N × 1300-byte datagrams on the TAP (txqueuelen ${DEEP_QUEUE}), then thawed: frames / (last − first frame time) as the receiver saw them`,
+    how: `after a warm-up (${WARM_NOTE}), the receiver (the tender's udp_sink.js, tap_reader, node-readsync${o.workNs ? `; each spending ~${o.workNs} ns of checksum per frame` : ''}) is frozen with SIGSTOP while udp_flood queues N × 1300-byte datagrams on the TAP (txqueuelen ${DEEP_QUEUE}), then thawed: frames / (last − first frame time) as the receiver saw them`,
     metric: { label: 'frames/s', better: 'higher' },
     rows: o.rows,
     columns: [{ head: 'TAP drops while frozen', key: 'fill_drops', format: 'int' }],
@@ -51,6 +51,7 @@ export function drain(o: { id: string; title: string; short: string; workNs: num
           // --count: it ends on the last frame; --idle-ms only if the kernel lost some.
           guest: [`--count=${n}`, '--idle-ms=300', '--timeout=120', ...work],
         });
+        await warmUp(ctx, ctx.sizes.warmFrames);
         await freeze(r.pid);
         const cpu0 = procCpuS(r.pid);
         const before = kernelTx(ctx.ns);
