@@ -65,6 +65,11 @@ export interface RelayOptions {
   streams: number;
   /** iperf3 -t */
   seconds: number;
+  /**
+   * iperf3 -O: seconds run first and left out of gbps (TCP's slow start, and the relay's start-up:
+   * a JIT compiling its hot loops). Default 0.
+   */
+  omit?: number;
   /** Path of the built tap_relay (testbed/c/build.ts); needed for relay 'c'. */
   tapRelay?: string;
   /** More tender options (e.g. --ring-slots=128). */
@@ -77,8 +82,10 @@ export interface RelayOptions {
 }
 
 export interface RelayResult {
-  /** What iperf3's receiver got, in Gbit/s. */
+  /** What iperf3's receiver got, in Gbit/s (after the omitted start). */
   gbps: number;
+  /** Gbit the sender sent over the whole run, the omitted start included: what the relay's CPU moved. */
+  gbitAll: number;
   /** Frames the relay took in (both directions: data and ACKs). */
   frames: number;
   avgFrameBytes: number;
@@ -129,23 +136,24 @@ export async function runRelay(topo: RelayTopology, o: RelayOptions): Promise<Re
       o.relay === 'c' ? new Promise<void>((r) => relay.stdout!.once('data', () => r())) : waitForLine(relay, /firewall: service <-> backend/),
       listening(topo.server, IPERF_PORT, 10_000),
     ]);
-    const client = await collect(topo.client.spawn(...onCpus(o.cpus?.traffic, 'iperf3', ['-c', SERVER_IP, '-p', String(IPERF_PORT), '-P', String(o.streams), '-t', String(o.seconds), '-J'])), (o.seconds + 30) * 1000);
+    const client = await collect(topo.client.spawn(...onCpus(o.cpus?.traffic, 'iperf3', ['-c', SERVER_IP, '-p', String(IPERF_PORT), '-P', String(o.streams), '-t', String(o.seconds), '-O', String(o.omit ?? 0), '-J'])), (o.seconds + 30) * 1000);
     const report = JSON.parse(client.stdout);
     if (report.error) throw new Error(`iperf3: ${report.error}`);
     await stop(relay, relayDone);
     const r = await relayDone;
     const end = report.end;
     const gbps = end.sum_received.bits_per_second / 1e9;
+    const gbitAll = (report.intervals as { sum: { bytes: number } }[]).reduce((a, i) => a + i.sum.bytes, 0) * 8e-9;
     const retransmits = end.sum_sent.retransmits ?? 0;
     if (o.relay === 'c') {
       const c = lastJson(r.stdout);
-      return { gbps, frames: c.frames, avgFrameBytes: c.frames ? c.bytes / c.frames : 0, notificationsPerFrame: null, cpuSeconds: c.cpu_s, maxFrame: c.max_frame, retransmits, raw: c };
+      return { gbps, gbitAll, frames: c.frames, avgFrameBytes: c.frames ? c.bytes / c.frames : 0, notificationsPerFrame: null, cpuSeconds: c.cpu_s, maxFrame: c.max_frame, retransmits, raw: c };
     }
     const s = readStats(stats);
     const frames = s.nics.reduce((a: number, n: any) => a + n.rx_frames, 0);
     const bytes = s.nics.reduce((a: number, n: any) => a + n.rx_bytes, 0);
     return {
-      gbps, frames, avgFrameBytes: frames ? bytes / frames : 0, notificationsPerFrame: s.notifications.per_frame,
+      gbps, gbitAll, frames, avgFrameBytes: frames ? bytes / frames : 0, notificationsPerFrame: s.notifications.per_frame,
       cpuSeconds: s.cpu_s.process, maxFrame: Math.max(...s.nics.map((n: any) => n.rx_max)), retransmits, raw: s,
     };
   } finally {
