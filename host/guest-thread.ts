@@ -19,6 +19,7 @@ import type { KickPolicy, Mode } from '../guest-api/notify.js';
 import type { CaptureTap } from './record-ring.js';
 import { COUNTER, section } from './stats.js';
 import { GuestRingService } from './io-thread/service.js';
+import { THREAD_NAME } from './thread-names.js';
 
 export interface GuestNicConfig {
   name: string;
@@ -112,6 +113,8 @@ function normaliseStatus(v: unknown): number {
 const hooksLock = new MessageChannel();
 const loaderData: LoaderData = { guestApiUrl: cfg.loader.guestApiUrl, tenderRoot: cfg.loader.tenderRoot, lockPort: hooksLock.port2 };
 register(cfg.loader.hooks, { data: loaderData, transferList: [hooksLock.port2] });
+// After register(): a thread started from this one (the module hooks') would inherit the name.
+addon.setThreadName(THREAD_NAME.guest);
 closeInProcessWaysOut();
 
 const appUrl = pathToFileURL(cfg.app).href;

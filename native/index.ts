@@ -55,6 +55,8 @@ export interface Addon {
   guestFilter(): void;
   /** After the lock: stacks the guest filter on each of the n threadpool threads (n = the pool's size). */
   guestFilterThreadpool(n: number): Promise<void>;
+  /** Names the calling thread (PR_SET_NAME; 15 bytes kept): shmt-io, shmt-guest show in top -H, ps -L and perf. */
+  setThreadName(name: string): void;
   /** sched_yield(): let another runnable thread have this CPU, without sleeping. */
   yieldCpu(): void;
 }

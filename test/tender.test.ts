@@ -1,9 +1,10 @@
 // The tender end to end: real `tender`, real examples, real ping and sockets, in a namespace.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { GUEST_MAC, collect, createNetns, DEV, netnsExists, skipReal, type Netns, TENDER } from '../testbed/netns.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
+import { THREAD_NAME } from '../host/thread-names.js';
 
 const MODES = ['baseline', 'poll', 'event', 'hybrid'] as const;
 
@@ -25,6 +26,8 @@ describe.skipIf(skipReal())('tender with the example guests', () => {
       const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...modeArgs(mode), `--stats-json=${stats}`, EXAMPLE('ping_serve.js'), '--limit=2500']);
       const tender = collect(t, 60_000);
       await waitForLine(t, /ping_serve: answering/);
+      // Named threads, so top -H, ps -L and perf tell them apart (ip netns exec execs: t.pid is the tender).
+      const names = readdirSync(`/proc/${t.pid}/task`).map((tid) => readFileSync(`/proc/${t.pid}/task/${tid}/comm`, 'utf8').trim());
       const small = await collect(ns.spawn('ping', ['-w', '30', '-c', '2000', '-i', '0.001', '10.0.0.2']));
       const big = await collect(ns.spawn('ping', ['-w', '30', '-c', '500', '-i', '0.001', '-s', '1472', '10.0.0.2']));
       const r = await tender;
@@ -58,6 +61,8 @@ describe.skipIf(skipReal())('tender with the example guests', () => {
       }
       expect(s.cpu_s.guest).toBeGreaterThan(0);
       if (mode !== 'baseline') expect(s.cpu_s.io).toBeGreaterThan(0);
+      expect(names.filter((n) => n === THREAD_NAME.guest)).toHaveLength(1);
+      expect(names.filter((n) => n === THREAD_NAME.io)).toHaveLength(mode === 'baseline' ? 0 : 1);
     });
   }
 
