@@ -3,15 +3,15 @@
 # COUNT echo requests at RATE/s to one responder in a namespace of its own and dumps every
 # request's send time and round trip; this prints the percentiles per stretch of the run, so a
 # tail made of a few stalls shows apart from a steady one. With SCHED=1 it also records the
-# scheduler on every CPU while the probe runs (perf sched, CLOCK_MONOTONIC like the dump), to
-# see what ran on each CPU during the slow requests:
+# scheduler on every CPU while the probe runs (perf sched, CLOCK_MONOTONIC like the dump) and
+# says what ran on each CPU during each slow request (bench/sched-tail.ts):
 #
 #   bench/profile-latency.sh c --loop=busy                     # testbed/bin/tap_echo
 #   SCHED=1 bench/profile-latency.sh tender --shm=hybrid       # examples/ping_serve.js
-#   perf script -i /tmp/lat-sched.data -F comm,tid,cpu,time,event,trace
 #
-# Environment: COUNT (default 30000), RATE (default 10000), SCHED=1.
-# Needs root, `npm run build` and the C tools (testbed/bin); SCHED=1 needs perf.
+# Environment: COUNT (default 30000), RATE (default 10000), SCHED=1, SLOW_US (default 50: what
+# sched-tail calls slow). Needs root, `npm run build`, `npm run build:dev` (for SCHED=1) and the
+# C tools (testbed/bin); SCHED=1 needs perf.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 who=${1:?usage: bench/profile-latency.sh c|tender [options...]}
@@ -52,3 +52,7 @@ node -e '
     if (w.length) console.log(`${a}-${b} s: ${w.length} requests, p50 ${pct(w, 0.5)} µs, p99 ${pct(w, 0.99)}, p99.9 ${pct(w, 0.999)}`);
   }' /tmp/lat-$who.txt
 echo "per request (send time, rtt µs): /tmp/lat-$who.txt${SCHED:+; scheduler: /tmp/lat-sched.data}"
+if [ "${SCHED:-0}" != 0 ]; then
+  perf script -i /tmp/lat-sched.data -F comm,pid,tid,cpu,time,event,trace >/tmp/lat-sched.txt 2>/dev/null
+  node dist-dev/bench/sched-tail.js --dump=/tmp/lat-$who.txt --sched=/tmp/lat-sched.txt --pid="$pid" --slow-us="${SLOW_US:-50}"
+fi
