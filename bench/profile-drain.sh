@@ -18,16 +18,8 @@ cd "$(dirname "$0")/.."
 who=${1:?usage: bench/profile-drain.sh c|tender [options...]}
 shift
 N=${N:-350000} FREQ=${FREQ:-20000} PERF=${PERF:-1}
-ns=shmtdrain$$
-nsx() { ip netns exec "$ns" "$@"; }
-ip netns add "$ns"
-trap 'kill -9 "${pid:-0}" 2>/dev/null; ip netns del "$ns"' EXIT
-nsx ip link set lo up
-nsx ip tuntap add dev tap0 mode tap
-nsx ip addr add 10.0.0.1/24 dev tap0
-nsx ip link set tap0 up
+. bench/profile-netns.sh
 nsx ip link set tap0 txqueuelen $((N + 50000))
-for guest in 10.0.0.2 10.0.0.3; do nsx ip neigh add $guest lladdr 02:00:00:00:00:02 dev tap0; done
 out=/tmp/drain-$who.out
 case $who in
   c) ip netns exec "$ns" testbed/bin/tap_reader --tap=tap0 --count="$N" "$@" >"$out" 2>&1 & ;;

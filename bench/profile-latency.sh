@@ -17,15 +17,7 @@ cd "$(dirname "$0")/.."
 who=${1:?usage: bench/profile-latency.sh c|tender [options...]}
 shift
 COUNT=${COUNT:-30000} RATE=${RATE:-10000}
-ns=shmtlat$$
-nsx() { ip netns exec "$ns" "$@"; }
-ip netns add "$ns"
-trap 'kill -9 "${pid:-0}" 2>/dev/null; ip netns del "$ns"' EXIT
-nsx ip link set lo up
-nsx ip tuntap add dev tap0 mode tap
-nsx ip addr add 10.0.0.1/24 dev tap0
-nsx ip link set tap0 up
-nsx ip neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 dev tap0
+. bench/profile-netns.sh
 out=/tmp/lat-$who.out
 case $who in
   c) ip netns exec "$ns" testbed/bin/tap_echo --tap=tap0 "$@" >"$out" 2>&1 & ;;

@@ -1,0 +1,13 @@
+# Sourced by bench/profile-*.sh: a namespace of their own ($ns, entered with nsx) with tap0 at
+# 10.0.0.1/24 and the guest's MAC (02:00:00:00:00:02) at 10.0.0.2 and 10.0.0.3 (the bench's
+# warm-up address), deleted on exit together with the receiver ($pid), as the bench's own
+# namespace is (testbed/netns.ts). (The trap must not fail before the del: set -e applies in it.)
+ns=shmtprof$$
+nsx() { ip netns exec "$ns" "$@"; }
+ip netns add "$ns"
+trap '[ -z "${pid:-}" ] || kill -9 "$pid" 2>/dev/null || true; ip netns del "$ns"' EXIT
+nsx ip link set lo up
+nsx ip tuntap add dev tap0 mode tap
+nsx ip addr add 10.0.0.1/24 dev tap0
+nsx ip link set tap0 up
+for guest in 10.0.0.2 10.0.0.3; do nsx ip neigh add $guest lladdr 02:00:00:00:00:02 dev tap0; done
