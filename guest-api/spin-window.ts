@@ -1,8 +1,7 @@
 // How long a waiting thread spins before it sleeps (the guest in yield_until/net_wait_room,
 // the hybrid IO thread in its idle spell), adapted to what spinning bought: KVM's halt polling
 // (grow the window while wake-ups keep arriving shortly after the thread gave up spinning,
-// fall back when one takes longer than the cap: halfway if something did come, as
-// halt_poll_ns_shrink does, to the base if the wait ran out). A request/response peer at
+// fall back as soon as one takes longer than the cap). A request/response peer at
 // 10k/s wakes a sleeping thread every 100 µs, and on these VMs each wake-up costs 30-40 µs and
 // a p99 in the hundreds; a window that has grown past the gap catches every request spinning,
 // as a busy C loop does. Idle, every wait outlasts the cap and the window stays at its base,
@@ -26,14 +25,11 @@ export class SpinWindow {
 
   /**
    * A wait that spun for the whole window, then slept, ended after waitedNs in all. Woken
-   * within the cap: a longer spin would have caught it without a wake-up, so double. Longer:
-   * spinning would have been wasted this time. If the wait ended by its deadline (a pause, an
-   * idle guest), back to base; if something came, only halve: a request held up a millisecond
-   * by another task on the CPU would otherwise drop a window grown past a 100 µs request gap
-   * back under it, and the next requests would each wake a sleeping thread while it grew again.
+   * within the cap: a longer spin would have caught it without a wake-up, so double. Longer
+   * (or ended by its deadline past the cap): spinning would have been wasted, so back to base.
    */
   slept(waitedNs: number, woken: boolean): void {
     if (woken && waitedNs <= this.maxNs) this.ns = Math.min(this.maxNs, Math.max(2 * this.ns, MIN_GROWN_NS));
-    else if (waitedNs > this.maxNs) this.ns = woken ? Math.max(this.baseNs, this.ns / 2) : this.baseNs;
+    else if (waitedNs > this.maxNs) this.ns = this.baseNs;
   }
 }
