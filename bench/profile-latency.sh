@@ -11,7 +11,7 @@
 #
 # Environment: COUNT (default 30000), RATE (default 10000), SCHED=1, SLOW_US (default 50: what
 # sched-tail calls slow), DIST (default dist: the tender build to run, so two builds can be
-# compared run by run). Needs root, `npm run build`, `npm run build:dev` (for SCHED=1) and the
+# compared run by run), NODE_FLAGS (e.g. --trace-gc; the tender's output is in /tmp/lat-tender.out). Needs root, `npm run build`, `npm run build:dev` (for SCHED=1) and the
 # C tools (testbed/bin); SCHED=1 needs perf.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ COUNT=${COUNT:-30000} RATE=${RATE:-10000}
 out=/tmp/lat-$who.out
 case $who in
   c) ip netns exec "$ns" testbed/bin/tap_echo --tap=tap0 "$@" >"$out" 2>&1 & ;;
-  tender) ip netns exec "$ns" node ${DIST:-dist}/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/ping_serve.js --count=0 >"$out" 2>&1 & ;;
+  tender) ip netns exec "$ns" node ${NODE_FLAGS:-} ${DIST:-dist}/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/ping_serve.js --count=0 >"$out" 2>&1 & ;;
   *) echo "bench/profile-latency.sh: c or tender, not $who" >&2; exit 64 ;;
 esac
 pid=$!

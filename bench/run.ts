@@ -36,8 +36,9 @@ const argv = command('npm run bench -- [--quick] [--runs=N] [--only=ID,...] [--r
   .option('lat-flood-pps', { type: 'number', describe: 'the flood beside the probe, datagrams/s' })
   .check((a) => (a.runs === undefined || (Number.isInteger(a.runs) && a.runs >= 1) ? true : '--runs must be a positive integer'))
   .check((a) => {
-    const bad = SIZE_OPTIONS.find((k) => a[k] !== undefined && !((a[k] as number) > 0));
-    return bad ? `--${bad} must be a positive number` : true;
+    // --warm-frames=0 is allowed: it measures the receivers' start-up (bench/README.md, "Warm-up").
+    const bad = SIZE_OPTIONS.find((k) => a[k] !== undefined && !((a[k] as number) > 0 || (k === 'warm-frames' && a[k] === 0)));
+    return bad ? `--${bad} must be a positive number${bad === 'warm-frames' ? ' or 0' : ''}` : true;
   })
   .parseSync();
 

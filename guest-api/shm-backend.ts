@@ -59,7 +59,10 @@ const ASK_AFTER_NS = 20_000;
 const LOOK_FIRST = 0;
 const LOOK_AGAIN = 1;
 const LOOK_LATE = 2;
-/** A spinning wait reads the clock once per this many rounds (see waitFor). */
+/**
+ * A spinning wait reads the clock once per this many rounds: each reading is a heap number too
+ * (the call is not inlined). A round is about a µs, so the window still holds to a few µs.
+ */
 const CLOCK_EVERY = 8;
 
 export class ShmBackend implements NetBackend {
@@ -337,9 +340,6 @@ export class ShmBackend implements NetBackend {
         }
         got = this.poll(forRoom, now >= this.askAfter ? LOOK_LATE : LOOK_AGAIN);
         if (got !== 0) return got;
-        // The clock every CLOCK_EVERY rounds: its float64 result is a heap number each time
-        // (the call is not inlined), which a guest spinning through 10k requests/s turned into
-        // a scavenge every 40 ms; a round is about a µs, so the window is still kept to a few µs.
         if (++rounds % CLOCK_EVERY === 0 || streaming) now = nowNs();
       }
       slept = true;
