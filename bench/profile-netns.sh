@@ -1,6 +1,5 @@
 # Sourced by bench/profile-*.sh: a namespace of their own ($ns, entered with nsx) with tap0 at
-# 10.0.0.1/24 and the guest's MAC (02:00:00:00:00:02) at 10.0.0.2 and 10.0.0.3 (the bench's
-# warm-up address), deleted on exit together with the receiver ($pid), as the bench's own
+# 10.0.0.1/24 and the guest's MAC (02:00:00:00:00:02) at 10.0.0.2, deleted on exit together with the receiver ($pid), as the bench's own
 # namespace is (testbed/netns.ts). (The trap must not fail before the del: set -e applies in it.)
 ns=shmtprof$$
 nsx() { ip netns exec "$ns" "$@"; }
@@ -10,4 +9,4 @@ nsx ip link set lo up
 nsx ip tuntap add dev tap0 mode tap
 nsx ip addr add 10.0.0.1/24 dev tap0
 nsx ip link set tap0 up
-for guest in 10.0.0.2 10.0.0.3; do nsx ip neigh add $guest lladdr 02:00:00:00:00:02 dev tap0; done
+nsx ip neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 dev tap0

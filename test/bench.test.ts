@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { PLAN } from '../bench/plan.js';
-import { collect, DEV, ROOT, skipReal } from '../testbed/netns.js';
+import { SKIP_WARM, WARM_PORT } from '../bench/workloads/common.js';
+import { buildLimitPrograms } from '../testbed/c/build.js';
+import { collect, createNetns, DEV, GUEST_MAC, ROOT, skipReal, type Netns } from '../testbed/netns.js';
+import { EXAMPLE, startTender, waitForLine } from '../testbed/tender.js';
 
 describe.skipIf(skipReal())('npm run bench -- --quick', () => {
   const out = mkdtempSync(join(tmpdir(), 'shmt-bench-'));
@@ -77,4 +80,44 @@ describe.skipIf(skipReal())('npm run bench -- --quick', () => {
     expect(readFileSync(benchReadme, 'utf8')).toMatch(/<!-- which-mode:start -->[^]*\| if you want \| pick \|[^]*<!-- which-mode:end -->/);
     execFileSync('node', [...args, '--check']);
   }, 200_000);
+});
+
+// The RX workloads' warm-up goes to the counted address on WARM_PORT, so that it runs the code
+// the count is then measured with: each receiver must read those datagrams and leave them out.
+describe.skipIf(skipReal())('the receivers skip the warm-up port', () => {
+  let ns: Netns;
+  let bin: Record<string, string>;
+  afterAll(() => ns?.destroy());
+  const send = (port: number, count: number, size = 1300) =>
+    collect(ns.spawn(bin.udp_flood, ['--dst=10.0.0.2', `--port=${port}`, `--count=${count}`, '--seconds=10', `--size=${size}`, '--pps=100000'])); // paced: none may be dropped
+  const ready = (child: ReturnType<typeof spawn>) =>
+    new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+
+  it('udp_sink, tap_reader and node-readsync count the 200 datagrams to port 9000, not the 3000 before them', async () => {
+    ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
+    bin = buildLimitPrograms();
+    const sink = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', EXAMPLE('udp_sink.js'), SKIP_WARM, '--idle-ms=500', '--timeout=20']);
+    await waitForLine(sink, /udp_sink: counting/);
+    await send(WARM_PORT, 3000);
+    await send(9000, 200);
+    const s = await collect(sink, 30_000);
+    expect(s.stdout).toMatch(/udp_sink: total 200 frames /);
+
+    const c = ns.spawn(bin.tap_reader, ['--tap=tap0', '--loop=epoll', '--idle-ms=500', SKIP_WARM]);
+    await ready(c);
+    const cDone = collect(c, 30_000);
+    await send(WARM_PORT, 3000);
+    await send(9000, 200);
+    expect(JSON.parse((await cDone).stdout.trim().split('\n').pop()!).frames).toBe(200);
+
+    const node = ns.spawn('node', [`${DEV}bench/node-readsync.js`, '--rx', '--count=100000', SKIP_WARM]);
+    await ready(node);
+    const nodeDone = collect(node, 30_000);
+    await send(WARM_PORT, 3000);
+    await send(9000, 200);
+    await send(9999, 1, 64); // node-readsync's "that was all"
+    const n = await nodeDone;
+    expect(n.code, n.stderr).toBe(0);
+    expect(JSON.parse(n.stdout.trim().split('\n').pop()!).frames).toBe(200);
+  }, 120_000);
 });

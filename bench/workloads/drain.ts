@@ -8,7 +8,7 @@ import { freeze, procCpuS, thaw } from '../../testbed/cpu.js';
 import { kernelTx } from '../../testbed/tap-stats.js';
 import { cpuAtLine, finish, kill, startRow, type Started } from '../start.js';
 import type { Context, Row, Sample, Workload } from '../types.js';
-import { lastJson, sinkTotal, WARM_NOTE, warmUp } from './common.js';
+import { lastJson, sinkTotal, SKIP_WARM, WARM_NOTE, warmUp } from './common.js';
 
 /**
  * The TAP's queue while the receiver is frozen: the kernel keeps up to txqueuelen frames for
@@ -31,7 +31,7 @@ async function endShort(ctx: Context, packets: number): Promise<void> {
 }
 
 export function drain(o: { id: string; title: string; short: string; workNs: number; rows: Row[] }): Workload {
-  const work = o.workNs ? [`--work-ns=${o.workNs}`] : [];
+  const work = [...(o.workNs ? [`--work-ns=${o.workNs}`] : []), SKIP_WARM];
   return {
     id: o.id,
     title: o.title,

@@ -8,7 +8,7 @@ import { procCpuS } from '../../testbed/cpu.js';
 import { kernelTx } from '../../testbed/tap-stats.js';
 import { finish, kill, startRow, type Started } from '../start.js';
 import type { Context, Row, Sample, Workload } from '../types.js';
-import { lastJson, sinkTotal, WARM_NOTE, warmUp } from './common.js';
+import { lastJson, sinkTotal, SKIP_WARM, WARM_NOTE, warmUp } from './common.js';
 
 /** Received at least this share of what was offered: the sender set the rate, not the receiver. */
 export const SENDER_BOUND = 0.95;
@@ -32,8 +32,8 @@ export function flood(o: { id: string; title: string; short: string; rows: Row[]
       try {
         r = await startRow(ctx, row, 'rx', {
           // One more than can come: they must still be there when their CPU is read.
-          c: [`--count=${count + 1}`, '--idle-ms=5000'], node: [`--count=${count + 1}`],
-          guest: [`--timeout=${seconds + 30}`, '--idle-ms=300'],
+          c: [`--count=${count + 1}`, '--idle-ms=5000', SKIP_WARM], node: [`--count=${count + 1}`, SKIP_WARM],
+          guest: [`--timeout=${seconds + 30}`, '--idle-ms=300', SKIP_WARM],
         });
         await warmUp(ctx, ctx.sizes.warmFrames);
         const cpu0 = procCpuS(r.pid);

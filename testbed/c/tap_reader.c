@@ -2,6 +2,7 @@
  * --loop=block|epoll|busy of common.h, until --count frames, a datagram to port 9999 (the
  * bench's "that was all"), SIGTERM, or (epoll, busy) --idle-ms without a frame after the
  * first. --work-ns=N spends about N ns per frame checksumming its payload, as udp_sink.js does.
+ * --skip-port=P: datagrams to port P are read and worked on but not counted (a warm-up).
  * Prints frames, the span from the first frame to the last, frames/s over that span (as
  * udp_sink prints it: frames / span) and the process's CPU seconds since it started (cpu_s). */
 #include "common.h"
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
   long count = atol(opt(argc, argv, "count", "1000000"));
   int idle_ms = atoi(opt(argc, argv, "idle-ms", "1000"));
   long want = work_bytes(atol(opt(argc, argv, "work-ns", "0")));
+  int skip_port = atoi(opt(argc, argv, "skip-port", "-1"));
   int ep = loop_setup(fd, l, EPOLLIN);
   stop_on_signals();
   static unsigned char buf[65536];
@@ -58,6 +60,7 @@ int main(int argc, char **argv) {
     long off = 14 + (buf[14] & 0xf) * 4 + 8;
     if (buf[off - 6] == 9999 >> 8 && buf[off - 5] == (9999 & 0xff)) break;
     for (long left = want; left > 0 && n > off; left -= n - off) sum ^= adler(buf, off, left < n - off ? off + left : n);
+    if (((buf[off - 6] << 8) | buf[off - 5]) == skip_port) continue;
     last = waited = now_s();
     if (frames++ == 0) first = last;
     bytes += n;
