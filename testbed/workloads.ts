@@ -16,6 +16,16 @@ export interface PingResult {
   stats: StatsReport;
 }
 
+/**
+ * How long ping waits for the last replies. Not `-W 1`: once anything has come back, ping waits
+ * only two round trips after its last request (iputils' ping(8), -W), so an echo that a busy
+ * machine held up a millisecond longer than the slowest before it was counted lost although the
+ * tender had answered it (seen under a parallel flood: 1 of 500 "lost" in event and hybrid mode,
+ * the TAP's counters showing all 500 replies handed to the kernel). With -w ping waits until
+ * every request is answered, or the deadline: a reply that never comes is still a loss.
+ */
+export const PING_UNTIL_ANSWERED = ['-w', '120'];
+
 export function parsePing(text: string) {
   const sum = /(\d+) packets transmitted, (\d+) received.*?([\d.]+)% packet loss, time (\d+)ms/.exec(text);
   const rtt = /= ([\d.]+)\/([\d.]+)\/([\d.]+)\//.exec(text);
@@ -32,7 +42,7 @@ export async function pingFlood(ns: Netns, mode: string, count: number, opts: { 
   const tender = collect(t, 600_000);
   await waitForLine(t, /ping_serve: answering/);
   const pingArgs = opts.interval ? ['-i', opts.interval] : ['-f'];
-  const p = await collect(ns.spawn('ping', [...pingArgs, '-q', '-c', String(count), '-s', String(opts.size ?? 56), '-W', '1', '10.0.0.2']), 600_000);
+  const p = await collect(ns.spawn('ping', [...pingArgs, '-q', '-c', String(count), '-s', String(opts.size ?? 56), ...PING_UNTIL_ANSWERED, '10.0.0.2']), 600_000);
   const r = await tender;
   if (r.code !== 0) throw new Error(`tender (${mode}) exited ${r.code}: ${r.stderr}`);
   const ping = parsePing(p.stdout);

@@ -3,7 +3,7 @@
 import { collect } from '../../testbed/netns.js';
 import { procCpuS } from '../../testbed/cpu.js';
 import { kernelRx, kernelTx } from '../../testbed/tap-stats.js';
-import { parsePing } from '../../testbed/workloads.js';
+import { parsePing, PING_UNTIL_ANSWERED } from '../../testbed/workloads.js';
 import { kill, startRow, stop, type Started } from '../start.js';
 import type { Context, Row, Sample, Workload } from '../types.js';
 
@@ -33,7 +33,7 @@ export function pingFlood(o: { id: string; title: string; short: string; payload
         r = await startRow(ctx, row, 'echo', { c: ['--count=0'], node: ['--count=0'] });
         const cpu0 = procCpuS(r.pid);
         const frames0 = tapFrames(ctx);
-        const p = parsePing((await collect(ctx.ns.spawn('ping', ['-f', '-q', '-c', String(ctx.sizes.pingCount), '-s', String(o.payload), '-W', '1', '10.0.0.2']), 300_000)).stdout);
+        const p = parsePing((await collect(ctx.ns.spawn('ping', ['-f', '-q', '-c', String(ctx.sizes.pingCount), '-s', String(o.payload), ...PING_UNTIL_ANSWERED, '10.0.0.2']), 300_000)).stdout);
         const cpuS = procCpuS(r.pid) - cpu0;
         const frames = tapFrames(ctx) - frames0;
         const f = await stop(r);
