@@ -19,6 +19,13 @@ export const MODE_ROWS: Row[] = MODES.map((m) => tenderRow(m));
 export const ALL_ROWS: Row[] = [...C_ROWS, NODE_READSYNC, ...MODE_ROWS];
 /** hybrid with the IO token (docs/tuning.md): off by default until these rows say otherwise. */
 export const HYBRID_TOKEN: Row = tenderRow('hybrid', 'token', () => ['--io-token=on']);
+/**
+ * The token with the guest's spin window allowed to grow to 5 ms instead of 500 µs: the one
+ * spinning thread then outlasts the stalls that otherwise send it to sleep, where waking its idle
+ * vCPU takes up to milliseconds (docs/tuning.md). Latency for CPU: a peer that sends more often
+ * than every 5 ms keeps a core busy.
+ */
+export const HYBRID_TOKEN_5MS: Row = tenderRow('hybrid', 'token-5ms', () => ['--io-token=on', '--guest-spin-max-us=5000']);
 /** hybrid with 0.1's fixed windows (50 µs guest spin, 50 µs idle poll): what adapting them buys (guest-api/spin-window.ts). */
 export const HYBRID_FIXED: Row = tenderRow('hybrid', 'fixed', () => ['--guest-spin-max-us=50', '--poll-idle-max-us=50']);
 /** What capture costs (docs/capture.md): hybrid writing every frame to a pcapng file. */
