@@ -23,10 +23,13 @@ export function sinkTotal(stdout: string): { frames: number; fps: number; active
  * (bench/README.md, "Warm-up"). Warm-up frames that took another branch (an address the
  * receivers skip, as they first did) left the counting code cold: the guest's JIT threw its
  * compiled loop away on the first counted frame, and the first 30 ms of a drain ran ~25% slower.
+ * pps: the pace, for receivers slower than the sender (0: flat out). What the receiver has not
+ * read when the warm-up ends is still queued when a drain freezes it, and takes the room of the
+ * frames the drain counts.
  */
-export async function warmUp(ctx: Context, frames: number): Promise<void> {
+export async function warmUp(ctx: Context, frames: number, pps = 0): Promise<void> {
   if (frames <= 0) return;
-  await collect(ctx.ns.spawn(ctx.bin.udp_flood, ['--dst=10.0.0.2', `--port=${WARM_PORT}`, `--count=${frames}`, '--seconds=10', '--size=1300']), 30_000);
+  await collect(ctx.ns.spawn(ctx.bin.udp_flood, ['--dst=10.0.0.2', `--port=${WARM_PORT}`, `--count=${frames}`, '--seconds=10', '--size=1300', `--pps=${pps}`]), 30_000);
   await sleep(200); // what the TAP still holds is read, and the compiles finish
 }
 

@@ -17,6 +17,8 @@ import { lastJson, sinkTotal, SKIP_WARM, WARM_NOTE, warmUp } from './common.js';
  * default, restored after) would keep under 1% of it.
  */
 export const DEEP_QUEUE = 200_000;
+/** The warm-up's pace with --work-ns: below the slowest receiver's rate with 2 µs of work (~350k/s). */
+const WORK_WARM_PPS = 250_000;
 const setQueue = (ns: Netns, len: number) => ns.run('ip', ['link', 'set', 'tap0', 'txqueuelen', String(len)]);
 
 /**
@@ -51,7 +53,9 @@ export function drain(o: { id: string; title: string; short: string; workNs: num
           // --count: it ends on the last frame; --idle-ms only if the kernel lost some.
           guest: [`--count=${n}`, '--idle-ms=300', '--timeout=120', ...work],
         });
-        await warmUp(ctx, ctx.sizes.warmFrames);
+        // With per-frame work the receivers take ~350-500k frames/s: a flat-out warm-up would still
+        // be queued, and then fill the TAP, when the drain starts.
+        await warmUp(ctx, ctx.sizes.warmFrames, o.workNs ? WORK_WARM_PPS : 0);
         await freeze(r.pid);
         const cpu0 = procCpuS(r.pid);
         const before = kernelTx(ctx.ns);
