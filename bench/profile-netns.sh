@@ -1,6 +1,6 @@
 # Sourced by bench/profile-*.sh: a namespace of their own ($ns, entered with nsx) with tap0 at
-# 10.0.0.1/24 and the guest's MAC (02:00:00:00:00:02) at 10.0.0.2, deleted on exit together with the receiver ($pid), as the bench's own
-# namespace is (testbed/netns.ts). (The trap must not fail before the del: set -e applies in it.)
+# 10.0.0.1/24 and the guest's MAC (02:00:00:00:00:02) at 10.0.0.2, deleted on exit together
+# with the receiver ($pid), as the bench's own namespace is (testbed/netns.ts). (The trap must not fail before the del: set -e applies in it.)
 ns=shmtprof$$
 nsx() { ip netns exec "$ns" "$@"; }
 ip netns add "$ns"

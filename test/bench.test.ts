@@ -97,11 +97,11 @@ describe.skipIf(skipReal())('the receivers skip the warm-up port', () => {
     ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
     bin = buildLimitPrograms();
     const sink = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', EXAMPLE('udp_sink.js'), SKIP_WARM, '--idle-ms=500', '--timeout=20']);
+    const sinkDone = collect(sink, 30_000);
     await waitForLine(sink, /udp_sink: counting/);
     await send(WARM_PORT, 3000);
     await send(9000, 200);
-    const s = await collect(sink, 30_000);
-    expect(s.stdout).toMatch(/udp_sink: total 200 frames /);
+    expect((await sinkDone).stdout).toMatch(/udp_sink: total 200 frames /);
 
     const c = ns.spawn(bin.tap_reader, ['--tap=tap0', '--loop=epoll', '--idle-ms=500', SKIP_WARM]);
     await ready(c);

@@ -22,7 +22,7 @@ export function sinkTotal(stdout: string): { frames: number; fps: number; active
  * baseline's drops there fell from 6-12% and 4-8% to 1-5% and 0.3-6% on the second
  * (bench/README.md, "Warm-up"). Warm-up frames that took another branch (an address the
  * receivers skip, as they first did) left the counting code cold: the guest's JIT threw its
- * compiled loop away on the first counted frame, and the first 30 ms of a drain ran ~25% slower.
+ * compiled loop away on the first counted frames, inside the measured span (same section).
  * pps: the pace, for receivers slower than the sender (0: flat out). What the receiver has not
  * read when the warm-up ends is still queued when a drain freezes it, and takes the room of the
  * frames the drain counts.
