@@ -1,7 +1,7 @@
 // `npm run demo` (root): a scratch namespace and TAP, ping_serve under every mode while
 // `ping -f -c 20000` floods it, one table, and everything removed again (also on Ctrl-C).
 import { command } from '../testbed/args.js';
-import { GUEST_MAC, createNetns, whyNoTap } from '../testbed/netns.js';
+import { cleanUpOnSignals, GUEST_MAC, createNetns, whyNoTap } from '../testbed/netns.js';
 import { pingFlood, type PingResult } from '../testbed/workloads.js';
 
 const { count } = command('npm run demo -- [--count=N]')
@@ -14,12 +14,7 @@ if (why) {
 }
 
 const ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    ns.destroy();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  });
-}
+cleanUpOnSignals(() => ns.destroy());
 
 const rows: PingResult[] = [];
 try {

@@ -7,7 +7,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { command, EXIT_USAGE } from '../testbed/args.js';
 import { buildLimitPrograms } from '../testbed/c/build.js';
-import { GUEST_MAC, createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
+import { cleanUpOnSignals, GUEST_MAC, createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
 import { summarize } from './aggregate.js';
 import { chart } from './chart.js';
 import { writeResults } from './format.js';
@@ -80,7 +80,7 @@ const cleanup = () => {
   ns.destroy();
   rmSync(scratchDir, { recursive: true, force: true });
 };
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => (cleanup(), process.exit(sig === 'SIGINT' ? 130 : 143)));
+cleanUpOnSignals(cleanup);
 const ctx: Context = { ns, bin, sizes, quick: argv.quick, tenderExtra: argv.tender, scratch: (name) => join(scratchDir, `${scratchN++}-${name}`) };
 
 const samples = new Map(plan.map((w) => [w.id, new Map<string, Sample[]>()]));

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { command } from '../testbed/args.js';
-import { GUEST_MAC, collect, createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
+import { cleanUpOnSignals, GUEST_MAC, collect, createNetns, ROOT, whyNoTap } from '../testbed/netns.js';
 import { sampleRss } from '../testbed/process.js';
 import { EXAMPLE, startTender, waitForLine } from '../testbed/tender.js';
 import { parsePing } from '../testbed/workloads.js';
@@ -15,7 +15,7 @@ const { count, mode } = command('node dist-dev/bench/soak.js [--count=N] [--mode
   .parseSync();
 if (whyNoTap()) throw new Error(whyNoTap()!);
 const ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
-process.on('SIGINT', () => (ns.destroy(), process.exit(130)));
+cleanUpOnSignals(() => ns.destroy());
 try {
   const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, `--shm=${mode}`, EXAMPLE('ping_serve.js'), `--limit=${count}`]);
   const run = collect(t, 3_600_000);

@@ -15,7 +15,14 @@ export type Ending =
   | { kind: 'guest-oom' }
   | { kind: 'device-fault'; detail: string }
   | { kind: 'timeout'; seconds: number }
-  | { kind: 'signal'; signal: 'SIGINT' | 'SIGTERM' };
+  | { kind: 'signal'; signal: StopSignal };
+
+/** The signals that stop a run the orderly way (guest stopped, TX drained, stats written). SIGHUP
+ * too: a closed terminal or ssh session must not cut a run short and lose what it had queued. */
+export const STOP_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const;
+export type StopSignal = (typeof STOP_SIGNALS)[number];
+/** 128 + the signal's number, as a shell reports a process killed by it. */
+const SIGNAL_CODE: Record<StopSignal, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 
 type Kind = Ending['kind'];
 type Of<K extends Kind> = Extract<Ending, { kind: K }>;
@@ -33,7 +40,7 @@ const TABLE: { [K in Kind]: { code: number | ((e: Of<K>) => number); line: (e: O
   'guest-oom': { code: 73, line: () => 'guest out of memory (raise --mem)' },
   'device-fault': { code: 74, line: (e) => `device fault: ${e.detail}` },
   timeout: { code: 124, line: (e) => `guest stopped after --timeout=${e.seconds} s` },
-  signal: { code: (e) => (e.signal === 'SIGINT' ? 130 : 143), line: (e) => `stopped by ${e.signal}` },
+  signal: { code: (e) => SIGNAL_CODE[e.signal], line: (e) => `stopped by ${e.signal}` },
 };
 
 /** The exit code of an ending and the line (without the `tender: ` prefix) it prints, if any. */

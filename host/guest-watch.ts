@@ -9,7 +9,7 @@
 // characters and cut short). Anything else stops the guest as a guest fault.
 import type { Worker } from 'node:worker_threads';
 import { addon } from '../native/index.js';
-import { tapGone, type Ending } from './endings.js';
+import { STOP_SIGNALS, tapGone, type Ending, type StopSignal } from './endings.js';
 import type { IoExit } from './io-thread/pump.js';
 
 export type Outcome = { ending: Ending; guestTid: number };
@@ -57,12 +57,10 @@ export class GuestWatch {
     ioExit?.then((e) => {
       if (e.kind !== 'stopped') this.done(e);
     }, (err) => this.done({ kind: 'internal', detail: `the IO thread failed: ${(err as Error).stack}` }));
-    const onSignal = (signal: 'SIGINT' | 'SIGTERM') => this.done({ kind: 'signal', signal });
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const onSignal = (signal: StopSignal) => this.done({ kind: 'signal', signal });
+    for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
     this.cleanups.push(() => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
     });
     // A TAP deleted or set down under us: a blocked epoll_wait may never say so, so look.
     const watchdog = setInterval(() => {

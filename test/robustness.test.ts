@@ -158,7 +158,7 @@ describe.skipIf(skipReal())('robustness', () => {
     expect(Math.max(...settled) - Math.min(...settled)).toBeLessThan(20);
   });
 
-  for (const [sig, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+  for (const [sig, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {
     for (const mode of ['baseline', 'hybrid']) {
       it(`${sig} during a flood, ${mode}: guest stopped, TX drained, stats written, exit ${code}`, async () => {
         const stats = statsPath();

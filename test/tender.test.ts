@@ -266,6 +266,17 @@ describe.skipIf(skipReal())('npm run demo', () => {
     for (const row of rows) expect(row).toMatch(/\| 0% \|/);
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(`shmt${demo.pid}x`);
   });
+
+  it('removes its namespace when the terminal goes (SIGHUP), and exits 129', async () => {
+    // A process group of its own, hung up as a terminal does it: every process in the group.
+    const demo = spawn('node', [`${DEV}bench/demo.js`, '--count=100000'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const r = collect(demo, 60_000);
+    await new Promise<void>((resolve) => demo.stderr!.on('data', (d: Buffer) => d.toString().includes('demo: baseline') && resolve()));
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).toContain(`shmt${demo.pid}x`);
+    process.kill(-demo.pid!, 'SIGHUP');
+    expect((await r).code).toBe(129);
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(`shmt${demo.pid}x`);
+  });
 });
 
 describe('a run with no NIC (no --net), as solo5 allows', () => {

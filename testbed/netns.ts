@@ -103,6 +103,16 @@ export function netnsHandle(name: string, taps: string[] = []): Netns {
   };
 }
 
+/**
+ * For a program that owns a namespace (the bench, the demo, the soak): on SIGHUP, SIGINT or
+ * SIGTERM run cleanup (delete the namespace and what it holds), then exit 128 + the signal's
+ * number. SIGHUP too: a closed terminal must not leave namespaces and TAPs behind (Node resets
+ * even nohup's ignored SIGHUP to the default, which kills without cleaning up).
+ */
+export function cleanUpOnSignals(cleanup: () => void): void {
+  for (const [sig, code] of [['SIGHUP', 129], ['SIGINT', 130], ['SIGTERM', 143]] as const) process.on(sig, () => (cleanup(), process.exit(code)));
+}
+
 export function netnsExists(name: string): boolean {
   return sh('ip', ['netns', 'list']).split('\n').some((l) => l.split(' ')[0] === name);
 }
