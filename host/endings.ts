@@ -22,7 +22,7 @@ export type Ending =
 export const STOP_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const;
 export type StopSignal = (typeof STOP_SIGNALS)[number];
 /** 128 + the signal's number, as a shell reports a process killed by it. */
-const SIGNAL_CODE: Record<StopSignal, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+export const SIGNAL_CODE: Record<StopSignal, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 
 type Kind = Ending['kind'];
 type Of<K extends Kind> = Extract<Ending, { kind: K }>;

@@ -3,6 +3,7 @@
 import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { SIGNAL_CODE, STOP_SIGNALS } from '../host/endings.js';
 
 /** The package root, from a source file (testbed/) or its compiled copy (dist-dev/testbed/). */
 function packageRoot(): string {
@@ -104,13 +105,13 @@ export function netnsHandle(name: string, taps: string[] = []): Netns {
 }
 
 /**
- * For a program that owns a namespace (the bench, the demo, the soak): on SIGHUP, SIGINT or
- * SIGTERM run cleanup (delete the namespace and what it holds), then exit 128 + the signal's
- * number. SIGHUP too: a closed terminal must not leave namespaces and TAPs behind (Node resets
+ * For a program that owns a namespace (the bench, the demo, the soak): on the signals that stop
+ * a tender (SIGHUP, SIGINT, SIGTERM) run cleanup (delete the namespace and what it holds), then
+ * exit with the tender's code for that signal (host/endings.ts). SIGHUP too: a closed terminal must not leave namespaces and TAPs behind (Node resets
  * even nohup's ignored SIGHUP to the default, which kills without cleaning up).
  */
 export function cleanUpOnSignals(cleanup: () => void): void {
-  for (const [sig, code] of [['SIGHUP', 129], ['SIGINT', 130], ['SIGTERM', 143]] as const) process.on(sig, () => (cleanup(), process.exit(code)));
+  for (const sig of STOP_SIGNALS) process.on(sig, () => (cleanup(), process.exit(SIGNAL_CODE[sig])));
 }
 
 export function netnsExists(name: string): boolean {

@@ -20,8 +20,8 @@ export interface PingResult {
  * How long ping waits for the last replies. Not `-W 1`: once anything has come back, ping waits
  * only two round trips after its last request (iputils' ping(8), -W), so an echo that a busy
  * machine held up a millisecond longer than the slowest before it was counted lost although the
- * tender had answered it (seen under a parallel flood: 1 of 500 "lost" in event and hybrid mode,
- * the TAP's counters showing all 500 replies handed to the kernel). With -w ping waits until
+ * tender had answered it (seen under a parallel flood: 1 of 500 "lost", in hybrid in a CI run and
+ * in event mode by hand, the TAP's counters showing all 500 replies handed to the kernel). With -w ping waits until
  * every request is answered, or the deadline: a reply that never comes is still a loss.
  */
 export const PING_UNTIL_ANSWERED = ['-w', '120'];
