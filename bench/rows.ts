@@ -17,6 +17,12 @@ export const C_ROWS: Row[] = LOOPS.map(cRow);
 export const MODE_ROWS: Row[] = MODES.map((m) => tenderRow(m));
 /** Every C variant, node-readsync and every mode: the rows of most workloads. */
 export const ALL_ROWS: Row[] = [...C_ROWS, NODE_READSYNC, ...MODE_ROWS];
+/**
+ * The RX workloads' rows: ALL_ROWS and the C reader that batches its reads through io_uring into
+ * a registered buffer (tap_reader --loop=uring), faster than a read() per frame on the 2-vCPU
+ * VM, so the RX limit is the best C program can do, not the simplest.
+ */
+export const RX_ROWS: Row[] = [...C_ROWS, cRow('uring'), NODE_READSYNC, ...MODE_ROWS];
 /** hybrid with the IO token (docs/tuning.md): off by default until these rows say otherwise. */
 export const HYBRID_TOKEN: Row = tenderRow('hybrid', 'token', () => ['--io-token=on']);
 /**

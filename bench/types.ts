@@ -4,7 +4,8 @@
 import type { StatsReport } from '../host/report.js';
 import type { Netns } from '../testbed/netns.js';
 
-export type Loop = 'block' | 'epoll' | 'busy';
+/** How a C row waits for its TAP (testbed/c/common.h); 'uring' only tap_reader has (the RX rows). */
+export type Loop = 'block' | 'epoll' | 'busy' | 'uring';
 export type Mode = 'baseline' | 'poll' | 'event' | 'hybrid';
 
 export interface Row {

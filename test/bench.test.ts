@@ -93,7 +93,7 @@ describe.skipIf(skipReal())('the receivers skip the warm-up port', () => {
   const ready = (child: ReturnType<typeof spawn>) =>
     new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
 
-  it('udp_sink, tap_reader and node-readsync count the 200 datagrams to port 9000, not the 3000 before them', async () => {
+  it('udp_sink, tap_reader (read and io_uring) and node-readsync count the 200 datagrams to port 9000, not the 3000 before them', async () => {
     ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
     bin = buildLimitPrograms();
     const sink = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', EXAMPLE('udp_sink.js'), SKIP_WARM, '--idle-ms=500', '--timeout=20']);
@@ -103,12 +103,15 @@ describe.skipIf(skipReal())('the receivers skip the warm-up port', () => {
     await send(9000, 200);
     expect((await sinkDone).stdout).toMatch(/udp_sink: total 200 frames /);
 
-    const c = ns.spawn(bin.tap_reader, ['--tap=tap0', '--loop=epoll', '--idle-ms=500', SKIP_WARM]);
-    await ready(c);
-    const cDone = collect(c, 30_000);
-    await send(WARM_PORT, 3000);
-    await send(9000, 200);
-    expect(JSON.parse((await cDone).stdout.trim().split('\n').pop()!).frames).toBe(200);
+    for (const loop of ['epoll', 'uring']) {
+      const c = ns.spawn(bin.tap_reader, ['--tap=tap0', `--loop=${loop}`, '--idle-ms=500', SKIP_WARM]);
+      await ready(c);
+      const cDone = collect(c, 30_000);
+      await send(WARM_PORT, 3000);
+      await send(9000, 200);
+      const out = JSON.parse((await cDone).stdout.trim().split('\n').pop()!);
+      expect([out.loop, out.frames]).toEqual([loop, 200]);
+    }
 
     const node = ns.spawn('node', [`${DEV}bench/node-readsync.js`, '--rx', '--count=100000', SKIP_WARM]);
     await ready(node);

@@ -7,6 +7,9 @@ import { ROOT } from '../netns.js';
 
 export const BIN = join(ROOT, 'testbed', 'bin');
 
+/** Libraries a program links beyond libc (the README's set-up installs them). */
+const LIBS: Record<string, string[]> = { tap_reader: ['-luring'] };
+
 export function buildLimitPrograms(): Record<string, string> {
   const src = join(ROOT, 'testbed', 'c');
   mkdirSync(BIN, { recursive: true });
@@ -16,7 +19,7 @@ export function buildLimitPrograms(): Record<string, string> {
     const exe = join(BIN, name);
     const newest = Math.max(statSync(join(src, file)).mtimeMs, statSync(join(src, 'common.h')).mtimeMs);
     if (!existsSync(exe) || statSync(exe).mtimeMs < newest) {
-      execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', exe, join(src, file)], { stdio: 'inherit' });
+      execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', exe, join(src, file), ...(LIBS[name] ?? [])], { stdio: 'inherit' });
     }
     out[name] = exe;
   }
