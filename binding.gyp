@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/tap.cc",
         "native/burst.cc",
+        "native/uring_rx.cc",
         "native/eventfd_epoll.cc",
         "native/thread.cc",
         "native/privileges.cc",
@@ -15,7 +16,7 @@
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
-      "libraries": ["<!@(pkg-config --libs libseccomp)"],
+      "libraries": ["<!@(pkg-config --libs libseccomp liburing)"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"]
     }

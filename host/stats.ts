@@ -8,7 +8,8 @@ export type ThreadName = (typeof THREADS)[number];
 
 export const GLOBAL_COUNTERS = ['traps', 'kicks', 'interrupts', 'io_wakeups', 'cpu_s', 'faults', 'token_handoffs'] as const;
 // pcap_dropped: capture records refused because the record ring was full (host/capture.ts).
-export const NIC_COUNTERS = ['rx_frames', 'rx_bytes', 'tx_frames', 'tx_bytes', 'rx_drops', 'tx_drops', 'rx_bad', 'pcap_dropped', 'rx_gso', 'tx_gso', 'rx_max', 'tx_max'] as const;
+// tap_uring: 1 when the IO thread reads this NIC's TAP through io_uring (--tap-reads); the report says "tap_reads".
+export const NIC_COUNTERS = ['rx_frames', 'rx_bytes', 'tx_frames', 'tx_bytes', 'rx_drops', 'tx_drops', 'rx_bad', 'pcap_dropped', 'rx_gso', 'tx_gso', 'rx_max', 'tx_max', 'tap_uring'] as const;
 /** Counters that hold the largest value seen, not a count: combined across threads by max. */
 const MAXIMA: readonly NicCounter[] = ['rx_max', 'tx_max'];
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
@@ -45,6 +46,7 @@ export interface NicTotals {
   rx_gso: number; tx_gso: number;
   /** The largest frame, in bytes, per direction. */
   rx_max: number; tx_max: number;
+  tap_uring: number;
 }
 export interface Totals {
   traps: number; kicks: number; interrupts: number; io_wakeups: number; faults: number; token_handoffs: number;

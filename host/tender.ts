@@ -110,7 +110,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     if (region) {
       io = await IoThread.start({
         mode: opts.mode as ShmMode, region, stats: stats.io, nics: nics.map((n) => ({ iface: n.iface, fd: n.fd })),
-        pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs, capture: capture?.tap, ioToken: opts.ioToken,
+        pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs, capture: capture?.tap, ioToken: opts.ioToken, tapReads: opts.tapReads,
       }).catch((err: Error) => {
         throw new EndingError({ kind: 'internal', detail: err.message });
       });

@@ -92,6 +92,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   shmtender::State(env);
   shmtender::InitTap(env, exports);
   shmtender::InitBurst(env, exports);
+  shmtender::InitUringRx(env, exports);
   shmtender::InitEventfdEpoll(env, exports);
   shmtender::InitThread(env, exports);
   shmtender::InitPrivileges(env, exports);

@@ -8,7 +8,7 @@
 
 namespace shmtender {
 
-static bool TypedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type want, void** data, size_t* length) {
+bool TypedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type want, void** data, size_t* length) {
   Napi::Env env = info.Env();
   if (i >= info.Length() || !info[i].IsTypedArray()) {
     Napi::TypeError::New(env, "argument " + std::to_string(i) + " must be a typed array").ThrowAsJavaScriptException();
@@ -44,7 +44,7 @@ static Napi::Value RegionOpen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(st.regions.size() - 1));
 }
 
-static Region* ArgRegion(const Napi::CallbackInfo& info, size_t i) {
+Region* ArgRegion(const Napi::CallbackInfo& info, size_t i) {
   int64_t id;
   if (!ArgInt(info, i, id)) return nullptr;
   AddonState& st = State(info.Env());
@@ -65,18 +65,7 @@ static Napi::Value RegionClose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// readBurst's arguments: (region, fd, firstOffset, stride, capacity, count, lens: Uint32Array).
-// Buffer i starts at firstOffset + i*stride. Checks that every buffer, `span` (capacity)
-// bytes long, lies inside the region, and that lens holds count entries.
-struct Burst {
-  Region* region;
-  int fd;
-  int64_t first, stride, count;
-  uint32_t* lens;
-  uint8_t* at(int64_t i) const { return region->base + first + i * stride; }
-};
-
-static bool ParseBurst(const Napi::CallbackInfo& info, Burst& b, int64_t& span) {
+bool ParseBurst(const Napi::CallbackInfo& info, Burst& b, int64_t& span) {
   Napi::Env env = info.Env();
   size_t a = 2;
   b.region = ArgRegion(info, 0);

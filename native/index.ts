@@ -28,6 +28,15 @@ export interface Addon {
   regionClose(region: number): void;
   /** read() up to count frames into buffers at first + i*stride (capacity bytes each); lengths into lens. */
   readBurst(region: number, fd: number, first: number, stride: number, capacity: number, count: number, lens: Uint32Array): number;
+  /**
+   * An io_uring that reads fd's frames into the RX slots [slotsOffset, +slotsLength) of the
+   * region, restricted to that before it is enabled (native/uring_rx.cc). Before the lock only.
+   * Errors carry .code: ENOSYS/EPERM where io_uring is missing or disabled, ENOMEM past RLIMIT_MEMLOCK.
+   */
+  uringRxOpen(region: number, fd: number, slotsOffset: number, slotsLength: number): number;
+  /** readBurst through the io_uring `ring` (from uringRxOpen): the same frames, in order, batched. */
+  uringReadBurst(region: number, ring: number, first: number, stride: number, capacity: number, count: number, lens: Uint32Array): number;
+  uringRxClose(ring: number): void;
   /** write() count frames, lens[i] bytes at offsets[i] each; a refused frame is consumed with lens[i] = 0. */
   writeBurst(region: number, fd: number, offsets: Uint32Array, lens: Uint32Array, count: number): number;
   /** One frame into buf (its virtio-net header into hdr, when given): the length read (header included), or -1 when nothing waits. */

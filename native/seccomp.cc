@@ -16,6 +16,7 @@
 // solo5's tenders/hvt/hvt_seccomp_linux.c is the model (allow-list, TSYNC); unlike hvt we
 // return errors rather than kill, because Node must be able to report them.
 #include "shmtender.h"
+#include <linux/io_uring.h>
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -81,6 +82,14 @@ static int AddRules(scmp_filter_ctx ctx, int protLo, int protHi) {
   int rc = 0;
   for (int sc : kAllowed)
     if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sc, 0)) < 0) return rc;
+  // The IO thread's rings (uring_rx.cc), restricted to reading their TAP into their RX slots, and
+  // unregistering it at close; io_uring_setup and any other io_uring_register are not allowed, so
+  // no other ring can be made or changed.
+  for (int fd : UringFds()) {
+    if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter), 1, SCMP_A0_32(SCMP_CMP_EQ, static_cast<uint32_t>(fd)))) < 0) return rc;
+    if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_register), 2, SCMP_A0_32(SCMP_CMP_EQ, static_cast<uint32_t>(fd)),
+                               SCMP_A1_32(SCMP_CMP_EQ, IORING_UNREGISTER_FILES))) < 0) return rc;
+  }
   for (int sc : kFdWrites) {
     if (protLo < 0) {
       rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sc, 0);
@@ -232,6 +241,8 @@ static int LoadGuestFilter(int ownLoop) {
     for (int p : g_pipes)
       if (rc == 0) rc = seccomp_rule_add(ctx, deny, sc, 1, SCMP_A0_32(SCMP_CMP_EQ, static_cast<uint32_t>(p)));
   if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(close), 0);
+  if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(io_uring_enter), 0);  // the IO thread's rings
+  if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(io_uring_register), 0);
   if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(pwritev2), 0);  // so protectedWrite is the tender's only
   if (rc == 0) {
     rc = ownLoop < 0 ? seccomp_rule_add(ctx, deny, SCMP_SYS(epoll_ctl), 0)

@@ -43,9 +43,28 @@ inline ssize_t RawWrite(int fd, const void* buf, size_t n) { return syscall(SYS_
 Napi::Value ThrowErrno(const Napi::Env& env, int err, const std::string& what);
 const char* ErrnoName(int err);
 
-// Argument helpers: on a bad argument they throw a TypeError/RangeError and return false.
+// Argument helpers: on a bad argument they throw a TypeError/RangeError and return false
+// (ArgRegion: nullptr).
 bool ArgInt(const Napi::CallbackInfo& info, size_t i, int64_t& out);
 bool ArgFd(const Napi::CallbackInfo& info, size_t i, int& out);
+bool TypedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type want, void** data, size_t* length);
+Region* ArgRegion(const Napi::CallbackInfo& info, size_t i);
+
+// A burst's arguments: (region, fd, firstOffset, stride, capacity, count, lens: Uint32Array).
+// Buffer i starts at firstOffset + i*stride. ParseBurst checks that every buffer, `span`
+// (capacity) bytes long, lies inside the region, and that lens holds count entries.
+struct Burst {
+  Region* region;
+  int fd;
+  int64_t first, stride, count;
+  uint32_t* lens;
+  uint8_t* at(int64_t i) const { return region->base + first + i * stride; }
+};
+bool ParseBurst(const Napi::CallbackInfo& info, Burst& b, int64_t& span);
+
+// The io_uring instances the IO thread reads its TAPs through (uring_rx.cc): the process
+// filter lets io_uring_enter through on these fds only (seccomp.cc).
+std::vector<int> UringFds();
 
 void InitTap(Napi::Env env, Napi::Object exports);
 void InitBurst(Napi::Env env, Napi::Object exports);
@@ -54,5 +73,6 @@ void InitThread(Napi::Env env, Napi::Object exports);
 void InitSeccomp(Napi::Env env, Napi::Object exports);
 void InitPrivileges(Napi::Env env, Napi::Object exports);
 void InitRlimit(Napi::Env env, Napi::Object exports);
+void InitUringRx(Napi::Env env, Napi::Object exports);
 
 }  // namespace shmtender

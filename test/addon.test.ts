@@ -43,6 +43,29 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
     expect(() => addon.readBurst(region, zero, 0, 64, 64, 5, lens)).toThrow(RangeError); // lens shorter than count
   });
 
+  it('uringReadBurst reads as readBurst does, into the slots its ring registered, and only there', () => {
+    const ring = addon.uringRxOpen(region, zero, 1024, 2048);
+    try {
+      u8.fill(0xaa);
+      const lens = new Uint32Array(8);
+      // The batch starts at one read and doubles while every read finds data: 1 + 2 + 4 + 1 of 8.
+      expect(addon.uringReadBurst(region, ring, 1024, 256, 100, 8, lens)).toBe(8);
+      expect(Array.from(lens)).toEqual(Array(8).fill(100));
+      for (let i = 0; i < 8; i++) {
+        expect(u8[1024 + i * 256]).toBe(0);
+        expect(u8[1024 + i * 256 + 100]).toBe(0xaa); // capacity respected
+      }
+      expect(u8[1023]).toBe(0xaa);
+      expect(() => addon.uringReadBurst(region, ring, 0, 256, 100, 1, lens)).toThrow(/outside the registered RX slots/);
+      expect(() => addon.uringReadBurst(region, ring, 1024 + 7 * 256, 256, 257, 1, lens)).toThrow(RangeError); // capacity > stride
+      expect(() => addon.uringReadBurst(region, ring, 2048 + 1024 - 64, 128, 128, 1, lens)).toThrow(/outside the registered RX slots/);
+      expect(() => addon.uringRxOpen(region, zero, 4096 - 128, 256)).toThrow(/outside the shared region/);
+    } finally {
+      addon.uringRxClose(ring);
+    }
+    expect(() => addon.uringReadBurst(region, ring, 1024, 256, 100, 1, new Uint32Array(1))).toThrow(/no such io_uring/);
+  });
+
   it('writeBurst writes each frame from its own offset (slots, or an RX slot a TX slot names)', () => {
     const lens = Uint32Array.from([60, 64, 14]);
     expect(addon.writeBurst(region, devnull, Uint32Array.from([0, 3000, 64]), lens, 3)).toBe(3);

@@ -37,6 +37,17 @@ describe.skipIf(skipReal())('IO thread on a real TAP', () => {
     });
   }
 
+  for (const tapReads of ['read', 'uring'] as const) {
+    it(`hybrid, TAP read with ${tapReads}: 20,000 datagrams, up to 200 in flight on a 256-slot ring (it wraps, fills, bursts are cut short), arrive complete, in order, byte-exact`, async () => {
+      const r = await harness(ns, ['--test=rx', '--mode=hybrid', '--count=20000', '--window=200', `--tap-reads=${tapReads}`]);
+      expect(r.error).toBeNull();
+      expect(r.received).toBe(20000);
+      expect(r.counters.nics[0].rx_frames).toBe(20000);
+      expect(r.counters.nics[0].rx_drops).toBe(0);
+      expect(r.counters.nics[0].tap_uring).toBe(tapReads === 'uring' ? 1 : 0);
+    });
+  }
+
   it('a TX slot forwarding an RX slot is sent from it; a ref naming no RX slot is a guest fault', async () => {
     const good = await harness(ns, ['--test=ref', `--ref=${encodeRef(0, 3).toString(16)}`]);
     expect(good).toMatchObject({ exit: { kind: 'stopped' }, tx_frames: 1, faults: 0 });

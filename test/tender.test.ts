@@ -5,6 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { GUEST_MAC, collect, createNetns, DEV, netnsExists, skipReal, type Netns, TENDER } from '../testbed/netns.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 import { THREAD_NAME } from '../host/thread-names.js';
+import { buildLimitPrograms } from '../testbed/c/build.js';
 
 const MODES = ['baseline', 'poll', 'event', 'hybrid'] as const;
 
@@ -254,6 +255,21 @@ describe.skipIf(skipReal())('tender exit codes', () => {
       expect(again.code).toBe(7);
     });
   }
+
+  it('with the TAP read through io_uring, the TAP is free the moment the tender exits: a C reader attaches at once', async () => {
+    // A closed ring is torn down by a kernel worker later; the IO thread unregisters the TAP first
+    // (native/uring_rx.cc). A second tender takes longer to start than that teardown, a C program not.
+    const bin = buildLimitPrograms();
+    for (let i = 0; i < 3; i++) {
+      const stats = statsPath();
+      const r = await runTender(ns, ['--net=tap0', '--shm=hybrid', '--tap-reads=uring', `--stats-json=${stats}`, FIXTURE('returns7.js')]);
+      expect(r.code, r.stderr).toBe(7);
+      const c = await collect(ns.spawn('timeout', ['0.3', bin.tap_reader, '--tap=tap0', '--loop=epoll']), 10_000);
+      expect(c.stderr).toBe('');
+      expect(c.code).toBe(124); // attached, read until stopped
+      expect(readStats(stats).nics[0].tap_reads).toBe('io_uring');
+    }
+  });
 });
 
 describe.skipIf(skipReal())('npm run demo', () => {

@@ -6,6 +6,7 @@ import { addon } from '../../native/index.js';
 import type { ShmMode } from '../../guest-api/notify.js';
 import type { CaptureTap } from '../record-ring.js';
 import { CTL, CTL_BYTES, type IoConfig, type IoExit } from './pump.js';
+import type { TapReads } from '../cli-options.js';
 
 export interface IoThreadOptions {
   mode: ShmMode;
@@ -19,6 +20,8 @@ export interface IoThreadOptions {
   capture?: CaptureTap | null;
   /** hybrid: share the ring work with the guest through the IO token (guest-api/notify.ts). */
   ioToken?: boolean;
+  /** How the IO thread reads its TAPs (default auto). */
+  tapReads?: TapReads;
 }
 
 const STOP_TIMEOUT_MS = 5000;
@@ -36,7 +39,7 @@ export class IoThread {
     const cfg: IoConfig = {
       mode: opts.mode, region: opts.region, stats: opts.stats, control: this.ctl.buffer as SharedArrayBuffer,
       controlFd: this.controlFd, nics: opts.nics.map((n, i) => ({ ...n, kickFd: this.kickFds[i] })),
-      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs ?? opts.pollIdleUs, ioToken: opts.mode === 'hybrid' && (opts.ioToken ?? false), drainTimeoutMs: 2000, capture: opts.capture ?? null,
+      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs ?? opts.pollIdleUs, ioToken: opts.mode === 'hybrid' && (opts.ioToken ?? false), drainTimeoutMs: 2000, capture: opts.capture ?? null, tapReads: opts.tapReads ?? 'auto',
     };
     this.worker = new Worker(fileURLToPath(new URL('./main.js', import.meta.url)), { workerData: cfg, name: 'io' });
     this.exited = new Promise<IoExit>((resolve, reject) => {

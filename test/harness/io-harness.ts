@@ -1,6 +1,7 @@
 // Runs inside a test's namespace: the real IO thread on real TAPs, a guest-role worker on
 // the rings, and UDP sockets on the host side. Prints one JSON result line.
 //   --test=rx|tx  --mode=poll|event|hybrid --count=N   datagrams through the tender
+//                 (rx: --window=W datagrams in flight at most, --tap-reads=auto|uring|read)
 //   --test=idle   --mode=event|hybrid --seconds=S      IO thread CPU while idle
 //   --test=attach --iface=NAME                          what attaching says
 //   --test=multi  --workers=N                           the addon in N workers at once
@@ -8,6 +9,7 @@
 import dgram from 'node:dgram';
 import { Worker } from 'node:worker_threads';
 import { kickPolicyFor, type ShmMode } from '../../guest-api/notify.js';
+import type { TapReads } from '../../host/cli-options.js';
 import { totals } from '../../host/stats.js';
 import { addon, errnoCode } from '../../native/index.js';
 import { computeLayout, N } from '../../guest-api/abi.js';
@@ -19,6 +21,8 @@ const argv = command('node dist-dev/test/harness/io-harness.js --test=rx|tx|idle
   .option('test', { type: 'string', choices: ['rx', 'tx', 'idle', 'attach', 'multi', 'ref'], demandOption: true })
   .option('mode', { type: 'string', choices: ['poll', 'event', 'hybrid'] })
   .option('count', { type: 'number', default: 10000 })
+  .option('window', { type: 'number', default: 64, describe: 'rx: datagrams sent ahead of what the guest has taken' })
+  .option('tap-reads', { type: 'string', choices: ['auto', 'uring', 'read'], default: 'auto' })
   .option('host-mac', { type: 'string', default: '' })
   .option('seconds', { type: 'number', default: 2 })
   .option('iface', { type: 'string', default: 'tap0' })
@@ -40,8 +44,8 @@ function roleWorker(data: object): Promise<any> {
   });
 }
 
-async function rx(mode: ShmMode, count: number) {
-  const rig = await IoRig.start(mode, ['tap0']);
+async function rx(mode: ShmMode, count: number, window: number, tapReads: TapReads) {
+  const rig = await IoRig.start(mode, ['tap0'], { tapReads });
   const progress = new SharedArrayBuffer(8);
   const p = new Int32Array(progress);
   const done = roleWorker({ role: 'rx', count, region: rig.region, kickFds: rig.kickFds, kick: kickPolicyFor(mode, true), progress });
@@ -49,7 +53,7 @@ async function rx(mode: ShmMode, count: number) {
   await new Promise<void>((r) => sock.bind({ address: '10.0.0.1' }, () => r()));
   const buf = new Uint8Array(1400);
   for (let seq = 0; seq < count; seq++) {
-    while (seq - Atomics.load(p, 0) >= 64) await tick(); // pace on the guest, not on the kernel queue
+    while (seq - Atomics.load(p, 0) >= window) await tick(); // pace on the guest, not on the kernel queue
     const size = payloadSize(seq);
     fillPayload(buf, 0, seq, size);
     await new Promise<void>((r, j) => sock.send(buf.subarray(0, size), 9000, '10.0.0.2', (e) => (e ? j(e) : r())));
@@ -145,7 +149,7 @@ async function ref(value: number) {
 }
 
 switch (argv.test) {
-  case 'rx': await rx(mode, argv.count); break;
+  case 'rx': await rx(mode, argv.count, argv.window, argv['tap-reads'] as TapReads); break;
   case 'tx': await tx(mode, argv.count, argv['host-mac']); break;
   case 'idle': await idle(mode, argv.seconds); break;
   case 'attach': attach(argv.iface); break;
