@@ -34,6 +34,8 @@ export const HYBRID_TOKEN: Row = tenderRow('hybrid', 'token', () => ['--io-token
 export const HYBRID_TOKEN_5MS: Row = tenderRow('hybrid', 'token-5ms', () => ['--io-token=on', '--guest-spin-max-us=5000']);
 /** hybrid with 0.1's fixed windows (50 µs guest spin, 50 µs idle poll): what adapting them buys (guest-api/spin-window.ts). */
 export const HYBRID_FIXED: Row = tenderRow('hybrid', 'fixed', () => ['--guest-spin-max-us=50', '--poll-idle-max-us=50']);
+/** hybrid reading its TAP with one read() per frame instead of through io_uring (--tap-reads): what the batched reads buy. */
+export const HYBRID_READ: Row = tenderRow('hybrid', 'read', () => ['--tap-reads=read']);
 /** What capture costs (docs/capture.md): hybrid writing every frame to a pcapng file. */
 export const HYBRID_PCAP: Row = tenderRow('hybrid', 'pcap', (ctx) => [`--pcap=${ctx.scratch('capture.pcapng')}`]);
 
