@@ -27,6 +27,7 @@ import { lockDown, prepareForLock, SANDBOX_OFF_WARNING } from './sandbox.js';
 import { MemoryWatch } from './memory-watch.js';
 import { threadpoolSize } from './threadpool.js';
 import { createStats, COUNTER, section, totals, type StatsBuffers } from './stats.js';
+import { URING_REFUSED } from './io-thread/service.js';
 
 interface AttachedNic extends NicOption {
   fd: number;
@@ -112,7 +113,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
         mode: opts.mode as ShmMode, region, stats: stats.io, nics: nics.map((n) => ({ iface: n.iface, fd: n.fd })),
         pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs, capture: capture?.tap, ioToken: opts.ioToken, tapReads: opts.tapReads,
       }).catch((err: Error) => {
-        throw new EndingError({ kind: 'internal', detail: err.message });
+        throw new EndingError(err.message.startsWith(URING_REFUSED) ? { kind: 'device-unavailable', detail: err.message } : { kind: 'internal', detail: err.message });
       });
     }
     const startNs = Number(process.hrtime.bigint());

@@ -13,8 +13,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <memory>
 #include <mutex>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace shmtender {
 
@@ -23,6 +26,7 @@ static constexpr unsigned kDepth = 64;
 
 struct UringRx {
   struct io_uring ring;
+  napi_env env;  // the environment (thread) that opened it: only it reads, closes, or is cleaned up with it
   uint8_t* slots;  // the registered buffer: one NIC's RX slots
   size_t length;
   // Reads to submit next: doubles while every read finds a frame, then shrinks to what the
@@ -30,8 +34,8 @@ struct UringRx {
   unsigned batch = 1;
 };
 
-// Process-wide, so the lock (seccomp.cc) sees every ring; each is used by the thread that
-// opened it only (the IO thread).
+// Process-wide, so the lock (seccomp.cc) sees every ring; each is used, closed and cleaned up
+// with the environment (thread) that opened it only: the IO thread.
 static std::mutex g_mutex;
 static std::vector<std::unique_ptr<UringRx>> g_rings;  // by id; null once closed
 
@@ -43,9 +47,30 @@ std::vector<int> UringFds() {
   return fds;
 }
 
+// The raw system call: liburing exports io_uring_register() only from 2.3, and Debian's 2.3
+// declares io_uring_register_restrictions and io_uring_enable_rings without exporting them.
+static int Register(int ringFd, unsigned op, const void* arg, unsigned n) {
+  return syscall(__NR_io_uring_register, ringFd, op, arg, n) < 0 ? -errno : 0;
+}
+
+static void CloseLocked(size_t id) {
+  Register(g_rings[id]->ring.ring_fd, IORING_UNREGISTER_FILES, nullptr, 0);
+  io_uring_queue_exit(&g_rings[id]->ring);
+  g_rings[id].reset();
+}
+
+// A worker that ends without closing its rings (terminated, or thrown out of its set-up)
+// still unregisters its TAPs.
+static void CloseWithEnv(void* arg) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  size_t id = reinterpret_cast<uintptr_t>(arg);
+  if (id < g_rings.size() && g_rings[id]) CloseLocked(id);
+}
+
+// The ring `id` if the calling environment opened it (else it throws and returns null).
 static UringRx* Lookup(const Napi::Env& env, int64_t id) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (id < 0 || static_cast<size_t>(id) >= g_rings.size() || !g_rings[id]) {
+  if (id < 0 || static_cast<size_t>(id) >= g_rings.size() || !g_rings[id] || g_rings[id]->env != static_cast<napi_env>(env)) {
     Napi::RangeError::New(env, "no such io_uring").ThrowAsJavaScriptException();
     return nullptr;
   }
@@ -65,7 +90,13 @@ static Napi::Value UringRxOpen(const Napi::CallbackInfo& info) {
     Napi::RangeError::New(env, "the RX slots lie outside the shared region").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  // Each read of a batch must end at once, frame or EAGAIN: a blocking TAP would leave one
+  // waiting in the kernel, where RWF_NOWAIT is not honoured, and the batch with it.
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return ThrowErrno(env, errno, std::string("fcntl: ") + std::strerror(errno));
+  if (!(flags & O_NONBLOCK)) return ThrowErrno(env, EINVAL, "io_uring: the TAP must be non-blocking");
   auto u = std::make_unique<UringRx>();
+  u->env = env;
   u->slots = r->base + first;
   u->length = static_cast<size_t>(length);
   int rc = io_uring_queue_init(kDepth, &u->ring, IORING_SETUP_R_DISABLED);
@@ -84,11 +115,9 @@ static Napi::Value UringRxOpen(const Napi::CallbackInfo& info) {
   const char* step = "registering the TAP";
   rc = io_uring_register_files(&u->ring, &fd, 1);
   if (rc == 0) step = "registering the RX slots", rc = io_uring_register_buffers(&u->ring, &slots, 1);
-  // io_uring_register() itself: Debian's liburing 2.3 declares io_uring_register_restrictions
-  // and io_uring_enable_rings but does not export them.
   int ringFd = u->ring.ring_fd;
-  if (rc == 0) step = "restricting it", rc = io_uring_register(ringFd, IORING_REGISTER_RESTRICTIONS, only, 4);
-  if (rc == 0) step = "enabling it", rc = io_uring_register(ringFd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
+  if (rc == 0) step = "restricting it", rc = Register(ringFd, IORING_REGISTER_RESTRICTIONS, only, 4);
+  if (rc == 0) step = "enabling it", rc = Register(ringFd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
   if (rc < 0) {
     io_uring_queue_exit(&u->ring);
     return ThrowErrno(env, -rc, std::string("io_uring (") + step + "): " + std::strerror(-rc));
@@ -97,7 +126,9 @@ static Napi::Value UringRxOpen(const Napi::CallbackInfo& info) {
   auto free = std::find(g_rings.begin(), g_rings.end(), nullptr);
   if (free == g_rings.end()) free = g_rings.insert(g_rings.end(), nullptr);
   *free = std::move(u);
-  return Napi::Number::New(env, static_cast<double>(free - g_rings.begin()));
+  uintptr_t id = free - g_rings.begin();
+  napi_add_env_cleanup_hook(env, CloseWithEnv, reinterpret_cast<void*>(id));
+  return Napi::Number::New(env, static_cast<double>(id));
 }
 
 // uringReadBurst(region, id, firstOffset, stride, capacity, count, lens) -> frames read.
@@ -123,6 +154,7 @@ static Napi::Value UringReadBurst(const Napi::CallbackInfo& info) {
     unsigned want = static_cast<unsigned>(std::min<int64_t>(b.count - n, u->batch));
     for (unsigned i = 0; i < want; i++) {
       struct io_uring_sqe* sqe = io_uring_get_sqe(&u->ring);  // never null: every batch is reaped below
+      if (sqe == nullptr) return ThrowErrno(env, EBUSY, "io_uring: no free submission entry");
       io_uring_prep_read_fixed(sqe, 0, b.at(n + i), static_cast<unsigned>(capacity), 0, 0);
       sqe->flags |= IOSQE_FIXED_FILE;
       sqe->rw_flags = RWF_NOWAIT;
@@ -132,14 +164,19 @@ static Napi::Value UringReadBurst(const Napi::CallbackInfo& info) {
     do rc = io_uring_submit_and_wait(&u->ring, want);
     while (rc == -EINTR);
     if (rc < 0) return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc));
-    for (unsigned i = 0; i < want; i++) {
+    // Fewer taken than prepared (the kernel refused one): reap what was, and say so; waiting
+    // for the rest would wait forever.
+    unsigned taken = static_cast<unsigned>(rc);
+    std::fill(res, res + want, -EAGAIN);
+    for (unsigned i = 0; i < std::min(taken, want); i++) {
       struct io_uring_cqe* cqe;
       do rc = io_uring_wait_cqe(&u->ring, &cqe);
       while (rc == -EINTR);
       if (rc < 0) return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc));
-      res[cqe->user_data < want ? cqe->user_data : 0] = cqe->res;
+      if (cqe->user_data < want) res[cqe->user_data] = cqe->res;
       io_uring_cqe_seen(&u->ring, cqe);
     }
+    if (taken < want) return ThrowErrno(env, EIO, "io_uring: " + std::to_string(want - taken) + " of " + std::to_string(want) + " reads not taken");
     unsigned got = 0;
     int hard = 0;
     for (unsigned i = 0; i < want; i++) {
@@ -147,12 +184,12 @@ static Napi::Value UringReadBurst(const Napi::CallbackInfo& info) {
         if (res[i] != -EAGAIN && res[i] != -EINTR && hard == 0) hard = -res[i];
         continue;
       }
-      if (i != got) std::memmove(b.at(n + got), b.at(n + i), static_cast<size_t>(res[i]));
+      if (i != got) std::memmove(b.at(n + got), b.at(n + i), std::min<size_t>(static_cast<size_t>(res[i]), static_cast<size_t>(capacity)));
       b.lens[n + got++] = static_cast<uint32_t>(res[i]);
     }
     n += got;
     if (got == want && hard == 0) {
-      u->batch = std::min(kDepth, 2 * want);
+      u->batch = std::min(kDepth, std::max(u->batch, 2 * want));  // a burst cut short by room does not shrink it
       continue;
     }
     u->batch = got + 1;
@@ -163,15 +200,14 @@ static Napi::Value UringReadBurst(const Napi::CallbackInfo& info) {
 }
 
 // uringRxClose(id). The TAP is unregistered first: a ring is torn down by a kernel worker some
-// time after its fd is closed, and until then it holds the TAP, so that a tender started
-// right after this one exited would find it busy.
+// time after its fd is closed, and until then it holds the TAP, so that a program attaching
+// to it right after the tender exited would find it busy.
 static Napi::Value UringRxClose(const Napi::CallbackInfo& info) {
   int64_t id;
   if (!ArgInt(info, 0, id) || Lookup(info.Env(), id) == nullptr) return info.Env().Undefined();
+  napi_remove_env_cleanup_hook(info.Env(), CloseWithEnv, reinterpret_cast<void*>(static_cast<uintptr_t>(id)));
   std::lock_guard<std::mutex> lock(g_mutex);
-  io_uring_unregister_files(&g_rings[id]->ring);
-  io_uring_queue_exit(&g_rings[id]->ring);
-  g_rings[id].reset();
+  if (g_rings[id]) CloseLocked(static_cast<size_t>(id));
   return info.Env().Undefined();
 }
 

@@ -5,11 +5,14 @@
 import { MIN_FRAME, VNET, VNET_GSO_NONE, readLayout, refNic, refSlot, type NicLayout } from '../../guest-api/abi.js';
 import { monotonicNs as nowNs } from '../../guest-api/clock.js';
 import { Consumer, peekAvailable, Producer, RingFault, RingView } from '../../guest-api/ring.js';
-import { addon } from '../../native/index.js';
+import { addon, errnoCode } from '../../native/index.js';
 import { deviceFault } from '../device-fault.js';
 import { DIR, REASON } from '../record-ring.js';
 import type { TapReads } from '../cli-options.js';
 import { nicCounters } from '../stats.js';
+
+/** How the error that --tap-reads=uring could not be had begins (the tender exits 69 on it). */
+export const URING_REFUSED = '--tap-reads=uring: ';
 
 export interface ServiceNic {
   iface: string;
@@ -86,23 +89,23 @@ export class RingService {
 
   /**
    * The IO thread's reads go through io_uring, one ring per NIC made now, before the lock
-   * (native/uring_rx.cc): on this 2-vCPU VM a drain ran 1.3-1.5M frames/s against 1.15-1.3M
-   * with read() per frame (docs/tuning.md). 'auto' keeps read() where the kernel refuses
-   * (io_uring disabled, memlock); 'uring' makes that an error. Returns the NICs read that way.
+   * (native/uring_rx.cc; what it buys: docs/tuning.md, "Reading the TAP"). 'auto' keeps read()
+   * where the kernel refuses (io_uring missing or disabled, memlock: an error with an errno
+   * code); 'uring' makes that an error (URING_REFUSED). Anything else is a bug and is thrown.
    */
-  readThroughUring(how: TapReads): number {
-    if (how === 'read') return 0;
-    let n = 0;
+  readThroughUring(how: TapReads): void {
+    if (how === 'read') return;
     for (const p of this.ports) {
       const l = p.layout;
       try {
         p.ring = addon.uringRxOpen(this.region, p.fd, l.rxSlotsOffset, l.slotCount * l.slotSize);
-        n++;
       } catch (err) {
-        if (how === 'uring') throw new Error(`--tap-reads=uring: ${p.iface}: ${(err as Error).message}`);
+        if (errnoCode(err) === undefined) throw err;
+        if (how === 'auto') continue;
+        for (const q of this.ports) if (q.ring >= 0) (addon.uringRxClose(q.ring), (q.ring = -1));
+        throw new Error(`${URING_REFUSED}${p.iface}: ${(err as Error).message}`);
       }
     }
-    return n;
   }
 
   /** On taking the token after the other thread held it: it moved the indices; read them back, checked. */

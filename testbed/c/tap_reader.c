@@ -48,8 +48,10 @@ static void uring_setup(struct uring_rx *u, int fd) {
 }
 
 /* The next frame's length and *frame, or -1 with errno EAGAIN when a batch found none. Frames
- * come back in the order they were read: the reads of one submit run in order, and a frame
- * read after a read that found none is moved down to stay contiguous. */
+ * come back in the order they were read: the reads of one submit run in order and, each
+ * finishing at once (RWF_NOWAIT on a non-blocking TAP), complete in that order; a frame read
+ * after a read that found none is moved down to stay contiguous. (The tender's copy,
+ * native/uring_rx.cc, does not rely on the completion order.) */
 static ssize_t uring_read(struct uring_rx *u, unsigned char **frame) {
   if (u->next == u->have) {
     for (int i = 0; i < u->batch; i++) {
@@ -67,7 +69,7 @@ static ssize_t uring_read(struct uring_rx *u, unsigned char **frame) {
       if ((rc = io_uring_wait_cqe(&u->ring, &cqe)) < 0) { fprintf(stderr, "io_uring_wait_cqe: %s\n", strerror(-rc)); exit(74); }
       int res = cqe->res, at = (int)cqe->user_data;
       io_uring_cqe_seen(&u->ring, cqe);
-      if (res == -EAGAIN) continue;
+      if (res == -EAGAIN || res == -EINTR) continue;
       if (res < 0) { fprintf(stderr, "read: %s\n", strerror(-res)); exit(74); }
       if (at != got) memmove(u->slots[got], u->slots[at], res);
       u->lens[got++] = res;
