@@ -11,7 +11,7 @@ import { DIR, REASON } from '../record-ring.js';
 import type { TapReads } from '../cli-options.js';
 import { nicCounters } from '../stats.js';
 
-/** How the error that --tap-reads=uring could not be had begins (the tender exits 69 on it). */
+/** The start of the IO thread's error when --tap-reads=uring is refused by the kernel: the tender exits 69 on it. */
 export const URING_REFUSED = '--tap-reads=uring: ';
 
 export interface ServiceNic {
