@@ -153,7 +153,7 @@ static Napi::Value UringReadBurst(const Napi::CallbackInfo& info) {
   while (n < b.count) {
     unsigned want = static_cast<unsigned>(std::min<int64_t>(b.count - n, u->batch));
     for (unsigned i = 0; i < want; i++) {
-      struct io_uring_sqe* sqe = io_uring_get_sqe(&u->ring);  // never null: every batch is reaped below
+      struct io_uring_sqe* sqe = io_uring_get_sqe(&u->ring);  // null only after a batch that threw unreaped
       if (sqe == nullptr) return ThrowErrno(env, EBUSY, "io_uring: no free submission entry");
       io_uring_prep_read_fixed(sqe, 0, b.at(n + i), static_cast<unsigned>(capacity), 0, 0);
       sqe->flags |= IOSQE_FIXED_FILE;
