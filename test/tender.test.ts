@@ -270,6 +270,26 @@ describe.skipIf(skipReal())('tender exit codes', () => {
       expect(readStats(stats).nics[0].tap_reads).toBe('io_uring');
     }
   });
+
+  it('where io_uring is refused, as a container\'s default seccomp profile does: --tap-reads=uring exits 69 with one line, auto reads with read() and answers', async () => {
+    // testbed/c/no_uring.c: io_uring_setup, _enter and _register fail with EPERM, nothing else.
+    const bin = buildLimitPrograms();
+    const refused = await collect(ns.spawn(bin.no_uring, ['node', TENDER, '--net=tap0', '--shm=hybrid', '--tap-reads=uring', FIXTURE('returns7.js')]));
+    expect(refused.code).toBe(69);
+    expect(refused.stderr.trim()).toBe('tender: --tap-reads=uring: tap0: io_uring_setup: Operation not permitted; --tap-reads=auto falls back to read()');
+    const stats = statsPath();
+    const t = ns.spawn(bin.no_uring, ['node', TENDER, '--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', `--stats-json=${stats}`, EXAMPLE('ping_serve.js'), '--limit=20']);
+    const run = collect(t, 30_000);
+    await waitForLine(t, /answering/);
+    const ping = await collect(ns.spawn('ping', ['-w', '30', '-c', '20', '-i', '0.01', '10.0.0.2']));
+    expect(ping.stdout).toMatch(/20 received/);
+    const r = await run;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    const nic = readStats(stats).nics[0];
+    expect(nic.tap_reads).toBe('read');
+    expect(nic.rx_frames).toBeGreaterThanOrEqual(20);
+  });
 });
 
 describe.skipIf(skipReal())('npm run demo', () => {

@@ -103,7 +103,7 @@ export class RingService {
         if (errnoCode(err) === undefined) throw err;
         if (how === 'auto') continue;
         for (const q of this.ports) if (q.ring >= 0) (addon.uringRxClose(q.ring), (q.ring = -1));
-        throw new Error(`${URING_REFUSED}${p.iface}: ${(err as Error).message}`);
+        throw new Error(`${URING_REFUSED}${p.iface}: ${(err as Error).message}; --tap-reads=auto falls back to read()`);
       }
     }
   }
