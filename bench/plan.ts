@@ -25,7 +25,7 @@ export const PLAN: Workload[] = [
   drain({ id: 'drain-work', title: 'RX drain with --work-ns=2000 (2 µs of guest work per frame)', short: 'RX drain, 2 µs work', workNs: 2000, rows: [...RX_ROWS, HYBRID_READ, HYBRID_TOKEN] }),
   flood({ id: 'flood', title: 'RX flood: 1300-byte UDP flat out, the sender sharing the cores', short: 'RX flood', rows: [...RX_ROWS, HYBRID_READ, HYBRID_TOKEN, HYBRID_FIXED] }),
   tx({ id: 'tx-b1', title: 'TX as sender, batch 1', short: 'TX batch 1', batch: 1, rows: MODE_ROWS }),
-  tx({ id: 'tx-b32', title: 'TX as sender, batch 32', short: 'TX batch 32', batch: 32, rows: ALL_ROWS }),
+  tx({ id: 'tx-b32', title: 'TX as sender, batch 32', short: 'TX batch 32', batch: 32, rows: [...ALL_ROWS, HYBRID_TOKEN] }),
   pingFlood({ id: 'ping', title: 'ping -f (56 bytes)', short: 'ping -f', payload: 56, rows: [...ALL_ROWS, HYBRID_READ, HYBRID_TOKEN, HYBRID_FIXED, HYBRID_PCAP] }),
   pingFlood({ id: 'ping-1400', title: 'ping -f -s 1400', short: 'ping -f 1400 B', payload: 1400, rows: [...ALL_ROWS, HYBRID_TOKEN, HYBRID_FIXED] }),
   latency({ id: 'lat', title: 'Latency: echo requests at a fixed rate (p99)', short: 'p99, light load', flood: false, rows: [...ALL_ROWS, HYBRID_READ, HYBRID_TOKEN, HYBRID_TOKEN_5MS, HYBRID_FIXED] }),
