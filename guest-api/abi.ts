@@ -115,6 +115,8 @@ export const G = {
   guestTokenTakes: 34, // incremented each time the guest takes the IO token
   guestTokenRequest: 35, // TOKEN_ASK / TOKEN_BACK: what the guest asks of a running IO thread (notify.ts)
   guestBacklog: 36, // 1 while the guest's own RX bursts (holding the token) come back full
+  // Unused before, as the token's words were: a guest API that leaves it 0 is offered a poll as before.
+  guestRxFrames: 37, // frames the guest's own RX bursts read, mod 2^32: with guestTokenTakes, its pace (notify.ts)
 } as const;
 export const GLOBAL_HEADER_BYTES = 3 * CACHE_LINE;
 

@@ -70,11 +70,12 @@
 //          free and the guest handing back, waiting, or leaving TX frames: it takes over at
 //          once), and sleeps on the kicks and control only (frames arriving for the guest do
 //          not wake it) for BACKOFF, or PARK while the guest sleeps on its TAPs. At each
-//          timeout it polls again for pollIdleUs if the guest's bursts do not come back full
-//          (guestBacklog: the guest may hand the token back, to be served by two polling
-//          threads again), and takes over when the guest has not taken the token for a whole
-//          period (the guest got busy in its app, or stopped): Linux's gro_flush_timeout,
-//          which re-arms the interrupt when the busy poller stops polling.
+//          timeout it takes over when the guest has not taken the token for a whole period
+//          (the guest got busy in its app, or stopped): Linux's gro_flush_timeout, which
+//          re-arms the interrupt when the busy poller stops polling; and when the guest's last
+//          burst came back full (guestBacklog) and the token is free, i.e. it is working
+//          through frames that pile up faster than one thread reads and handles them: the IO
+//          thread then reads while the guest works. A guest that keeps up is left alone.
 // Why the token loses no wake-up: (a) frames arriving while the guest sleeps: on its TAPs it
 // holds the token and the kernel wakes it — having looked at its RX rings after taking the
 // token, since the IO thread may have filled them while it held it (frames taken off the TAPs
@@ -225,13 +226,20 @@ export class HostNotify {
   guestOnDevice(): boolean {
     return Atomics.load(this.i32, G.ioToken) === TOKEN_GUEST && (Atomics.load(this.i32, G.guestWaiting) & WAIT_DEVICE) !== 0;
   }
-  /** The guest's own bursts come back full: it has all the work it can do; leave it the token. */
-  guestBacklogged(): boolean {
-    return Atomics.load(this.i32, G.guestBacklog) === 1;
+  /**
+   * The guest's last burst of its own came back full and it is not servicing now (the token is
+   * free: it works through those frames): the backed-off IO thread takes the reads over.
+   */
+  guestBackloggedAndWorking(): boolean {
+    return Atomics.load(this.i32, G.guestBacklog) === 1 && Atomics.load(this.i32, G.ioToken) === TOKEN_FREE;
   }
   /** How often the guest has taken the token: moving while the guest busy-polls its rings. */
   guestTakes(): number {
     return Atomics.load(this.i32, G.guestTokenTakes);
+  }
+  /** Frames the guest's own bursts have read (mod 2^32): over a period, per take, its pace. */
+  guestRxFrames(): number {
+    return Atomics.load(this.i32, G.guestRxFrames);
   }
   /**
    * The backed-off re-check (after announceSleep(IO_BACKED_OFF), and in the backed-off poll):
@@ -256,6 +264,7 @@ export class GuestNotify {
   private ioTakesAtLastTake = 0;
   private request = 0;
   private backlog = false;
+  private rxFrames = 0;
   private readonly stalledWords: number[];
 
   constructor(
@@ -334,8 +343,16 @@ export class GuestNotify {
   askToken(): void {
     this.setRequest(TOKEN_ASK);
   }
-  /** Says whether this side's last burst came back full (RingService.rxFull): the IO thread then leaves it the token. */
-  setBacklog(backlog: boolean): void {
+  /**
+   * After a burst of this side's own, holding the token: the frames it read (the IO thread
+   * reads the pace from them) and whether it came back full (RingService.rxFull: the IO thread
+   * then takes the reads over while the guest works).
+   */
+  ownBurst(frames: number, backlog: boolean): void {
+    if (frames > 0) {
+      this.rxFrames = (this.rxFrames + frames) | 0;
+      Atomics.store(this.i32, G.guestRxFrames, this.rxFrames);
+    }
     if (backlog === this.backlog) return;
     this.backlog = backlog;
     Atomics.store(this.i32, G.guestBacklog, backlog ? 1 : 0);

@@ -35,6 +35,8 @@ export interface TokenService {
   round(rxLimit?: number): number;
   /** The last round() read a full burst on some NIC. */
   readonly rxFull: boolean;
+  /** RX frames the last round() read. */
+  readonly rxMoved: number;
   /** One TX burst per NIC. */
   flushTx(): number;
   /** TX frames still on a ring (the kernel took no more). */
@@ -404,7 +406,7 @@ export class ShmBackend implements NetBackend {
       return got;
     }
     svc.round();
-    this.notify.setBacklog(svc.rxFull);
+    this.notify.ownBurst(svc.rxMoved, svc.rxFull);
     const got = this.check(forRoom);
     if (got !== 0 || this.burstTried) return got;
     this.burstTried = true;

@@ -210,12 +210,13 @@ export class Pump {
    * The guest holds the token. Poll for pollIdleUs (it may hand it straight back), then sleep on
    * the kicks and the control only, BACKOFF_NS at a time (PARK_NS while it sleeps on its TAPs),
    * for as long as the guest keeps taking the token; return to take over when it hands the token
-   * back, waits on the doorbell, or has not taken it for a whole period.
+   * back, waits on the doorbell, has not taken it for a whole period, or cannot keep up alone.
    */
   private backOff(): void {
     const needed = () => Atomics.load(this.ctl, CTL.stop) !== 0 || this.notify.tokenFreeAndNeeded(this.txWaitingFn);
     if (this.pollForHandBack(needed)) return;
     let seen = this.notify.guestTakes();
+    let seenFrames = this.notify.guestRxFrames();
     for (;;) {
       this.notify.announceSleep(IO_BACKED_OFF);
       if (needed()) {
@@ -230,13 +231,24 @@ export class Pump {
         this.readEvents(n);
         return;
       }
-      const now = this.notify.guestTakes();
-      if (now === seen && !this.notify.guestOnDevice()) return;
-      seen = now;
-      // The guest services its rings but its bursts are not full: offer to poll for it again.
-      // Not while it sleeps on its TAPs: it hands nothing back then, and a poll after every
-      // park cost half a percent of a core at rest.
-      if (!this.notify.guestOnDevice() && !this.notify.guestBacklogged() && this.pollForHandBack(needed)) return;
+      const takes = this.notify.guestTakes();
+      if (takes === seen && !this.notify.guestOnDevice()) return;
+      // The guest's own bursts come back full and it is working through them: frames pile up
+      // faster than it reads and handles them alone, so take the reads over while it works (a
+      // guest busy computing leaves the device to this thread).
+      if (this.notify.guestBackloggedAndWorking()) return;
+      // At a request/response pace (fewer than two frames per take: a request, its answer, a
+      // look that found nothing) offer to poll again: the guest hands the token back to an
+      // awake IO thread, and two polling threads serve round trips better on two cores. A
+      // stream the guest keeps up with is left to it: one thread moving and handling the
+      // frames costs the least CPU, and under a flood the offer took a core from the guest and
+      // the sender (docs/tuning.md, the IO token). Not while it sleeps on its TAPs: it hands
+      // nothing back then, and a poll after every park cost half a percent of a core at rest.
+      const frames = this.notify.guestRxFrames();
+      const roundTrips = ((frames - seenFrames) | 0) < 2 * ((takes - seen) | 0);
+      seen = takes;
+      seenFrames = frames;
+      if (roundTrips && !this.notify.guestOnDevice() && this.pollForHandBack(needed)) return;
     }
   }
 

@@ -71,6 +71,7 @@ const bump = (w: number) => {
 /** The service both holders run: what host/io-thread/service.ts does with read()/write() on a TAP. */
 class SimService {
   rxFull = false;
+  rxMoved = 0;
   readonly rx = new Producer(rxView);
   readonly tx = new Consumer(txView, MIN_FRAME, nic.maxFrame);
   resync(): void {
@@ -91,6 +92,7 @@ class SimService {
       this.rx.publish(n);
     }
     this.rxFull = n >= 4;
+    this.rxMoved = n;
     const t = this.flushTx(false);
     Atomics.store(sh, S.inService, 0);
     return n + t;
@@ -136,7 +138,7 @@ if (cfg.role === 'wire') {
   const svc = new SimService();
   let held = false;
   let stalled = false;
-  const c = { takes: 0, handoffs: 0, yields: 0, backoffs: 0, handBacks: 0, parks: 0, watches: 0, lost: 0, interrupts: 0 };
+  const c = { takes: 0, handoffs: 0, yields: 0, backoffs: 0, handBacks: 0, takeovers: 0, parks: 0, watches: 0, lost: 0, interrupts: 0 };
   const txWaiting = () => peekAvailable(txView) > 0;
   const needed = () => done() || notify.tokenFreeAndNeeded(txWaiting);
   const pollForHandBack = () => {
@@ -150,6 +152,7 @@ if (cfg.role === 'wire') {
     c.backoffs++;
     if (pollForHandBack()) return void c.handBacks++;
     let seen = notify.guestTakes();
+    let seenFrames = notify.guestRxFrames();
     for (;;) {
       const events = Atomics.load(sh, S.ioEvents);
       notify.announceSleep(IO_BACKED_OFF);
@@ -159,10 +162,14 @@ if (cfg.role === 'wire') {
       const r = Atomics.wait(sh, S.ioEvents, events, cfg.strict ? cfg.capMs : (park ? PARK_NS : BACKOFF_NS) / 1e6);
       notify.awake();
       if (r !== 'timed-out') return;
-      const now = notify.guestTakes();
-      if (now === seen && !notify.guestOnDevice()) return;
-      seen = now;
-      if (!notify.guestBacklogged() && pollForHandBack()) return void c.handBacks++;
+      const takes = notify.guestTakes();
+      if (takes === seen && !notify.guestOnDevice()) return;
+      if (notify.guestBackloggedAndWorking()) return void c.takeovers++;
+      const frames = notify.guestRxFrames();
+      const roundTrips = ((frames - seenFrames) | 0) < 2 * ((takes - seen) | 0);
+      seen = takes;
+      seenFrames = frames;
+      if (roundTrips && !notify.guestOnDevice() && pollForHandBack()) return void c.handBacks++;
     }
   };
   while (!done()) {
@@ -217,6 +224,9 @@ if (cfg.role === 'wire') {
     txLeft: () => peekAvailable(txView) > 0,
     get rxFull() {
       return svc.rxFull;
+    },
+    get rxMoved() {
+      return svc.rxMoved;
     },
     tapReadable: () => Atomics.load(sh, S.delivered) > Atomics.load(sh, S.taken),
     sleepOnDevice(timeoutNs: number) {
