@@ -75,7 +75,10 @@
 //          re-arms the interrupt when the busy poller stops polling; and when the guest's last
 //          burst came back full (guestBacklog) and the token is free, i.e. it is working
 //          through frames that pile up faster than one thread reads and handles them: the IO
-//          thread then reads while the guest works. A guest that keeps up is left alone.
+//          thread then reads while the guest works. At a round-trip pace (fewer than two
+//          frames per take, from guestRxFrames) it polls again for pollIdleUs, so the guest
+//          can hand the token back to two pollers; a stream the guest keeps up with is left
+//          to it.
 // Why the token loses no wake-up: (a) frames arriving while the guest sleeps: on its TAPs it
 // holds the token and the kernel wakes it — having looked at its RX rings after taking the
 // token, since the IO thread may have filled them while it held it (frames taken off the TAPs
