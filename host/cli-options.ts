@@ -30,6 +30,8 @@ export interface TenderOptions {
   ioToken: boolean;
   /** How the IO thread reads its TAPs: through io_uring where the kernel allows it (auto), always, or read() per frame. */
   tapReads: TapReads;
+  /** How the IO thread writes its TAPs: through io_uring where the kernel allows it (auto), always, or write() per frame. */
+  tapWrites: TapWrites;
   suppress: boolean;
   stats: 'none' | 'summary' | 'live';
   statsJson?: string;
@@ -60,10 +62,13 @@ export const DEFAULTS = {
   guestSpinMaxUs: { poll: 0, event: 0, hybrid: 500, baseline: 0 } as Record<Mode, number>,
   ioToken: false,
   tapReads: 'auto' as TapReads,
+  tapWrites: 'auto' as TapWrites,
 };
 
 /** native/uring_rx.cc; docs/tuning.md "Reading the TAP". */
 export type TapReads = 'auto' | 'uring' | 'read';
+/** native/uring_rx.cc (the same ring per NIC); docs/tuning.md "Writing the TAP". */
+export type TapWrites = 'auto' | 'uring' | 'write';
 
 const NAME_RE = /^[A-Za-z0-9_]{1,31}$/;
 
@@ -129,6 +134,7 @@ export function buildParser(argv: string[]) {
     .option('guest-spin-max-us', { type: 'number', describe: 'the guest spin grows toward this while wake-ups come within it, and drops back when one does not (default: hybrid 500; others: fixed at --guest-spin-us)' })
     .option('io-token', { type: 'string', choices: ['on', 'off'], describe: `hybrid: a guest about to wait moves its own frames, holding the IO token, while the IO thread backs off (default ${DEFAULTS.ioToken ? 'on' : 'off'})` })
     .option('tap-reads', { type: 'string', choices: ['auto', 'uring', 'read'], default: DEFAULTS.tapReads, describe: 'shm modes: the IO thread reads the TAP in batches through io_uring (uring; auto: where the kernel allows it) or with one read() per frame' })
+    .option('tap-writes', { type: 'string', choices: ['auto', 'uring', 'write'], default: DEFAULTS.tapWrites, describe: 'shm modes: the IO thread writes the TAP in batches through io_uring (uring; auto: where the kernel allows it) or with one write() per frame' })
     .option('suppress', { type: 'boolean', default: true, describe: 'notification suppression (--no-suppress: kick on every write/flush)' })
     .option('stats', { type: 'string', describe: 'print a summary at exit (--stats) or a live line each second (--stats=live)' })
     .option('stats-json', { type: 'string', describe: 'write the counters to FILE as JSON at exit' })
@@ -239,6 +245,7 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     guestSpinMaxUs,
     ioToken: mode === 'hybrid' && (ioTokenArg === undefined ? DEFAULTS.ioToken : ioTokenArg === 'on'),
     tapReads: a['tap-reads'] as TapReads,
+    tapWrites: a['tap-writes'] as TapWrites,
     suppress: a.suppress as boolean,
     stats,
     statsJson: a['stats-json'] as string | undefined,

@@ -10,8 +10,8 @@ export interface StatsReport {
   /** null in the interval lines of --stats-interval (the run is not over). */
   exit_code: number | null;
   /** offloads: what the kernel accepted for the NIC's TAP ([] without --offload). */
-  /** tap_reads: how the TAP was read (--tap-reads): by the IO thread through io_uring, or read() per frame. */
-  nics: ({ name: string; iface: string; offloads: OffloadName[]; tap_reads: 'io_uring' | 'read' } & Omit<NicTotals, 'tap_uring'>)[];
+  /** tap_reads / tap_writes: how the IO thread read / wrote the TAP (--tap-reads, --tap-writes): through io_uring, or a system call per frame. */
+  nics: ({ name: string; iface: string; offloads: OffloadName[]; tap_reads: 'io_uring' | 'read'; tap_writes: 'io_uring' | 'write' } & Omit<NicTotals, 'tap_uring' | 'tap_uring_tx'>)[];
   notifications: { traps: number; kicks: number; interrupts: number; io_wakeups: number; total: number; per_frame: number };
   /** Where the frames were moved: by the IO thread, or by the guest's own thread (baseline traps, or the IO token). */
   serviced: { io: { rx_frames: number; tx_frames: number }; guest: { rx_frames: number; tx_frames: number }; token_handoffs: number };
@@ -29,8 +29,8 @@ export function buildReport(mode: Mode, durationS: number, exitCode: number | nu
     duration_s: round(durationS, 6),
     exit_code: exitCode,
     nics: nics.map((n, i) => {
-      const { tap_uring, ...counts } = t.nics[i];
-      return { name: n.name, iface: n.iface, offloads: offloadNames(n.offloads), tap_reads: tap_uring > 0 ? 'io_uring' : 'read', ...counts };
+      const { tap_uring, tap_uring_tx, ...counts } = t.nics[i];
+      return { name: n.name, iface: n.iface, offloads: offloadNames(n.offloads), tap_reads: tap_uring > 0 ? 'io_uring' : 'read', tap_writes: tap_uring_tx > 0 ? 'io_uring' : 'write', ...counts };
     }),
     notifications: {
       traps: t.traps, kicks: t.kicks, interrupts: t.interrupts, io_wakeups: t.io_wakeups, total,
@@ -46,7 +46,7 @@ export function buildReport(mode: Mode, durationS: number, exitCode: number | nu
 export function formatSummary(r: StatsReport, capturing = false): string {
   const lines = [`tender: mode ${r.mode}, ${r.duration_s.toFixed(3)} s, exit ${r.exit_code}`];
   for (const n of r.nics) {
-    lines.push(`  ${n.name} (${n.iface}): rx ${n.rx_frames} frames ${n.rx_bytes} B, tx ${n.tx_frames} frames ${n.tx_bytes} B, drops rx ${n.rx_drops} tx ${n.tx_drops}, bad rx ${n.rx_bad}; TAP read with ${n.tap_reads === 'io_uring' ? 'io_uring' : 'read()'}`);
+    lines.push(`  ${n.name} (${n.iface}): rx ${n.rx_frames} frames ${n.rx_bytes} B, tx ${n.tx_frames} frames ${n.tx_bytes} B, drops rx ${n.rx_drops} tx ${n.tx_drops}, bad rx ${n.rx_bad}; TAP read with ${n.tap_reads === 'io_uring' ? 'io_uring' : 'read()'}, written with ${n.tap_writes === 'io_uring' ? 'io_uring' : 'write()'}`);
     if (n.offloads.length > 0) lines.push(`    offloads ${n.offloads.join(',')}: gso rx ${n.rx_gso} tx ${n.tx_gso}, largest frame rx ${n.rx_max} tx ${n.tx_max} B`);
   }
   const x = r.notifications;

@@ -8,8 +8,9 @@ export type ThreadName = (typeof THREADS)[number];
 
 export const GLOBAL_COUNTERS = ['traps', 'kicks', 'interrupts', 'io_wakeups', 'cpu_s', 'faults', 'token_handoffs'] as const;
 // pcap_dropped: capture records refused because the record ring was full (host/capture.ts).
-// tap_uring: 1 when the IO thread reads this NIC's TAP through io_uring (--tap-reads); the report says "tap_reads".
-export const NIC_COUNTERS = ['rx_frames', 'rx_bytes', 'tx_frames', 'tx_bytes', 'rx_drops', 'tx_drops', 'rx_bad', 'pcap_dropped', 'rx_gso', 'tx_gso', 'rx_max', 'tx_max', 'tap_uring'] as const;
+// tap_uring / tap_uring_tx: 1 when the IO thread reads / writes this NIC's TAP through io_uring
+// (--tap-reads, --tap-writes); the report says "tap_reads" and "tap_writes".
+export const NIC_COUNTERS = ['rx_frames', 'rx_bytes', 'tx_frames', 'tx_bytes', 'rx_drops', 'tx_drops', 'rx_bad', 'pcap_dropped', 'rx_gso', 'tx_gso', 'rx_max', 'tx_max', 'tap_uring', 'tap_uring_tx'] as const;
 /** Counters that hold the largest value seen, not a count: combined across threads by max. */
 const MAXIMA: readonly NicCounter[] = ['rx_max', 'tx_max'];
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
@@ -47,6 +48,7 @@ export interface NicTotals {
   /** The largest frame, in bytes, per direction. */
   rx_max: number; tx_max: number;
   tap_uring: number;
+  tap_uring_tx: number;
 }
 export interface Totals {
   traps: number; kicks: number; interrupts: number; io_wakeups: number; faults: number; token_handoffs: number;

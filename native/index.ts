@@ -36,6 +36,8 @@ export interface Addon {
   uringRxOpen(region: number, fd: number, slotsOffset: number, slotsLength: number): number;
   /** readBurst through the io_uring `ring` (from uringRxOpen): the same frames, in order, batched. */
   uringReadBurst(region: number, ring: number, first: number, stride: number, capacity: number, count: number, lens: Uint32Array): number;
+  /** writeBurst through the same ring: up to 64 writes per io_uring_enter, in order (native/uring_rx.cc). */
+  uringWriteBurst(region: number, ring: number, offsets: Uint32Array, lens: Uint32Array, count: number): number;
   uringRxClose(ring: number): void;
   /** write() count frames, lens[i] bytes at offsets[i] each; a refused frame is consumed with lens[i] = 0. */
   writeBurst(region: number, fd: number, offsets: Uint32Array, lens: Uint32Array, count: number): number;

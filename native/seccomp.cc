@@ -82,7 +82,7 @@ static int AddRules(scmp_filter_ctx ctx, int protLo, int protHi) {
   int rc = 0;
   for (int sc : kAllowed)
     if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sc, 0)) < 0) return rc;
-  // The IO thread's rings (uring_rx.cc), restricted to reading their TAP into their RX slots, and
+  // The IO thread's rings (uring_rx.cc), restricted to reading their TAP into their RX slots, writing to it, and
   // unregistering it at close; io_uring_setup and any other io_uring_register are not allowed, so
   // no other ring can be made or changed.
   for (int fd : UringFds()) {

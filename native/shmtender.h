@@ -62,7 +62,7 @@ struct Burst {
 };
 bool ParseBurst(const Napi::CallbackInfo& info, Burst& b, int64_t& span);
 
-// The io_uring instances the IO thread reads its TAPs through (uring_rx.cc): the process
+// The io_uring instances the IO thread reads and writes its TAPs through (uring_rx.cc): the process
 // filter lets io_uring_enter through on these fds only (seccomp.cc).
 std::vector<int> UringFds();
 

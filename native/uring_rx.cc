@@ -1,12 +1,14 @@
-// Reading a TAP through io_uring: the IO thread's RX path where the kernel allows it
-// (--tap-reads, docs/tuning.md "Reading the TAP"). A burst of reads goes to the kernel in one
-// io_uring_enter instead of one read() each, into the NIC's RX slots registered once as a
-// fixed buffer (no per-read page lookup), from the TAP registered once as a fixed file (no
-// per-read file reference, which a threaded process otherwise takes and drops on every read).
+// Reading and writing a TAP through io_uring: the IO thread's RX and TX paths where the kernel
+// allows it (--tap-reads, --tap-writes; docs/tuning.md "Reading the TAP", "Writing the TAP"). A
+// burst of reads goes to the kernel in one io_uring_enter instead of one read() each, into the
+// NIC's RX slots registered once as a fixed buffer (no per-read page lookup), from the TAP
+// registered once as a fixed file (no per-read file reference, which a threaded process
+// otherwise takes and drops on every read); a burst of writes likewise, one write() each saved.
 //
 // Containment: the ring is made before the lock and restricted before it is enabled. It can
-// only read (IORING_OP_READ_FIXED) from its registered TAP into its registered slots, and the
-// one io_uring_register call allowed on it afterwards is unregistering that TAP (at close). The process filter lets io_uring_enter
+// only read (IORING_OP_READ_FIXED) from its registered TAP into its registered slots and write
+// (IORING_OP_WRITE) to that TAP, and the one io_uring_register call allowed on it afterwards is
+// unregistering that TAP (at close). The process filter lets io_uring_enter
 // through on these rings' fds only, and the guest's threads not at all (seccomp.cc).
 #include "shmtender.h"
 #include <liburing.h>
@@ -21,7 +23,7 @@
 
 namespace shmtender {
 
-// Reads per io_uring_enter at most: the IO thread's poll budget (64) in one submission.
+// Reads (or writes) per io_uring_enter at most: the IO thread's poll budget (64) in one submission.
 static constexpr unsigned kDepth = 64;
 
 struct UringRx {
@@ -102,21 +104,23 @@ static Napi::Value UringRxOpen(const Napi::CallbackInfo& info) {
   int rc = io_uring_queue_init(kDepth, &u->ring, IORING_SETUP_R_DISABLED);
   if (rc < 0) return ThrowErrno(env, -rc, std::string("io_uring_setup: ") + std::strerror(-rc));
   struct iovec slots = {u->slots, u->length};
-  struct io_uring_restriction only[4];
+  struct io_uring_restriction only[5];
   std::memset(only, 0, sizeof only);
   only[0].opcode = IORING_RESTRICTION_SQE_OP;
   only[0].sqe_op = IORING_OP_READ_FIXED;
-  only[1].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
-  only[1].sqe_flags = IOSQE_FIXED_FILE;
-  only[2].opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED;
+  only[1].opcode = IORING_RESTRICTION_SQE_OP;  // uringWriteBurst's: TX frames to the same TAP
+  only[1].sqe_op = IORING_OP_WRITE;
+  only[2].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
   only[2].sqe_flags = IOSQE_FIXED_FILE;
-  only[3].opcode = IORING_RESTRICTION_REGISTER_OP;  // uringRxClose's, so the TAP is free at exit
-  only[3].register_op = IORING_UNREGISTER_FILES;
+  only[3].opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED;
+  only[3].sqe_flags = IOSQE_FIXED_FILE;
+  only[4].opcode = IORING_RESTRICTION_REGISTER_OP;  // uringRxClose's, so the TAP is free at exit
+  only[4].register_op = IORING_UNREGISTER_FILES;
   const char* step = "registering the TAP";
   rc = io_uring_register_files(&u->ring, &fd, 1);
   if (rc == 0) step = "registering the RX slots", rc = io_uring_register_buffers(&u->ring, &slots, 1);
   int ringFd = u->ring.ring_fd;
-  if (rc == 0) step = "restricting it", rc = Register(ringFd, IORING_REGISTER_RESTRICTIONS, only, 4);
+  if (rc == 0) step = "restricting it", rc = Register(ringFd, IORING_REGISTER_RESTRICTIONS, only, 5);
   if (rc == 0) step = "enabling it", rc = Register(ringFd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
   if (rc < 0) {
     io_uring_queue_exit(&u->ring);
@@ -199,6 +203,83 @@ static Napi::Value UringReadBurst(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
+// uringWriteBurst(region, id, offsets, lens, count) -> frames consumed: writeBurst (burst.cc)
+// through the ring, up to 64 writes per io_uring_enter instead of a write() each; on a machine
+// where a system call is dear that is most of a frame's cost (docs/tuning.md, "Writing the
+// TAP"). Each write is non-blocking (RWF_NOWAIT), so none is handed to a kernel worker and
+// they reach the TAP in order. As writeBurst: a frame the kernel refuses is consumed with its
+// length zeroed (the caller counts it); EAGAIN/ENOBUFS ends the burst there, the frame kept
+// (unless a later one of its batch went out: then it is refused, so no frame overtakes
+// another); a dead TAP is thrown if nothing went before it.
+static Napi::Value UringWriteBurst(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* r = ArgRegion(info, 0);
+  int64_t id, count;
+  if (r == nullptr || !ArgInt(info, 1, id) || !ArgInt(info, 4, count)) return env.Undefined();
+  void* offsData;
+  void* lensData;
+  size_t offsLen, lensLen;
+  if (!TypedArg(info, 2, napi_uint32_array, &offsData, &offsLen) || !TypedArg(info, 3, napi_uint32_array, &lensData, &lensLen))
+    return env.Undefined();
+  if (count < 0 || static_cast<uint64_t>(count) > lensLen || static_cast<uint64_t>(count) > offsLen) {
+    Napi::RangeError::New(env, "count outside the offsets/lens arrays").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  UringRx* u = Lookup(env, id);
+  if (u == nullptr) return env.Undefined();
+  const uint32_t* offs = static_cast<const uint32_t*>(offsData);
+  uint32_t* lens = static_cast<uint32_t*>(lensData);
+  for (int64_t i = 0; i < count; i++) {
+    if (static_cast<uint64_t>(offs[i]) + lens[i] > r->length) {
+      Napi::RangeError::New(env, "burst lies outside the shared region").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  int64_t n = 0;
+  int32_t res[kDepth];
+  while (n < count) {
+    unsigned want = static_cast<unsigned>(std::min<int64_t>(count - n, kDepth));
+    for (unsigned i = 0; i < want; i++) {
+      struct io_uring_sqe* sqe = io_uring_get_sqe(&u->ring);
+      if (sqe == nullptr) return ThrowErrno(env, EBUSY, "io_uring: no free submission entry");
+      io_uring_prep_write(sqe, 0, r->base + offs[n + i], lens[n + i], 0);
+      sqe->flags |= IOSQE_FIXED_FILE;
+      sqe->rw_flags = RWF_NOWAIT;
+      sqe->user_data = i;
+    }
+    int rc;
+    do rc = io_uring_submit_and_wait(&u->ring, want);
+    while (rc == -EINTR);
+    if (rc < 0) return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc));
+    unsigned taken = static_cast<unsigned>(rc);
+    std::fill(res, res + want, -EAGAIN);
+    for (unsigned i = 0; i < std::min(taken, want); i++) {
+      struct io_uring_cqe* cqe;
+      do rc = io_uring_wait_cqe(&u->ring, &cqe);
+      while (rc == -EINTR);
+      if (rc < 0) return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc));
+      if (cqe->user_data < want) res[cqe->user_data] = cqe->res;
+      io_uring_cqe_seen(&u->ring, cqe);
+    }
+    if (taken < want) return ThrowErrno(env, EIO, "io_uring: " + std::to_string(want - taken) + " of " + std::to_string(want) + " writes not taken");
+    // The last write of the batch that went out: a frame kept back must come after it.
+    int last = -1;
+    for (unsigned i = 0; i < want; i++) if (res[i] >= 0) last = static_cast<int>(i);
+    for (unsigned i = 0; i < want; i++) {
+      int err = res[i] < 0 ? -res[i] : 0;
+      if (err == 0) continue;
+      if ((err == EAGAIN || err == ENOBUFS || err == EINTR) && static_cast<int>(i) > last) return Napi::Number::New(env, static_cast<double>(n + i));
+      if (err == EBADF || err == EBADFD || err == EFAULT || err == ENODEV) {
+        if (n + i > 0) return Napi::Number::New(env, static_cast<double>(n + i));
+        return ThrowErrno(env, err, std::string("write: ") + std::strerror(err));
+      }
+      lens[n + i] = 0;  // refused frame: dropped, counted by the caller
+    }
+    n += want;
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
 // uringRxClose(id). The TAP is unregistered first: a ring is torn down by a kernel worker some
 // time after its fd is closed, and until then it holds the TAP, so that a program attaching
 // to it right after the tender exited would find it busy.
@@ -214,6 +295,7 @@ static Napi::Value UringRxClose(const Napi::CallbackInfo& info) {
 void InitUringRx(Napi::Env env, Napi::Object exports) {
   exports.Set("uringRxOpen", Napi::Function::New(env, UringRxOpen, "uringRxOpen"));
   exports.Set("uringReadBurst", Napi::Function::New(env, UringReadBurst, "uringReadBurst"));
+  exports.Set("uringWriteBurst", Napi::Function::New(env, UringWriteBurst, "uringWriteBurst"));
   exports.Set("uringRxClose", Napi::Function::New(env, UringRxClose, "uringRxClose"));
 }
 

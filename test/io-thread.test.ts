@@ -48,6 +48,17 @@ describe.skipIf(skipReal())('IO thread on a real TAP', () => {
     });
   }
 
+  for (const tapWrites of ['write', 'uring'] as const) {
+    it(`hybrid, TAP written with ${tapWrites}: 20,000 frames put on the TX ring reach a namespace socket complete, in order, byte-exact`, async () => {
+      const r = await harness(ns, ['--test=tx', '--mode=hybrid', '--count=20000', `--host-mac=${ns.mac(0)}`, `--tap-writes=${tapWrites}`]);
+      expect(r.error).toBeNull();
+      expect(r.received).toBe(20000);
+      expect(r.counters.nics[0].tx_frames).toBe(20000);
+      expect(r.counters.nics[0].tx_drops).toBe(0);
+      expect(r.counters.nics[0].tap_uring_tx).toBe(tapWrites === 'uring' ? 1 : 0);
+    });
+  }
+
   it('a TX slot forwarding an RX slot is sent from it; a ref naming no RX slot is a guest fault', async () => {
     const good = await harness(ns, ['--test=ref', `--ref=${encodeRef(0, 3).toString(16)}`]);
     expect(good).toMatchObject({ exit: { kind: 'stopped' }, tx_frames: 1, faults: 0 });

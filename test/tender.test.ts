@@ -267,16 +267,21 @@ describe.skipIf(skipReal())('tender exit codes', () => {
       const c = await collect(ns.spawn('timeout', ['0.3', bin.tap_reader, '--tap=tap0', '--loop=epoll']), 10_000);
       expect(c.stderr).toBe('');
       expect(c.code).toBe(124); // attached, read until stopped
-      expect(readStats(stats).nics[0].tap_reads).toBe('io_uring');
+      const nic = readStats(stats).nics[0];
+      expect(nic.tap_reads).toBe('io_uring');
+      expect(nic.tap_writes).toBe('io_uring');
     }
   });
 
-  it('where io_uring is refused, as a container\'s default seccomp profile does: --tap-reads=uring exits 69 with one line, auto reads with read() and answers', async () => {
+  it('where io_uring is refused, as a container\'s default seccomp profile does: --tap-reads=uring or --tap-writes=uring exits 69 with one line, auto reads with read(), writes with write() and answers', async () => {
     // testbed/c/no_uring.c: io_uring_setup, _enter and _register fail with EPERM, nothing else.
     const bin = buildLimitPrograms();
     const refused = await collect(ns.spawn(bin.no_uring, ['node', TENDER, '--net=tap0', '--shm=hybrid', '--tap-reads=uring', FIXTURE('returns7.js')]));
     expect(refused.code).toBe(69);
     expect(refused.stderr.trim()).toBe('tender: --tap-reads=uring: tap0: io_uring_setup: Operation not permitted; --tap-reads=auto falls back to read()');
+    const refusedTx = await collect(ns.spawn(bin.no_uring, ['node', TENDER, '--net=tap0', '--shm=hybrid', '--tap-writes=uring', FIXTURE('returns7.js')]));
+    expect(refusedTx.code).toBe(69);
+    expect(refusedTx.stderr.trim()).toBe('tender: --tap-writes=uring: tap0: io_uring_setup: Operation not permitted; --tap-writes=auto falls back to write()');
     const stats = statsPath();
     const t = ns.spawn(bin.no_uring, ['node', TENDER, '--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', `--stats-json=${stats}`, EXAMPLE('ping_serve.js'), '--limit=20']);
     const run = collect(t, 30_000);
@@ -288,7 +293,9 @@ describe.skipIf(skipReal())('tender exit codes', () => {
     expect(r.stderr).toBe('');
     const nic = readStats(stats).nics[0];
     expect(nic.tap_reads).toBe('read');
+    expect(nic.tap_writes).toBe('write');
     expect(nic.rx_frames).toBeGreaterThanOrEqual(20);
+    expect(nic.tx_frames).toBeGreaterThanOrEqual(20);
   });
 });
 

@@ -6,7 +6,7 @@ import { addon } from '../../native/index.js';
 import type { ShmMode } from '../../guest-api/notify.js';
 import type { CaptureTap } from '../record-ring.js';
 import { CTL, CTL_BYTES, type IoConfig, type IoExit } from './pump.js';
-import type { TapReads } from '../cli-options.js';
+import type { TapReads, TapWrites } from '../cli-options.js';
 
 export interface IoThreadOptions {
   mode: ShmMode;
@@ -22,6 +22,8 @@ export interface IoThreadOptions {
   ioToken?: boolean;
   /** How the IO thread reads its TAPs (default auto). */
   tapReads?: TapReads;
+  /** How the IO thread writes its TAPs (default auto). */
+  tapWrites?: TapWrites;
 }
 
 const STOP_TIMEOUT_MS = 5000;
@@ -39,7 +41,7 @@ export class IoThread {
     const cfg: IoConfig = {
       mode: opts.mode, region: opts.region, stats: opts.stats, control: this.ctl.buffer as SharedArrayBuffer,
       controlFd: this.controlFd, nics: opts.nics.map((n, i) => ({ ...n, kickFd: this.kickFds[i] })),
-      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs ?? opts.pollIdleUs, ioToken: opts.mode === 'hybrid' && (opts.ioToken ?? false), drainTimeoutMs: 2000, capture: opts.capture ?? null, tapReads: opts.tapReads ?? 'auto',
+      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs ?? opts.pollIdleUs, ioToken: opts.mode === 'hybrid' && (opts.ioToken ?? false), drainTimeoutMs: 2000, capture: opts.capture ?? null, tapReads: opts.tapReads ?? 'auto', tapWrites: opts.tapWrites ?? 'auto',
     };
     this.worker = new Worker(fileURLToPath(new URL('./main.js', import.meta.url)), { workerData: cfg, name: 'io' });
     this.exited = new Promise<IoExit>((resolve, reject) => {

@@ -8,7 +8,7 @@
 // The bursts themselves are service.ts's. Sleeping follows guest-api/notify.ts: announce,
 // re-check every ring, then epoll_wait.
 import { IO_BACKED_OFF, IO_WATCHING } from '../../guest-api/abi.js';
-import type { TapReads } from '../cli-options.js';
+import type { TapReads, TapWrites } from '../cli-options.js';
 import { SpinWindow } from '../../guest-api/spin-window.js';
 import { BACKOFF_NS, HostNotify, PARK_NS, WAIT_RX, WAIT_TX, type ShmMode } from '../../guest-api/notify.js';
 import { peekAvailable, peekRoom, RingFault } from '../../guest-api/ring.js';
@@ -44,6 +44,7 @@ export interface IoConfig {
   /** hybrid only: share the ring work with the guest through the IO token (notify.ts). */
   ioToken?: boolean;
   tapReads: TapReads;
+  tapWrites: TapWrites;
   /** --pcap: where to record the frames of the NICs it names. */
   capture?: CaptureTap | null;
 }
@@ -93,8 +94,8 @@ export class Pump {
     this.service = new RingService(cfg.region, cfg.nics, this.stats, cfg.pollBudget, captured, (p, dir, reason, ts, offset, len, present) =>
       this.record(p, dir, reason, ts, offset, len, present),
     );
-    this.service.readThroughUring(cfg.tapReads);
-    for (const p of this.service.ports) this.stats[p.c.tap_uring] = p.ring >= 0 ? 1 : 0;
+    this.service.throughUring(cfg.tapReads, cfg.tapWrites);
+    for (const p of this.service.ports) (this.stats[p.c.tap_uring] = p.uringReads ? 1 : 0), (this.stats[p.c.tap_uring_tx] = p.uringWrites ? 1 : 0);
     this.ports = this.service.ports.map((p, i) => Object.assign(p, { kickFd: cfg.nics[i].kickFd, stalled: false }));
     if (cfg.mode !== 'poll') {
       this.epfd = addon.epollCreate();

@@ -8,11 +8,11 @@ import { Consumer, peekAvailable, Producer, RingFault, RingView } from '../../gu
 import { addon, errnoCode } from '../../native/index.js';
 import { deviceFault } from '../device-fault.js';
 import { DIR, REASON } from '../record-ring.js';
-import type { TapReads } from '../cli-options.js';
+import type { TapReads, TapWrites } from '../cli-options.js';
 import { nicCounters } from '../stats.js';
 
-/** The start of the IO thread's error when --tap-reads=uring is refused by the kernel: the tender exits 69 on it. */
-export const URING_REFUSED = '--tap-reads=uring: ';
+/** How the IO thread's error starts when --tap-reads=uring or --tap-writes=uring is refused by the kernel: the tender exits 69 on it. */
+export const URING_REFUSED = /^--tap-(reads|writes)=uring: /;
 
 export interface ServiceNic {
   iface: string;
@@ -33,8 +33,11 @@ export interface ServicePort {
   c: ReturnType<typeof nicCounters>;
   index: number;
   captured: boolean;
-  /** The io_uring its TAP is read through (native/uring_rx.cc), or -1: read() per frame. */
+  /** The io_uring its TAP is read or written through (native/uring_rx.cc), or -1: neither. */
   ring: number;
+  /** Reads go through `ring` (else read() per frame); writes likewise (else write() per frame). */
+  uringReads: boolean;
+  uringWrites: boolean;
 }
 
 /** --pcap's hook (the IO thread's only: capture and the token are not combined): one record per frame. */
@@ -82,28 +85,32 @@ export class RingService {
       return {
         iface: nic.iface, fd: nic.fd, rxView, txView, rx: new Producer(rxView), tx: new Consumer(txView, MIN_FRAME, l.maxFrame),
         maxFrame: l.maxFrame, mtuFrame: l.mtuFrame, hdr: l.vnetHdrBytes, layout: l, c: nicCounters(index),
-        index, captured: (captured[index] ?? false) && recorder !== null, ring: -1,
+        index, captured: (captured[index] ?? false) && recorder !== null, ring: -1, uringReads: false, uringWrites: false,
       };
     });
   }
 
   /**
-   * The IO thread's reads go through io_uring, one ring per NIC made now, before the lock
-   * (native/uring_rx.cc; what it buys: docs/tuning.md, "Reading the TAP"). 'auto' keeps read()
-   * where the kernel refuses (io_uring missing or disabled, memlock: an error with an errno
-   * code); 'uring' makes that an error (URING_REFUSED). Anything else is a bug and is thrown.
+   * The IO thread's reads and writes go through io_uring, one ring per NIC made now, before
+   * the lock (native/uring_rx.cc; what it buys: docs/tuning.md, "Reading the TAP" and "Writing
+   * the TAP"). 'auto' keeps read()/write() where the kernel refuses (io_uring missing or
+   * disabled, memlock: an error with an errno code); 'uring' makes that an error
+   * (URING_REFUSED). Anything else is a bug and is thrown.
    */
-  readThroughUring(how: TapReads): void {
-    if (how === 'read') return;
+  throughUring(reads: TapReads, writes: TapWrites): void {
+    if (reads === 'read' && writes === 'write') return;
     for (const p of this.ports) {
       const l = p.layout;
       try {
         p.ring = addon.uringRxOpen(this.region, p.fd, l.rxSlotsOffset, l.slotCount * l.slotSize);
+        p.uringReads = reads !== 'read';
+        p.uringWrites = writes !== 'write';
       } catch (err) {
         if (errnoCode(err) === undefined) throw err;
-        if (how === 'auto') continue;
-        for (const q of this.ports) if (q.ring >= 0) (addon.uringRxClose(q.ring), (q.ring = -1));
-        throw new Error(`${URING_REFUSED}${p.iface}: ${(err as Error).message}; --tap-reads=auto falls back to read()`);
+        if (reads !== 'uring' && writes !== 'uring') continue;
+        for (const q of this.ports) if (q.ring >= 0) (addon.uringRxClose(q.ring), (q.ring = -1), (q.uringReads = q.uringWrites = false));
+        const [option, fallback] = reads === 'uring' ? ['--tap-reads', 'read()'] : ['--tap-writes', 'write()'];
+        throw new Error(`${option}=uring: ${p.iface}: ${(err as Error).message}; ${option}=auto falls back to ${fallback}`);
       }
     }
   }
@@ -164,7 +171,7 @@ export class RingService {
       const run = view.contiguous(start, want - kept);
       let got: number;
       try {
-        got = p.ring >= 0
+        got = p.uringReads
           ? addon.uringReadBurst(this.region, p.ring, view.dataOffset(start), view.slotSize, view.capacity, run, this.lens)
           : addon.readBurst(this.region, p.fd, view.dataOffset(start), view.slotSize, view.capacity, run, this.lens);
       } catch (err) {
@@ -225,7 +232,9 @@ export class RingService {
     if (p.captured) this.sentLens.set(this.lens.subarray(0, want));
     let put: number;
     try {
-      put = addon.writeBurst(this.region, p.fd, this.offsets, this.lens, want);
+      put = p.uringWrites
+        ? addon.uringWriteBurst(this.region, p.ring, this.offsets, this.lens, want)
+        : addon.writeBurst(this.region, p.fd, this.offsets, this.lens, want);
     } catch (err) {
       throw deviceFault(p.iface, err);
     }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { computeLayout, createRegion } from '../../guest-api/abi.js';
 import { setInitialIndices } from '../../guest-api/ring.js';
 import type { ShmMode } from '../../guest-api/notify.js';
-import type { TapReads } from '../../host/cli-options.js';
+import type { TapReads, TapWrites } from '../../host/cli-options.js';
 import type { IoExit } from '../../host/io-thread/pump.js';
 import { IoThread } from '../../host/io-thread/index.js';
 import { createStats, totals, type StatsBuffers, type Totals } from '../../host/stats.js';
@@ -25,14 +25,14 @@ export class IoRig {
     return this.io.kickFds;
   }
 
-  static async start(mode: ShmMode, ifaces: string[], opts: { slots?: number; initialIndex?: number; pollIdleUs?: number; tapReads?: TapReads } = {}): Promise<IoRig> {
+  static async start(mode: ShmMode, ifaces: string[], opts: { slots?: number; initialIndex?: number; pollIdleUs?: number; tapReads?: TapReads; tapWrites?: TapWrites } = {}): Promise<IoRig> {
     const fds = ifaces.map((i) => addon.tapAttach(i));
     const layout = computeLayout(ifaces.map(() => ({ mtu: 1500, slotCount: opts.slots ?? 256 })));
     const region = createRegion(layout, ifaces.map(() => Uint8Array.from(GUEST_MAC)));
     if (opts.initialIndex !== undefined) for (const n of layout.nics) setInitialIndices(new Int32Array(region), n, opts.initialIndex);
     const stats = createStats();
     const io = await IoThread.start({
-      mode, region, stats: stats.io, nics: ifaces.map((iface, i) => ({ iface, fd: fds[i] })), pollBudget: 64, pollIdleUs: opts.pollIdleUs ?? 50, tapReads: opts.tapReads,
+      mode, region, stats: stats.io, nics: ifaces.map((iface, i) => ({ iface, fd: fds[i] })), pollBudget: 64, pollIdleUs: opts.pollIdleUs ?? 50, tapReads: opts.tapReads, tapWrites: opts.tapWrites,
     });
     return new IoRig(region, stats, fds, io);
   }

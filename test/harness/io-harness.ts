@@ -1,7 +1,8 @@
 // Runs inside a test's namespace: the real IO thread on real TAPs, a guest-role worker on
 // the rings, and UDP sockets on the host side. Prints one JSON result line.
 //   --test=rx|tx  --mode=poll|event|hybrid --count=N   datagrams through the tender
-//                 (rx: --window=W datagrams in flight at most, --tap-reads=auto|uring|read)
+//                 (rx: --window=W datagrams in flight at most, --tap-reads=auto|uring|read;
+//                  tx: --tap-writes=auto|uring|write)
 //   --test=idle   --mode=event|hybrid --seconds=S      IO thread CPU while idle
 //   --test=attach --iface=NAME                          what attaching says
 //   --test=multi  --workers=N                           the addon in N workers at once
@@ -9,7 +10,7 @@
 import dgram from 'node:dgram';
 import { Worker } from 'node:worker_threads';
 import { kickPolicyFor, type ShmMode } from '../../guest-api/notify.js';
-import type { TapReads } from '../../host/cli-options.js';
+import type { TapReads, TapWrites } from '../../host/cli-options.js';
 import { totals } from '../../host/stats.js';
 import { addon, errnoCode } from '../../native/index.js';
 import { computeLayout, N } from '../../guest-api/abi.js';
@@ -23,6 +24,7 @@ const argv = command('node dist-dev/test/harness/io-harness.js --test=rx|tx|idle
   .option('count', { type: 'number', default: 10000 })
   .option('window', { type: 'number', default: 64, describe: 'rx: datagrams sent ahead of what the guest has taken' })
   .option('tap-reads', { type: 'string', choices: ['auto', 'uring', 'read'], default: 'auto' })
+  .option('tap-writes', { type: 'string', choices: ['auto', 'uring', 'write'], default: 'auto' })
   .option('host-mac', { type: 'string', default: '' })
   .option('seconds', { type: 'number', default: 2 })
   .option('iface', { type: 'string', default: 'tap0' })
@@ -64,8 +66,8 @@ async function rx(mode: ShmMode, count: number, window: number, tapReads: TapRea
   out({ ...guest, io: io.exit, counters: io.totals });
 }
 
-async function tx(mode: ShmMode, count: number, hostMac: string) {
-  const rig = await IoRig.start(mode, ['tap0']);
+async function tx(mode: ShmMode, count: number, hostMac: string, tapWrites: TapWrites) {
+  const rig = await IoRig.start(mode, ['tap0'], { tapWrites });
   const progress = new SharedArrayBuffer(8);
   const p = new Int32Array(progress);
   const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
@@ -150,7 +152,7 @@ async function ref(value: number) {
 
 switch (argv.test) {
   case 'rx': await rx(mode, argv.count, argv.window, argv['tap-reads'] as TapReads); break;
-  case 'tx': await tx(mode, argv.count, argv['host-mac']); break;
+  case 'tx': await tx(mode, argv.count, argv['host-mac'], argv['tap-writes'] as TapWrites); break;
   case 'idle': await idle(mode, argv.seconds); break;
   case 'attach': attach(argv.iface); break;
   case 'multi': await multi(argv.workers); break;
