@@ -38,7 +38,7 @@ export function markdown(r: Results): string {
     `Sizes: ${Object.entries(r.sizes).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
     '',
     `Command: \`${r.command}\`. Each cell is the median of ${r.runs} run(s), rows interleaved round-robin within each repetition; min–max beside it. `
-      + '**× limit** is the row\'s median over the limit\'s, the limit being the best C variant (c-block, c-epoll, c-busy; in the RX workloads also c-uring) of the same workload in this run; '
+      + '**× limit** is the row\'s median over the limit\'s, the limit being the best C variant (c-block, c-epoll, c-busy; in the RX and TX workloads also c-uring, batching through io_uring) of the same workload in this run; '
       + 'where the two ranges overlap it says *within noise* and the rows are not ranked. '
       + '**CPU µs/frame**: CPU of the row\'s process, all threads summed, over the frames it moved in the measured window. '
       + '**notif/frame**: the tender\'s traps + kicks + interrupts per frame (README, "Counting").\n',

@@ -18,11 +18,13 @@ export const MODE_ROWS: Row[] = MODES.map((m) => tenderRow(m));
 /** Every C variant, node-readsync and every mode: the rows of most workloads. */
 export const ALL_ROWS: Row[] = [...C_ROWS, NODE_READSYNC, ...MODE_ROWS];
 /**
- * The RX workloads' rows: ALL_ROWS and the C reader that batches its reads through io_uring into
- * a registered buffer (tap_reader --loop=uring), faster than a read() per frame on the 2-vCPU
- * VM, so the RX limit is the best C program can do, not the simplest.
+ * The streaming workloads' rows (RX drain and flood, TX): ALL_ROWS and the C program that
+ * batches its TAP reads or writes through io_uring with registered buffers (tap_reader /
+ * tap_writer --loop=uring). On the 2-vCPU VMs it beats a system call per frame, by several
+ * times where system calls are dear (docs/tuning.md, "Writing the TAP"), so the limit is the
+ * best a C program can do, not the simplest.
  */
-export const RX_ROWS: Row[] = [...C_ROWS, cRow('uring'), NODE_READSYNC, ...MODE_ROWS];
+export const STREAM_ROWS: Row[] = [...C_ROWS, cRow('uring'), NODE_READSYNC, ...MODE_ROWS];
 /** hybrid with the IO token (docs/tuning.md): off by default until these rows say otherwise. */
 export const HYBRID_TOKEN: Row = tenderRow('hybrid', 'token', () => ['--io-token=on']);
 /**
@@ -36,6 +38,8 @@ export const HYBRID_TOKEN_5MS: Row = tenderRow('hybrid', 'token-5ms', () => ['--
 export const HYBRID_FIXED: Row = tenderRow('hybrid', 'fixed', () => ['--guest-spin-max-us=50', '--poll-idle-max-us=50']);
 /** hybrid reading its TAP with one read() per frame instead of through io_uring (--tap-reads): what the batched reads buy. */
 export const HYBRID_READ: Row = tenderRow('hybrid', 'read', () => ['--tap-reads=read']);
+/** hybrid writing its TAP with one write() per frame instead of through io_uring (--tap-writes): what the batched writes buy. */
+export const HYBRID_WRITE: Row = tenderRow('hybrid', 'write', () => ['--tap-writes=write']);
 /** What capture costs (docs/capture.md): hybrid writing every frame to a pcapng file. */
 export const HYBRID_PCAP: Row = tenderRow('hybrid', 'pcap', (ctx) => [`--pcap=${ctx.scratch('capture.pcapng')}`]);
 

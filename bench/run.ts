@@ -65,6 +65,8 @@ const plan = PLAN.filter((w) => !only || only.includes(w.id))
 if (!plan.length) (console.error('bench: --only and --rows leave nothing to run'), process.exit(EXIT_USAGE));
 
 const bin = buildLimitPrograms();
+// Measured before any row, on a quiet machine: what a read() or write() per frame pays (docs/tuning.md, "Writing the TAP").
+const syscallNs: number = JSON.parse(execFileSync(bin.syscall_cost, { encoding: 'utf8' })).syscall_ns;
 const ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
 const scratchDir = mkdtempSync(join(tmpdir(), 'shmt-bench-'));
 let scratchN = 0;
@@ -123,7 +125,7 @@ const workloads = plan.map((w) => summarize(w, samples.get(w.id)!));
 const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
 const kernel = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-const machine = `Machine: ${cpu}, ${cpus().length} cores, Linux ${kernel}, Node ${process.version}, shmtender ${pkg.version}, ${new Date().toISOString().slice(0, 16)}Z, ${Math.round((Date.now() - t0) / 1000)} s${argv.quick ? ' (--quick: small counts; not for quoting)' : ''}${argv.tender.length ? `; every tender row ran with ${argv.tender.join(' ')}` : ''}.`;
+const machine = `Machine: ${cpu}, ${cpus().length} cores, a system call ${syscallNs} ns, Linux ${kernel}, Node ${process.version}, shmtender ${pkg.version}, ${new Date().toISOString().slice(0, 16)}Z, ${Math.round((Date.now() - t0) / 1000)} s${argv.quick ? ' (--quick: small counts; not for quoting)' : ''}${argv.tender.length ? `; every tender row ran with ${argv.tender.join(' ')}` : ''}.`;
 const results: Results = {
   machine, runs, quick: argv.quick, sizes, command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
   workloads, targets: targets(workloads),

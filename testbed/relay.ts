@@ -72,6 +72,8 @@ export interface RelayOptions {
   omit?: number;
   /** Path of the built tap_relay (testbed/c/build.ts); needed for relay 'c'. */
   tapRelay?: string;
+  /** relay 'c': batch its reads and writes through io_uring (tap_relay --loop=uring). */
+  uring?: boolean;
   /** More tender options (e.g. --ring-slots=128). */
   tenderArgs?: string[];
   /**
@@ -121,7 +123,7 @@ export async function runRelay(topo: RelayTopology, o: RelayOptions): Promise<Re
   let relay: ChildProcess;
   if (o.relay === 'c') {
     if (!o.tapRelay) throw new Error('runRelay: the C relay needs tapRelay (testbed/c/build.ts)');
-    relay = topo.relay.spawn(...onCpus(o.cpus?.relay, o.tapRelay, ['--a=tap0', '--b=tap1', ...(o.offload ? ['--offload'] : [])]));
+    relay = topo.relay.spawn(...onCpus(o.cpus?.relay, o.tapRelay, ['--a=tap0', '--b=tap1', ...(o.offload ? ['--offload'] : []), ...(o.uring ? ['--loop=uring'] : [])]));
   } else {
     relay = startTender(topo.relay, [
       '--net:service=tap0', '--net:backend=tap1', ...modeArgs(o.relay), ...(o.offload ? ['--offload'] : []),

@@ -3,7 +3,7 @@
 // examples/firewall.js, each with and without virtio-net offloads (--offload: 64 KiB GSO
 // frames and checksum offload). Gbit/s is what iperf3's receiver got.
 import { relayTopology, runRelay, type RelayTopology } from '../../testbed/relay.js';
-import { MODES, tenderRow, HYBRID_FIXED, HYBRID_READ, HYBRID_TOKEN } from '../rows.js';
+import { MODES, tenderRow, HYBRID_FIXED, HYBRID_READ, HYBRID_WRITE, HYBRID_TOKEN } from '../rows.js';
 import type { Context, Row, Sample, Workload } from '../types.js';
 
 const OFFLOAD = '+offload';
@@ -16,20 +16,27 @@ const OFFLOAD = '+offload';
 const OMIT_S = 1;
 const offloaded = (row: Row) => row.id.endsWith(OFFLOAD);
 
-/** The C relay without and with offloads (the limit candidates), then every mode without and with. */
+const URING = '+uring';
+/**
+ * The C relay without and with offloads, each with a read()/write() per frame and batched
+ * through io_uring (the limit candidates), then every mode without and with.
+ */
 export const RELAY_ROWS: Row[] = [
   { id: 'c-relay', kind: 'c' },
   { id: `c-relay${OFFLOAD}`, kind: 'c' },
+  { id: `c-relay${URING}`, kind: 'c' },
+  { id: `c-relay${URING}${OFFLOAD}`, kind: 'c' },
   ...MODES.map((m) => tenderRow(m)),
   ...MODES.map((m) => tenderRow(m, 'offload', () => ['--offload'])),
   HYBRID_FIXED,
   HYBRID_READ,
+  HYBRID_WRITE,
   HYBRID_TOKEN,
   tenderRow('hybrid', `token${OFFLOAD}`, () => ['--io-token=on', '--offload']),
 ];
 
 /** relay-pinned's rows: the C relay and the baseline against hybrid, each with and without offloads. */
-export const PINNED_RELAY_ROWS: Row[] = RELAY_ROWS.filter((r) => ['c-relay', 'baseline', 'hybrid'].includes(r.id.replace(OFFLOAD, '')));
+export const PINNED_RELAY_ROWS: Row[] = RELAY_ROWS.filter((r) => ['c-relay', 'c-relay+uring', 'baseline', 'hybrid'].includes(r.id.replace(OFFLOAD, '')));
 
 /**
  * `cpus`: the relay on one core and iperf3 on the other (testbed/relay.ts), the same for
@@ -58,7 +65,7 @@ export function relay(o: { id: string; title: string; short: string; streams: nu
       const seconds = ctx.quick ? 1 : 4;
       const r = await runRelay(topo!, {
         relay: row.kind === 'c' ? 'c' : row.mode!, offload: offloaded(row), streams: o.streams, seconds, omit: ctx.quick ? 0 : OMIT_S,
-        tapRelay: ctx.bin.tap_relay, tenderArgs: ctx.tenderExtra, cpus: o.cpus,
+        tapRelay: ctx.bin.tap_relay, uring: row.id.includes(URING), tenderArgs: ctx.tenderExtra, cpus: o.cpus,
       });
       return {
         value: r.gbps, frames: r.frames, cpuS: r.cpuSeconds,

@@ -8,7 +8,7 @@ import { ROOT } from '../netns.js';
 export const BIN = join(ROOT, 'testbed', 'bin');
 
 /** Libraries a program links beyond libc (the README's set-up installs them). */
-const LIBS: Record<string, string[]> = { tap_reader: ['-luring'], no_uring: ['-lseccomp'] };
+const LIBS: Record<string, string[]> = { tap_reader: ['-luring'], tap_writer: ['-luring'], tap_relay: ['-luring'], no_uring: ['-lseccomp'] };
 
 export function buildLimitPrograms(): Record<string, string> {
   const src = join(ROOT, 'testbed', 'c');

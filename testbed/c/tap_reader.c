@@ -135,6 +135,7 @@ int main(int argc, char **argv) {
     if (frames++ == 0) first = last;
     bytes += n;
   }
+  if (uring) io_uring_unregister_files(&u.ring); /* the TAP free at exit, as tap_writer's */
   double span = last - first;
   printf("{\"loop\":\"%s\",\"frames\":%ld,\"bytes\":%ld,\"seconds\":%.6f,\"fps\":%.0f,\"cpu_s\":%.6f,\"work\":%u}\n",
          uring ? "uring" : LOOP_NAMES[l], frames, bytes, span, span > 0 ? frames / span : 0, cpu_s(), (sum ^ calibrated) & 1);
