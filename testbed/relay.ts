@@ -135,7 +135,8 @@ export async function runRelay(topo: RelayTopology, o: RelayOptions): Promise<Re
   const serverDone = collect(server, (o.seconds + 60) * 1000);
   try {
     await Promise.all([
-      o.relay === 'c' ? new Promise<void>((r) => relay.stdout!.once('data', () => r())) : waitForLine(relay, /firewall: service <-> backend/),
+      // A relay that exits first (a TAP still busy, say) is an error, not a wait with no end.
+      waitForLine(relay, o.relay === 'c' ? /"ready":true/ : /firewall: service <-> backend/),
       listening(topo.server, IPERF_PORT, 10_000),
     ]);
     const client = await collect(topo.client.spawn(...onCpus(o.cpus?.traffic, 'iperf3', ['-c', SERVER_IP, '-p', String(IPERF_PORT), '-P', String(o.streams), '-t', String(o.seconds), '-O', String(o.omit ?? 0), '-J'])), (o.seconds + 30) * 1000);
