@@ -45,9 +45,15 @@ function view(w: WorkloadResult, k: Criterion): WorkloadResult {
   return { ...w, cells, metric: { label: k.unit, better: k.lowerIsBetter ? 'lower' : 'higher' } };
 }
 
-/** The best C row, among those of the criterion's variant (no '+' for suffix '', ending in it otherwise). */
+/**
+ * The best C row, among those of the criterion's variant (no '+' for suffix '', ending in it
+ * otherwise); '+uring' is how a C row runs (c-relay+uring), not a variant.
+ */
 const bestC = (w: WorkloadResult, k: Criterion) => {
-  const ofVariant = (id: string) => k.suffix === undefined || (k.suffix === '' ? !id.includes('+') : id.endsWith(k.suffix));
+  const ofVariant = (raw: string) => {
+    const id = raw.replace('+uring', '');
+    return k.suffix === undefined || (k.suffix === '' ? !id.includes('+') : id.endsWith(k.suffix));
+  };
   return bestOf(w, w.rows.filter((r) => r.kind === 'c' && ofVariant(r.id)).map((r) => r.id));
 };
 
