@@ -106,6 +106,29 @@ static Napi::Value ReadBurst(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
+bool ParseWriteBurst(const Napi::CallbackInfo& info, WriteBurstArgs& w) {
+  Napi::Env env = info.Env();
+  w.region = ArgRegion(info, 0);
+  if (w.region == nullptr || !ArgFd(info, 1, w.fd) || !ArgInt(info, 4, w.count)) return false;
+  void* offsData;
+  void* lensData;
+  size_t offsLen, lensLen;
+  if (!TypedArg(info, 2, napi_uint32_array, &offsData, &offsLen) || !TypedArg(info, 3, napi_uint32_array, &lensData, &lensLen)) return false;
+  if (w.count < 0 || static_cast<uint64_t>(w.count) > lensLen || static_cast<uint64_t>(w.count) > offsLen) {
+    Napi::RangeError::New(env, "count outside the offsets/lens arrays").ThrowAsJavaScriptException();
+    return false;
+  }
+  w.offs = static_cast<const uint32_t*>(offsData);
+  w.lens = static_cast<uint32_t*>(lensData);
+  for (int64_t i = 0; i < w.count; i++) {
+    if (static_cast<uint64_t>(w.offs[i]) + w.lens[i] > w.region->length) {
+      Napi::RangeError::New(env, "burst lies outside the shared region").ThrowAsJavaScriptException();
+      return false;
+    }
+  }
+  return true;
+}
+
 // writeBurst(region, fd, offsets: Uint32Array, lens: Uint32Array, count) -> frames consumed
 // One write() per frame, of lens[i] bytes at offsets[i], each checked to lie inside the region
 // before any is written (a frame may be anywhere: in another ring's slot when the guest
@@ -114,30 +137,14 @@ static Napi::Value ReadBurst(const Napi::CallbackInfo& info) {
 // lens[i] set to 0 so the caller counts it as dropped instead of retrying it forever.
 static Napi::Value WriteBurst(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Region* r = ArgRegion(info, 0);
-  int fd;
-  int64_t count;
-  if (r == nullptr || !ArgFd(info, 1, fd) || !ArgInt(info, 4, count)) return env.Undefined();
-  void* offsData;
-  void* lensData;
-  size_t offsLen, lensLen;
-  if (!TypedArg(info, 2, napi_uint32_array, &offsData, &offsLen) || !TypedArg(info, 3, napi_uint32_array, &lensData, &lensLen))
-    return env.Undefined();
-  if (count < 0 || static_cast<uint64_t>(count) > lensLen || static_cast<uint64_t>(count) > offsLen) {
-    Napi::RangeError::New(env, "count outside the offsets/lens arrays").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  const uint32_t* offs = static_cast<const uint32_t*>(offsData);
-  uint32_t* lens = static_cast<uint32_t*>(lensData);
-  for (int64_t i = 0; i < count; i++) {
-    if (static_cast<uint64_t>(offs[i]) + lens[i] > r->length) {
-      Napi::RangeError::New(env, "burst lies outside the shared region").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-  }
+  WriteBurstArgs w;
+  if (!ParseWriteBurst(info, w)) return env.Undefined();
+  const int fd = w.fd;
+  const int64_t count = w.count;
+  uint32_t* lens = w.lens;
   int64_t n = 0;
   while (n < count) {
-    ssize_t put = RawWrite(fd, r->base + offs[n], static_cast<size_t>(lens[n]));
+    ssize_t put = RawWrite(fd, w.at(n), static_cast<size_t>(lens[n]));
     if (put < 0) {
       int err = errno;
       if (err == EINTR) continue;

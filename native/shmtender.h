@@ -62,6 +62,19 @@ struct Burst {
 };
 bool ParseBurst(const Napi::CallbackInfo& info, Burst& b, int64_t& span);
 
+// A write burst's arguments: (region, fd, offsets: Uint32Array, lens: Uint32Array, count).
+// Frame i is lens[i] bytes at offsets[i], anywhere in the region (a forwarded frame lies in an
+// RX slot). ParseWriteBurst checks every frame before any is written.
+struct WriteBurstArgs {
+  Region* region;
+  int fd;
+  const uint32_t* offs;
+  uint32_t* lens;
+  int64_t count;
+  uint8_t* at(int64_t i) const { return region->base + offs[i]; }
+};
+bool ParseWriteBurst(const Napi::CallbackInfo& info, WriteBurstArgs& w);
+
 // The io_uring instances the IO thread reads and writes its TAPs through (uring_rx.cc): the process
 // filter lets io_uring_enter through on these fds only (seccomp.cc).
 std::vector<int> UringFds();

@@ -135,6 +135,28 @@ static Napi::Value UringRxOpen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(id));
 }
 
+// Submits the `want` entries prepared (user_data 0..want-1) and waits for all of them; res[i]
+// is entry i's result. Fewer taken than prepared (the kernel refused one): what was taken is
+// reaped and it throws, as waiting for the rest would wait forever. False once it has thrown.
+static bool SubmitAndReap(const Napi::Env& env, UringRx* u, unsigned want, int32_t* res, const char* what) {
+  int rc;
+  do rc = io_uring_submit_and_wait(&u->ring, want);
+  while (rc == -EINTR);
+  if (rc < 0) return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc)), false;
+  unsigned taken = static_cast<unsigned>(rc);
+  std::fill(res, res + want, -EAGAIN);
+  for (unsigned i = 0; i < std::min(taken, want); i++) {
+    struct io_uring_cqe* cqe;
+    do rc = io_uring_wait_cqe(&u->ring, &cqe);
+    while (rc == -EINTR);
+    if (rc < 0) return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc)), false;
+    if (cqe->user_data < want) res[cqe->user_data] = cqe->res;
+    io_uring_cqe_seen(&u->ring, cqe);
+  }
+  if (taken < want) return ThrowErrno(env, EIO, "io_uring: " + std::to_string(want - taken) + " of " + std::to_string(want) + " " + what + " not taken"), false;
+  return true;
+}
+
 // uringReadBurst(region, id, firstOffset, stride, capacity, count, lens) -> frames read.
 // What readBurst does, with the reads batched: each batch's reads are non-blocking
 // (RWF_NOWAIT: one that finds no frame completes with EAGAIN instead of waiting), a frame
@@ -164,23 +186,7 @@ static Napi::Value UringReadBurst(const Napi::CallbackInfo& info) {
       sqe->rw_flags = RWF_NOWAIT;
       sqe->user_data = i;
     }
-    int rc;
-    do rc = io_uring_submit_and_wait(&u->ring, want);
-    while (rc == -EINTR);
-    if (rc < 0) return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc));
-    // Fewer taken than prepared (the kernel refused one): reap what was, and say so; waiting
-    // for the rest would wait forever.
-    unsigned taken = static_cast<unsigned>(rc);
-    std::fill(res, res + want, -EAGAIN);
-    for (unsigned i = 0; i < std::min(taken, want); i++) {
-      struct io_uring_cqe* cqe;
-      do rc = io_uring_wait_cqe(&u->ring, &cqe);
-      while (rc == -EINTR);
-      if (rc < 0) return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc));
-      if (cqe->user_data < want) res[cqe->user_data] = cqe->res;
-      io_uring_cqe_seen(&u->ring, cqe);
-    }
-    if (taken < want) return ThrowErrno(env, EIO, "io_uring: " + std::to_string(want - taken) + " of " + std::to_string(want) + " reads not taken");
+    if (!SubmitAndReap(env, u, want, res, "reads")) return env.Undefined();
     unsigned got = 0;
     int hard = 0;
     for (unsigned i = 0; i < want; i++) {
@@ -213,28 +219,12 @@ static Napi::Value UringReadBurst(const Napi::CallbackInfo& info) {
 // another); a dead TAP is thrown if nothing went before it.
 static Napi::Value UringWriteBurst(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Region* r = ArgRegion(info, 0);
-  int64_t id, count;
-  if (r == nullptr || !ArgInt(info, 1, id) || !ArgInt(info, 4, count)) return env.Undefined();
-  void* offsData;
-  void* lensData;
-  size_t offsLen, lensLen;
-  if (!TypedArg(info, 2, napi_uint32_array, &offsData, &offsLen) || !TypedArg(info, 3, napi_uint32_array, &lensData, &lensLen))
-    return env.Undefined();
-  if (count < 0 || static_cast<uint64_t>(count) > lensLen || static_cast<uint64_t>(count) > offsLen) {
-    Napi::RangeError::New(env, "count outside the offsets/lens arrays").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  UringRx* u = Lookup(env, id);
+  WriteBurstArgs w;
+  if (!ParseWriteBurst(info, w)) return env.Undefined();
+  UringRx* u = Lookup(env, w.fd);
   if (u == nullptr) return env.Undefined();
-  const uint32_t* offs = static_cast<const uint32_t*>(offsData);
-  uint32_t* lens = static_cast<uint32_t*>(lensData);
-  for (int64_t i = 0; i < count; i++) {
-    if (static_cast<uint64_t>(offs[i]) + lens[i] > r->length) {
-      Napi::RangeError::New(env, "burst lies outside the shared region").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-  }
+  const int64_t count = w.count;
+  uint32_t* lens = w.lens;
   int64_t n = 0;
   int32_t res[kDepth];
   while (n < count) {
@@ -242,26 +232,12 @@ static Napi::Value UringWriteBurst(const Napi::CallbackInfo& info) {
     for (unsigned i = 0; i < want; i++) {
       struct io_uring_sqe* sqe = io_uring_get_sqe(&u->ring);
       if (sqe == nullptr) return ThrowErrno(env, EBUSY, "io_uring: no free submission entry");
-      io_uring_prep_write(sqe, 0, r->base + offs[n + i], lens[n + i], 0);
+      io_uring_prep_write(sqe, 0, w.at(n + i), lens[n + i], 0);
       sqe->flags |= IOSQE_FIXED_FILE;
       sqe->rw_flags = RWF_NOWAIT;
       sqe->user_data = i;
     }
-    int rc;
-    do rc = io_uring_submit_and_wait(&u->ring, want);
-    while (rc == -EINTR);
-    if (rc < 0) return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc));
-    unsigned taken = static_cast<unsigned>(rc);
-    std::fill(res, res + want, -EAGAIN);
-    for (unsigned i = 0; i < std::min(taken, want); i++) {
-      struct io_uring_cqe* cqe;
-      do rc = io_uring_wait_cqe(&u->ring, &cqe);
-      while (rc == -EINTR);
-      if (rc < 0) return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc));
-      if (cqe->user_data < want) res[cqe->user_data] = cqe->res;
-      io_uring_cqe_seen(&u->ring, cqe);
-    }
-    if (taken < want) return ThrowErrno(env, EIO, "io_uring: " + std::to_string(want - taken) + " of " + std::to_string(want) + " writes not taken");
+    if (!SubmitAndReap(env, u, want, res, "writes")) return env.Undefined();
     // The last write of the batch that went out: a frame kept back must come after it.
     int last = -1;
     for (unsigned i = 0; i < want; i++) if (res[i] >= 0) last = static_cast<int>(i);
