@@ -12,17 +12,20 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
   let zero = -1;
   let devnull = -1;
   let zeroNonBlocking = -1;
+  let nullNonBlocking = -1;
   beforeAll(() => {
     region = addon.regionOpen(u8);
     zero = openSync('/dev/zero', 'r');
     zeroNonBlocking = openSync('/dev/zero', constants.O_RDONLY | constants.O_NONBLOCK);
     devnull = openSync('/dev/null', 'w');
+    nullNonBlocking = openSync('/dev/null', constants.O_WRONLY | constants.O_NONBLOCK);
   });
   afterAll(() => {
     addon.regionClose(region);
     closeSync(zero);
     closeSync(zeroNonBlocking);
     closeSync(devnull);
+    closeSync(nullNonBlocking);
   });
 
   it('readBurst fills count buffers of capacity bytes at first + i*stride, and nothing else', () => {
@@ -80,6 +83,28 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
       addon.uringRxClose(ring);
     }
     expect(() => addon.uringReadBurst(region, ring, 1024, 256, 100, 1, new Uint32Array(1))).toThrow(/no such io_uring/);
+  });
+
+  it('uringWriteBurst writes as writeBurst does, through the ring, more than one batch per call, and nothing outside the region', (ctx) => {
+    let ring: number;
+    try {
+      ring = addon.uringRxOpen(region, nullNonBlocking, 1024, 2048);
+    } catch (err) {
+      if (['ENOSYS', 'EPERM'].includes(errnoCode(err) ?? '')) return ctx.skip(`io_uring unavailable here: ${(err as Error).message}`);
+      throw err;
+    }
+    try {
+      const lens = Uint32Array.from([60, 64, 14]);
+      expect(addon.uringWriteBurst(region, ring, Uint32Array.from([0, 3000, 64]), lens, 3)).toBe(3);
+      expect(Array.from(lens)).toEqual([60, 64, 14]); // none refused
+      const many = new Uint32Array(200).fill(60);
+      expect(addon.uringWriteBurst(region, ring, new Uint32Array(200).map((_, i) => i * 16), many, 200)).toBe(200); // 64 per io_uring_enter
+      expect(() => addon.uringWriteBurst(region, ring, Uint32Array.from([4096 - 10]), Uint32Array.from([60]), 1)).toThrow(/outside the shared region/);
+      expect(() => addon.uringWriteBurst(region, ring, Uint32Array.from([0]), Uint32Array.from([60]), 2)).toThrow(/count outside/);
+    } finally {
+      addon.uringRxClose(ring);
+    }
+    expect(() => addon.uringWriteBurst(region, ring, Uint32Array.from([0]), Uint32Array.from([60]), 1)).toThrow(/no such io_uring/);
   });
 
   it('writeBurst writes each frame from its own offset (slots, or an RX slot a TX slot names)', () => {
