@@ -2,7 +2,7 @@
 // here is that no offset or length, however wrong, makes native code touch memory outside
 // the region it was pointed at (lens come from guest-written slots).
 import { closeSync, constants, openSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { addon, errnoCode } from '../native/index.js';
 
 describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => {
@@ -49,16 +49,22 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
     expect(() => addon.readBurst(region, zero, 0, 64, 64, 5, lens)).toThrow(RangeError); // lens shorter than count
   });
 
-  it('uringReadBurst reads as readBurst does, into the slots its ring registered, and only there', (ctx) => {
-    // Where io_uring is disabled (sysctl kernel.io_uring_disabled, a container's seccomp
-    // profile) the tender falls back to read(); this test then has nothing to test.
-    let ring: number;
+  /**
+   * A ring on fd with the slots at [1024, 3072). Where io_uring is disabled (sysctl
+   * kernel.io_uring_disabled, a container's seccomp profile) the tender falls back to
+   * read()/write(), and a test of the ring has nothing to test: it is skipped, saying why.
+   */
+  function openRing(ctx: TestContext, fd: number): number {
     try {
-      ring = addon.uringRxOpen(region, zeroNonBlocking, 1024, 2048);
+      return addon.uringRxOpen(region, fd, 1024, 2048);
     } catch (err) {
-      if (['ENOSYS', 'EPERM'].includes(errnoCode(err) ?? '')) return ctx.skip(`io_uring unavailable here: ${(err as Error).message}`);
+      if (['ENOSYS', 'EPERM'].includes(errnoCode(err) ?? '')) ctx.skip(`io_uring unavailable here: ${(err as Error).message}`);
       throw err;
     }
+  }
+
+  it('uringReadBurst reads as readBurst does, into the slots its ring registered, and only there', (ctx) => {
+    const ring = openRing(ctx, zeroNonBlocking);
     expect(() => addon.uringRxOpen(region, zero, 1024, 2048)).toThrow(/must be non-blocking/); // a read could wait in the kernel
     try {
       u8.fill(0xaa);
@@ -86,13 +92,7 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
   });
 
   it('uringWriteBurst writes as writeBurst does, through the ring, more than one batch per call, and nothing outside the region', (ctx) => {
-    let ring: number;
-    try {
-      ring = addon.uringRxOpen(region, nullNonBlocking, 1024, 2048);
-    } catch (err) {
-      if (['ENOSYS', 'EPERM'].includes(errnoCode(err) ?? '')) return ctx.skip(`io_uring unavailable here: ${(err as Error).message}`);
-      throw err;
-    }
+    const ring = openRing(ctx, nullNonBlocking);
     try {
       const lens = Uint32Array.from([60, 64, 14]);
       expect(addon.uringWriteBurst(region, ring, Uint32Array.from([0, 3000, 64]), lens, 3)).toBe(3);
