@@ -28,6 +28,12 @@ export const STREAM_ROWS: Row[] = [...C_ROWS, cRow('uring'), NODE_READSYNC, ...M
 /** hybrid with the IO token (docs/tuning.md): off by default until these rows say otherwise. */
 export const HYBRID_TOKEN: Row = tenderRow('hybrid', 'token', () => ['--io-token=on']);
 /**
+ * The token with one poller (--io-token=solo): the backed-off IO thread never polls beside the
+ * guest that holds it. Where system calls are dear it serves round trips faster than two
+ * pollers (docs/tuning.md, the IO token).
+ */
+export const HYBRID_TOKEN_SOLO: Row = tenderRow('hybrid', 'token-solo', () => ['--io-token=solo']);
+/**
  * The token with the guest's spin window allowed to grow to 5 ms instead of 500 µs: the one
  * spinning thread then outlasts the stalls that otherwise send it to sleep, where waking its idle
  * vCPU takes up to milliseconds (docs/tuning.md). Latency for CPU: a peer that sends more often

@@ -28,6 +28,11 @@ export interface TenderOptions {
   guestSpinMaxUs: number;
   /** hybrid only: the IO token (guest-api/notify.ts); false in every other mode. */
   ioToken: boolean;
+  /**
+   * With the token (--io-token=solo): the backed-off IO thread never polls beside the guest
+   * that holds it, so one thread polls, as a C busy loop does (docs/tuning.md, the IO token).
+   */
+  tokenSolo: boolean;
   /** How the IO thread reads its TAPs: through io_uring where the kernel allows it (auto), always, or read() per frame. */
   tapReads: TapReads;
   /** How the IO thread writes its TAPs: through io_uring where the kernel allows it (auto), always, or write() per frame. */
@@ -132,7 +137,7 @@ export function buildParser(argv: string[]) {
     .option('poll-idle-max-us', { type: 'number', describe: 'hybrid: the idle poll grows toward this while frames or kicks come within it, and drops back when they do not (default 500)' })
     .option('guest-spin-us', { type: 'number', describe: 'how long the guest spins before it sleeps in yield_until (default: poll 50, event 0, hybrid 50)' })
     .option('guest-spin-max-us', { type: 'number', describe: 'the guest spin grows toward this while wake-ups come within it, and drops back when one does not (default: hybrid 500; others: fixed at --guest-spin-us)' })
-    .option('io-token', { type: 'string', choices: ['on', 'off'], describe: `hybrid: a guest about to wait moves its own frames, holding the IO token, while the IO thread backs off (default ${DEFAULTS.ioToken ? 'on' : 'off'})` })
+    .option('io-token', { type: 'string', choices: ['on', 'solo', 'off'], describe: `hybrid: a guest about to wait moves its own frames, holding the IO token, while the IO thread backs off; solo: and never polls beside it (default ${DEFAULTS.ioToken ? 'on' : 'off'})` })
     .option('tap-reads', { type: 'string', choices: ['auto', 'uring', 'read'], default: DEFAULTS.tapReads, describe: 'shm modes: the IO thread reads the TAP in batches through io_uring (uring; auto: where the kernel allows it) or with one read() per frame' })
     .option('tap-writes', { type: 'string', choices: ['auto', 'uring', 'write'], default: DEFAULTS.tapWrites, describe: 'shm modes: the IO thread writes the TAP in batches through io_uring (uring; auto: where the kernel allows it) or with one write() per frame' })
     .option('suppress', { type: 'boolean', default: true, describe: 'notification suppression (--no-suppress: kick on every write/flush)' })
@@ -219,9 +224,9 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     if (a['stats-json'] === undefined) throw new UsageError('--stats-interval needs --stats-json=FILE (the lines go there)');
     if (!(interval >= 0.1 && interval <= 86400)) throw new UsageError(`--stats-interval must be from 0.1 to 86400 seconds (got ${interval})`);
   }
-  const ioTokenArg = a['io-token'] as 'on' | 'off' | undefined;
+  const ioTokenArg = a['io-token'] as 'on' | 'solo' | 'off' | undefined;
   if (ioTokenArg !== undefined && mode !== 'hybrid') throw new UsageError('--io-token applies to --shm=hybrid only');
-  if (ioTokenArg === 'on' && pcap.length > 0) throw new UsageError('--io-token=on and --pcap cannot be combined (the capture has one writer, the IO thread)');
+  if (ioTokenArg !== undefined && ioTokenArg !== 'off' && pcap.length > 0) throw new UsageError(`--io-token=${ioTokenArg} and --pcap cannot be combined (the capture has one writer, the IO thread)`);
   const pollIdleUs = intIn('poll-idle-us', a['poll-idle-us'] as number, 0, 10_000_000);
   const idleMaxArg = a['poll-idle-max-us'] as number | undefined;
   const pollIdleMaxUs = idleMaxArg === undefined ? Math.max(pollIdleUs, DEFAULTS.pollIdleMaxUs) : intIn('poll-idle-max-us', idleMaxArg, 0, 10_000_000);
@@ -243,7 +248,8 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     pollIdleMaxUs,
     guestSpinUs,
     guestSpinMaxUs,
-    ioToken: mode === 'hybrid' && (ioTokenArg === undefined ? DEFAULTS.ioToken : ioTokenArg === 'on'),
+    ioToken: mode === 'hybrid' && (ioTokenArg === undefined ? DEFAULTS.ioToken : ioTokenArg !== 'off'),
+    tokenSolo: mode === 'hybrid' && ioTokenArg === 'solo',
     tapReads: a['tap-reads'] as TapReads,
     tapWrites: a['tap-writes'] as TapWrites,
     suppress: a.suppress as boolean,

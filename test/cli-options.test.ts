@@ -102,5 +102,14 @@ describe('capture and stats stream options', () => {
     await refuses(['--net=tap0', '--stats-interval=1', 'a.js'], /--stats-interval needs --stats-json/);
     await refuses(['--net=tap0', '--stats-json=s', '--stats-interval=0', 'a.js'], /--stats-interval must be from 0.1/);
     await refuses(['--net=tap0', '--pcap=x', '--stats-json=./x', 'a.js'], /x is named by two output options/);
+    await refuses(['--net=tap0', '--shm=hybrid', '--io-token=solo', '--pcap=x', 'a.js'], /^--io-token=solo and --pcap cannot be combined/);
+    await refuses(['--net=tap0', '--shm=poll', '--io-token=solo', 'a.js'], /^--io-token applies to --shm=hybrid only$/);
+  });
+
+  it('--io-token: off by default; on and solo both hand out the token, solo alone keeps the IO thread from polling beside the guest', async () => {
+    expect(await parseArgs(['--shm=hybrid', 'a.js'])).toMatchObject({ ioToken: false, tokenSolo: false });
+    expect(await parseArgs(['--shm=hybrid', '--io-token=on', 'a.js'])).toMatchObject({ ioToken: true, tokenSolo: false });
+    expect(await parseArgs(['--shm=hybrid', '--io-token=solo', 'a.js'])).toMatchObject({ ioToken: true, tokenSolo: true });
+    expect(await parseArgs(['--shm=hybrid', '--io-token=off', 'a.js'])).toMatchObject({ ioToken: false, tokenSolo: false });
   });
 });

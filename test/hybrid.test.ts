@@ -63,7 +63,7 @@ describe.skipIf(skipReal())('hybrid mode and suppression', () => {
     });
   }
 
-  for (const token of ['off', 'on']) {
+  for (const token of ['off', 'on', 'solo']) {
     it(`hybrid (--io-token=${token}): after 1 s of 10k echo/s has grown the spin windows, 2 s idle cost under 2% of a core, and no echo was lost`, async () => {
       const stats = statsPath();
       const t0 = Date.now(); // the lines' duration_s count from a little after this

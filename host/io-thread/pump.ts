@@ -43,6 +43,8 @@ export interface IoConfig {
   drainTimeoutMs: number;
   /** hybrid only: share the ring work with the guest through the IO token (notify.ts). */
   ioToken?: boolean;
+  /** With the token: never poll beside the guest that holds it (--io-token=solo); backOff says why. */
+  tokenSolo?: boolean;
   tapReads: TapReads;
   tapWrites: TapWrites;
   /** --pcap: where to record the frames of the NICs it names. */
@@ -212,10 +214,14 @@ export class Pump {
    * the kicks and the control only, BACKOFF_NS at a time (PARK_NS while it sleeps on its TAPs),
    * for as long as the guest keeps taking the token; return to take over when it hands the token
    * back, waits on the doorbell, has not taken it for a whole period, or cannot keep up alone.
+   * With tokenSolo it never polls: where a look at the TAP and a yield each cost a system call
+   * of ~1 µs and the scheduler packs runnable threads onto one vCPU, a second poller beside the
+   * guest delays each round trip more than it saves (docs/tuning.md, the IO token).
    */
   private backOff(): void {
     const needed = () => Atomics.load(this.ctl, CTL.stop) !== 0 || this.notify.tokenFreeAndNeeded(this.txWaitingFn);
-    if (this.pollForHandBack(needed)) return;
+    const solo = this.cfg.tokenSolo ?? false;
+    if (solo ? needed() : this.pollForHandBack(needed)) return;
     let seen = this.notify.guestTakes();
     let seenFrames = this.notify.guestRxFrames();
     for (;;) {
@@ -249,7 +255,7 @@ export class Pump {
       const roundTrips = ((frames - seenFrames) | 0) < 2 * ((takes - seen) | 0);
       seen = takes;
       seenFrames = frames;
-      if (roundTrips && !this.notify.guestOnDevice() && this.pollForHandBack(needed)) return;
+      if (roundTrips && !solo && !this.notify.guestOnDevice() && this.pollForHandBack(needed)) return;
     }
   }
 
