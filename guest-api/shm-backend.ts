@@ -45,6 +45,8 @@ export interface TokenService {
   tapReadable(): boolean;
   /** Blocks until a TAP has a frame or timeoutNs passes (the tender's stop also ends it). */
   sleepOnDevice(timeoutNs: number): void;
+  /** At exit: lets go of its io_uring rings (each keeps its TAP registered until then). */
+  releaseRings(): void;
 }
 
 const EMPTY = Object.freeze(emptyVnet());
@@ -425,5 +427,8 @@ export class ShmBackend implements NetBackend {
 
   close(): void {
     for (let h = 0; h < this.tx.length; h++) this.flush(h);
+    // Now, not when the thread is torn down: a TAP its ring still holds cannot be attached again
+    // until the kernel has let go of the ring, and the next tender on it would find it busy.
+    this.svc?.releaseRings();
   }
 }

@@ -32,6 +32,8 @@ export interface GuestNicConfig {
   offloads: number;
   fd: number; // baseline, and hybrid with the IO token: the TAP; otherwise -1
   kickFd: number; // shm modes: the kick eventfd; baseline: -1
+  /** With the IO token: whether the IO thread reads / writes this TAP through io_uring (the guest then does too). */
+  uring: { reads: boolean; writes: boolean };
 }
 
 export interface GuestConfig {
@@ -68,8 +70,19 @@ const post = (m: GuestMessage) => parentPort!.postMessage(m);
 // No region: the baseline, or a guest with no NIC in any mode (nothing to put in rings).
 // With the IO token the guest's backend is handed the IO thread's burst code over its own TAP
 // fds, in a closure the app cannot reach (as kickFn); the frames it moves count in its stats.
-const backend: NetBackend =
-  cfg.region === null
+const backend: NetBackend = makeBackend();
+
+function makeBackend(): NetBackend {
+  let service: GuestRingService | null = null;
+  if (cfg.ioToken && cfg.region !== null) {
+    try {
+      service = new GuestRingService(cfg.region, cfg.nics, stats, cfg.pollBudget, cfg.wakeFd);
+    } catch (err) {
+      post({ type: 'device-fault', message: (err as Error).message });
+      process.exit(1);
+    }
+  }
+  return cfg.region === null
     ? new BaselineDevice(cfg.nics.map((n) => ({ iface: n.iface, fd: n.fd, maxFrame: n.maxFrame, mtuFrame: n.mtuFrame, vnetHdrBytes: n.vnetHdrBytes })), stats, cfg.wakeFd, cfg.capture)
     : new ShmBackend({
         region: cfg.region,
@@ -80,9 +93,10 @@ const backend: NetBackend =
         kickFn: (fd) => addon.eventfdWrite(fd),
         relax: () => addon.yieldCpu(),
         nowNs: monotonicNs,
-        service: cfg.ioToken ? new GuestRingService(cfg.region, cfg.nics, stats, cfg.pollBudget, cfg.wakeFd) : null,
+        service,
         countHandoffs: (n) => (stats[COUNTER.token_handoffs] += n),
       });
+}
 
 const nics: NetInfo[] = cfg.nics.map((n, handle) => ({
   handle, name: n.name, mac: Uint8Array.from(n.mac), mtu: n.mtu, maxFrame: n.maxFrame, offloads: n.offloads, vnet: n.vnetHdrBytes > 0,

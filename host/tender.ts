@@ -26,7 +26,7 @@ import { buildReport, formatSummary } from './report.js';
 import { lockDown, prepareForLock, SANDBOX_OFF_WARNING } from './sandbox.js';
 import { MemoryWatch } from './memory-watch.js';
 import { threadpoolSize } from './threadpool.js';
-import { createStats, COUNTER, section, totals, type StatsBuffers } from './stats.js';
+import { createStats, COUNTER, nicCounters, section, totals, type StatsBuffers } from './stats.js';
 import { URING_REFUSED } from './io-thread/service.js';
 
 interface AttachedNic extends NicOption {
@@ -204,6 +204,7 @@ function startCapture(opts: TenderOptions, outs: OutFile[], nics: AttachedNic[])
 function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayout | null, region: SharedArrayBuffer | null,
   stats: StatsBuffers, wakeFd: number, kickFds: number[], capture: CaptureTap | null, go: SharedArrayBuffer): Worker {
   const shm = region !== null;
+  const ioStats = section(stats.io); // the IO thread has started: what its rings are is set
   const config: GuestConfig = {
     mode: opts.mode,
     kick: kickPolicyFor(opts.mode, opts.suppress),
@@ -219,6 +220,7 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
       name: n.name, iface: n.iface, mac: Array.from(n.mac), mtu: opts.mtu, maxFrame: layout!.nics[i].maxFrame,
       mtuFrame: layout!.nics[i].mtuFrame, vnetHdrBytes: layout!.nics[i].vnetHdrBytes, offloads: n.offloads,
       fd: shm && !opts.ioToken ? -1 : n.fd, kickFd: shm ? kickFds[i] : -1,
+      uring: { reads: ioStats[nicCounters(i).tap_uring] > 0, writes: ioStats[nicCounters(i).tap_uring_tx] > 0 },
     })),
     app: opts.app,
     args: opts.appArgs,

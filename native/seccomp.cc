@@ -10,7 +10,8 @@
 //      threadpool): no read or write on the process's pipes (libuv's signal pipes carry raw
 //      pointers: bytes written there would be dereferenced), no close, no epoll_ctl on
 //      another thread's loop, no changing an fd's flags, no pwritev2 (so protectedWrite
-//      fails there); and every signal blocked, so libuv's signal handler never runs on these
+//      fails there), no io_uring but on the rings the thread opened itself (the guest's
+//      thread with the IO token; never the IO thread's); and every signal blocked, so libuv's signal handler never runs on these
 //      threads and needs none of that from them.
 //
 // solo5's tenders/hvt/hvt_seccomp_linux.c is the model (allow-list, TSYNC); unlike hvt we
@@ -225,9 +226,24 @@ static bool ListPipes(std::string& why) {
   return true;
 }
 
+// Denies sc unless its first argument is one of `allowed` (none: always), in rules a filter can
+// hold: below the lowest, above the highest, and each fd in between that is not one of them.
+static int DenyFdsBut(scmp_filter_ctx ctx, uint32_t deny, int sc, std::vector<int> allowed) {
+  if (allowed.empty()) return seccomp_rule_add(ctx, deny, sc, 0);
+  std::sort(allowed.begin(), allowed.end());
+  int lo = allowed.front(), hi = allowed.back();
+  if (hi - lo > 1024) return -E2BIG;
+  int rc = seccomp_rule_add(ctx, deny, sc, 1, SCMP_A0_32(SCMP_CMP_LT, static_cast<uint32_t>(lo)));
+  if (rc == 0) rc = seccomp_rule_add(ctx, deny, sc, 1, SCMP_A0_32(SCMP_CMP_GT, static_cast<uint32_t>(hi)));
+  for (int fd = lo + 1; fd < hi && rc == 0; fd++)
+    if (!std::binary_search(allowed.begin(), allowed.end(), fd))
+      rc = seccomp_rule_add(ctx, deny, sc, 1, SCMP_A0_32(SCMP_CMP_EQ, static_cast<uint32_t>(fd)));
+  return rc;
+}
+
 // Stacks the guest filter on the calling thread; ownLoop is this thread's libuv epoll fd
-// (-1: it has no loop). Returns 0 or -errno.
-static int LoadGuestFilter(int ownLoop) {
+// (-1: it has no loop), ownRings the io_uring fds it opened (uring_rx.cc). Returns 0 or -errno.
+static int LoadGuestFilter(int ownLoop, const std::vector<int>& ownRings) {
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
@@ -241,8 +257,10 @@ static int LoadGuestFilter(int ownLoop) {
     for (int p : g_pipes)
       if (rc == 0) rc = seccomp_rule_add(ctx, deny, sc, 1, SCMP_A0_32(SCMP_CMP_EQ, static_cast<uint32_t>(p)));
   if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(close), 0);
-  if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(io_uring_enter), 0);  // the IO thread's rings
-  if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(io_uring_register), 0);
+  // Rings: only those this thread opened itself (with the IO token: reading and writing its
+  // own TAPs, as read() and write() on them do), never the IO thread's.
+  for (int sc : {SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register)})
+    if (rc == 0) rc = DenyFdsBut(ctx, deny, sc, ownRings);
   if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(pwritev2), 0);  // so protectedWrite is the tender's only
   if (rc == 0) {
     rc = ownLoop < 0 ? seccomp_rule_add(ctx, deny, SCMP_SYS(epoll_ctl), 0)
@@ -267,7 +285,7 @@ static int OwnLoopFd(const Napi::Env& env) {
 static Napi::Value GuestFilter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!g_locked) return ThrowErrno(env, EINVAL, "guestFilter: the process is not locked");
-  int rc = LoadGuestFilter(OwnLoopFd(env));
+  int rc = LoadGuestFilter(OwnLoopFd(env), UringFdsOf(env));
   if (rc < 0) return ThrowErrno(env, -rc, std::string("installing the guest filter: ") + std::strerror(-rc));
   return env.Undefined();
 }
@@ -288,7 +306,7 @@ class PoolLockJob : public Napi::AsyncWorker {
  public:
   PoolLockJob(Napi::Env env, std::shared_ptr<PoolLock> s) : Napi::AsyncWorker(env, "shmtender:guestFilter"), s_(std::move(s)) {}
   void Execute() override {
-    if (LoadGuestFilter(-1) != 0) s_->failed.fetch_add(1);
+    if (LoadGuestFilter(-1, {}) != 0) s_->failed.fetch_add(1);
     s_->arrived.fetch_add(1);
     for (int i = 0; i < 5000 && s_->arrived.load() < s_->n; i++) {
       struct timespec ms = {0, 1000000};

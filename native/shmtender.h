@@ -75,9 +75,11 @@ struct WriteBurstArgs {
 };
 bool ParseWriteBurst(const Napi::CallbackInfo& info, WriteBurstArgs& w);
 
-// The io_uring instances the IO thread reads and writes its TAPs through (uring_rx.cc): the process
-// filter lets io_uring_enter through on these fds only (seccomp.cc).
+// The io_uring instances the TAPs are read and written through (uring_rx.cc), the IO thread's
+// and, with the IO token, the guest thread's: the process filter lets io_uring_enter through on
+// these fds only, and a guest thread's filter on those it opened itself (seccomp.cc).
 std::vector<int> UringFds();
+std::vector<int> UringFdsOf(napi_env env);
 
 void InitTap(Napi::Env env, Napi::Object exports);
 void InitBurst(Napi::Env env, Napi::Object exports);

@@ -49,6 +49,14 @@ std::vector<int> UringFds() {
   return fds;
 }
 
+std::vector<int> UringFdsOf(napi_env env) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  std::vector<int> fds;
+  for (auto& u : g_rings)
+    if (u && u->env == env) fds.push_back(u->ring.ring_fd);
+  return fds;
+}
+
 // The raw system call: liburing exports io_uring_register() only from 2.3, and Debian's 2.3
 // declares io_uring_register_restrictions and io_uring_enable_rings without exporting them.
 static int Register(int ringFd, unsigned op, const void* arg, unsigned n) {

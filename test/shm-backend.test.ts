@@ -158,7 +158,7 @@ describe('ShmBackend with the IO token', () => {
         return 1e9 + clockReads * 1000;
       },
       service: {
-        resync: () => {}, round: () => 0, rxFull: false, rxMoved: 0, flushTx: () => 0, txLeft: () => false, tapReadable: () => false,
+        resync: () => {}, round: () => 0, rxFull: false, rxMoved: 0, flushTx: () => 0, txLeft: () => false, tapReadable: () => false, releaseRings: () => {},
         sleepOnDevice: () => void deviceSleeps++, // the TAP is empty: a real one would sleep to the deadline
       },
     });

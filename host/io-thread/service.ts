@@ -100,11 +100,8 @@ export class RingService {
   throughUring(reads: TapReads, writes: TapWrites): void {
     if (reads === 'read' && writes === 'write') return;
     for (const p of this.ports) {
-      const l = p.layout;
       try {
-        p.ring = addon.uringRxOpen(this.region, p.fd, l.rxSlotsOffset, l.slotCount * l.slotSize);
-        p.uringReads = reads !== 'read';
-        p.uringWrites = writes !== 'write';
+        this.openRing(p, reads !== 'read', writes !== 'write');
       } catch (err) {
         if (errnoCode(err) === undefined) throw err;
         if (reads !== 'uring' && writes !== 'uring') continue;
@@ -113,6 +110,14 @@ export class RingService {
         throw new Error(`${option}=uring: ${p.iface}: ${(err as Error).message}; ${option}=auto falls back to ${fallback}`);
       }
     }
+  }
+
+  /** p's ring (native/uring_rx.cc), for its reads, its writes, or both. */
+  protected openRing(p: ServicePort, reads: boolean, writes: boolean): void {
+    const l = p.layout;
+    p.ring = addon.uringRxOpen(this.region, p.fd, l.rxSlotsOffset, l.slotCount * l.slotSize);
+    p.uringReads = reads;
+    p.uringWrites = writes;
   }
 
   /** On taking the token after the other thread held it: it moved the indices; read them back, checked. */
@@ -278,8 +283,21 @@ export class RingService {
   }
 
   close(): void {
-    for (const p of this.ports) if (p.ring >= 0) addon.uringRxClose(p.ring);
+    this.releaseRings();
     addon.regionClose(this.region);
+  }
+
+  /**
+   * Unregisters each TAP from its ring and closes the ring: a TAP a ring still holds cannot be
+   * attached again until the kernel has torn the ring down. On a guest thread, whose filter
+   * refuses close(), the ring's fd stays open until exit; the unregistering is what counts.
+   */
+  releaseRings(): void {
+    for (const p of this.ports) {
+      if (p.ring >= 0) addon.uringRxClose(p.ring);
+      p.ring = -1;
+      p.uringReads = p.uringWrites = false;
+    }
   }
 }
 
@@ -293,8 +311,24 @@ export class GuestRingService extends RingService {
   private readonly epfd: number;
   private readonly readyFds = new Int32Array(64);
 
-  constructor(regionSab: SharedArrayBuffer, nics: ServiceNic[], stats: Float64Array, budget: number, wakeFd: number) {
+  /**
+   * `nics[i].uring`: how the IO thread reads and writes NIC i; the guest's thread, holding the
+   * token, does the same through a ring of its own (made now, before the lock: its filter lets
+   * it enter only the rings it opened; native/seccomp.cc). Where the kernel refuses this thread
+   * what it gave the IO thread, it throws: the two would otherwise differ silently.
+   */
+  constructor(regionSab: SharedArrayBuffer, nics: (ServiceNic & { uring: { reads: boolean; writes: boolean } })[], stats: Float64Array, budget: number, wakeFd: number) {
     super(regionSab, nics, stats, budget);
+    for (const p of this.ports) {
+      const { reads, writes } = nics[p.index].uring;
+      if (!reads && !writes) continue;
+      try {
+        this.openRing(p, reads, writes);
+      } catch (err) {
+        super.close();
+        throw new Error(`${p.iface}: the guest thread's io_uring, as the IO thread's: ${(err as Error).message}`);
+      }
+    }
     this.epfd = addon.epollCreate();
     for (const p of this.ports) addon.epollCtl(this.epfd, 'add', p.fd, true);
     if (wakeFd >= 0) addon.epollCtl(this.epfd, 'add', wakeFd, true);

@@ -219,6 +219,7 @@ if (cfg.role === 'wire') {
   const svc = new SimService();
   const service: TokenService = {
     resync: () => svc.resync(),
+    releaseRings: () => {},
     round: (limit?: number) => svc.round(limit),
     flushTx: () => svc.flushTx(),
     txLeft: () => peekAvailable(txView) > 0,
