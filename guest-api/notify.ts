@@ -66,7 +66,8 @@
 //          the hand-back kick, once per IO sleep. net_write/net_flush with the token free send at once.
 //   IO thread: holding the token, it polls as hybrid always did, and gives it to a guest that
 //          asks; it gives it before any sleep. Backed off, it polls for pollIdleUs (the guest
-//          may hand it straight back), then announces ioAsleep = BACKED_OFF, RE-CHECKS (token
+//          may hand it straight back; not with --io-token=solo, where the guest is the only
+//          poller), then announces ioAsleep = BACKED_OFF, RE-CHECKS (token
 //          free and the guest handing back, waiting, or leaving TX frames: it takes over at
 //          once), and sleeps on the kicks and control only (frames arriving for the guest do
 //          not wake it) for BACKOFF, or PARK while the guest sleeps on its TAPs. At each
@@ -76,7 +77,7 @@
 //          burst came back full (guestBacklog) and the token is free, i.e. it is working
 //          through frames that pile up faster than one thread reads and handles them: the IO
 //          thread then reads while the guest works. At a round-trip pace (fewer than two
-//          frames per take, from guestRxFrames) it polls again for pollIdleUs, so the guest
+//          frames per take, from guestRxFrames) it polls again for pollIdleUs (not with solo), so the guest
 //          can hand the token back to two pollers; a stream the guest keeps up with is left
 //          to it.
 // Why the token loses no wake-up: (a) frames arriving while the guest sleeps: on its TAPs it
