@@ -69,7 +69,8 @@ const post = (m: GuestMessage) => parentPort!.postMessage(m);
 
 // No region: the baseline, or a guest with no NIC in any mode (nothing to put in rings).
 // With the IO token the guest's backend is handed the IO thread's burst code over its own TAP
-// fds, in a closure the app cannot reach (as kickFn); the frames it moves count in its stats.
+// fds and io_uring rings (made here, before the lock), in a closure the app cannot reach (as
+// kickFn); the frames it moves count in its stats.
 const backend: NetBackend = makeBackend();
 
 function makeBackend(): NetBackend {

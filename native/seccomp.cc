@@ -11,8 +11,8 @@
 //      pointers: bytes written there would be dereferenced), no close, no epoll_ctl on
 //      another thread's loop, no changing an fd's flags, no pwritev2 (so protectedWrite
 //      fails there), no io_uring but on the rings the thread opened itself (the guest's
-//      thread with the IO token; never the IO thread's); and every signal blocked, so libuv's signal handler never runs on these
-//      threads and needs none of that from them.
+//      thread with the IO token; never the IO thread's); and every signal blocked, so
+//      libuv's signal handler never runs on these threads and needs none of that from them.
 //
 // solo5's tenders/hvt/hvt_seccomp_linux.c is the model (allow-list, TSYNC); unlike hvt we
 // return errors rather than kill, because Node must be able to report them.

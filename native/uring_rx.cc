@@ -9,7 +9,8 @@
 // only read (IORING_OP_READ_FIXED) from its registered TAP into its registered slots and write
 // (IORING_OP_WRITE) to that TAP, and the one io_uring_register call allowed on it afterwards is
 // unregistering that TAP (at close). The process filter lets io_uring_enter
-// through on these rings' fds only, and the guest's threads not at all (seccomp.cc).
+// through on these rings' fds only, and a guest thread's filter on the rings it opened itself
+// (with the IO token; seccomp.cc).
 #include "shmtender.h"
 #include <liburing.h>
 #include <algorithm>
@@ -37,7 +38,8 @@ struct UringRx {
 };
 
 // Process-wide, so the lock (seccomp.cc) sees every ring; each is used, closed and cleaned up
-// with the environment (thread) that opened it only: the IO thread.
+// with the environment (thread) that opened it only: the IO thread, or the guest's thread
+// holding the IO token.
 static std::mutex g_mutex;
 static std::vector<std::unique_ptr<UringRx>> g_rings;  // by id; null once closed
 
