@@ -64,7 +64,7 @@ describe.skipIf(skipReal())('hybrid mode and suppression', () => {
   }
 
   for (const token of ['off', 'on', 'solo']) {
-    it(`hybrid (--io-token=${token}): after 1 s of 10k echo/s has grown the spin windows, 2 s idle cost under 2% of a core, and no echo was lost`, async () => {
+    it(`hybrid (--io-token=${token}): after 1 s of 10k echo/s has grown the spin windows, 4 s idle cost under 2% of a core, and no echo was lost`, async () => {
       const stats = statsPath();
       const t0 = Date.now(); // the lines' duration_s count from a little after this
       const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', `--io-token=${token}`, `--stats-json=${stats}`, '--stats-interval=0.5', EXAMPLE('ping_serve.js'), '--limit=11001']);
@@ -72,7 +72,9 @@ describe.skipIf(skipReal())('hybrid mode and suppression', () => {
       await waitForLine(t, /ping_serve: answering/);
       const probe = await collect(ns.spawn(bin.icmp_probe, ['--dst=10.0.0.2', '--count=10000', '--warmup=1000', '--rate=10000', '--size=56']));
       const loadEnd = Date.now();
-      await new Promise((r) => setTimeout(r, 3000));
+      // Four idle seconds, not two: on the PVM VM of session 10 a single second's window caught
+      // a transient (2.4% once, 0.6-1.2% otherwise) where a longer one averages it out.
+      await new Promise((r) => setTimeout(r, 5000));
       await collect(ns.spawn('ping', ['-w', '30', '-c', '1', '10.0.0.2'])); // the 11,001st echo ends the guest
       const r = await run;
       expect(r.code).toBe(0);
@@ -81,8 +83,8 @@ describe.skipIf(skipReal())('hybrid mode and suppression', () => {
       rmSync(stats, { force: true });
       // The idle stretch: from 1 s after the load (a window may still be grown at first) to the last ping.
       const at = (l: { duration_s: number }) => t0 + l.duration_s * 1000;
-      const idle = lines.filter((l) => !l.final && at(l) >= loadEnd + 1000 && at(l) <= loadEnd + 3000);
-      expect(idle.length).toBeGreaterThanOrEqual(3);
+      const idle = lines.filter((l) => !l.final && at(l) >= loadEnd + 1000 && at(l) <= loadEnd + 5000);
+      expect(idle.length).toBeGreaterThanOrEqual(7);
       const first = idle[0];
       const last = idle[idle.length - 1];
       const seconds = last.duration_s - first.duration_s;
