@@ -1,6 +1,6 @@
 // `node dist-dev/bench/soak.js [--count=1000000] [--mode=hybrid]` (root): ping -f against
 // ping_serve for a long time, watching loss, duplicates, order and the tender's RSS.
-// (A 100,000 version runs in CI: test/robustness.test.ts "soak".)
+// (A 200,000 version runs in CI: test/robustness.test.ts "soak".)
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { command } from '../testbed/args.js';
@@ -22,8 +22,8 @@ try {
   await waitForLine(t, /answering/);
   const rss = sampleRss(t.pid!, 1000);
   const out = (await collect(ns.spawn('ping', ['-f', '-q', '-c', String(count), '10.0.0.2']), 3_600_000)).stdout;
+  rss.stop(); // before the tender's exit frees its workers' heaps, which is not the load
   const r = await run;
-  rss.stop();
   const p = parsePing(out);
   const order = /(\d+) out of order/.exec(r.stdout)?.[1] ?? '?';
   const mb = rss.samples.map((s) => s.mb);

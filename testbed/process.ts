@@ -21,7 +21,7 @@ export function sampleRss(pid: number, everyMs = 250) {
     const mb = rssMb(pid);
     if (mb !== null) samples.push({ t: Date.now() - t0, mb });
   }, everyMs);
-  return { samples, stop: () => clearInterval(timer) };
+  return { samples, t0, stop: () => clearInterval(timer) };
 }
 
 /** Processes still running inside the namespace (a tender left behind would show here). */
