@@ -104,7 +104,7 @@ export const G = {
   ioToken: 8, // TOKEN_FREE / TOKEN_IO / TOKEN_GUEST: who moves frames between the TAPs and the rings (notify.ts)
   // line 1: host-written
   doorbell: 16, // incremented by the IO thread to wake a waiting guest (Atomics.wait target)
-  ioAsleep: 17, // IO_AWAKE, or IO_WATCHING / IO_BACKED_OFF while it is (about to be) asleep in epoll_wait
+  ioAsleep: 17, // IO_AWAKE, or IO_WATCHING / IO_BACKED_OFF / IO_PARKED while it is (about to be) asleep in epoll_wait
   ioSleepEpoch: 18, // incremented each time the IO thread goes to sleep
   ioTokenTakes: 19, // incremented each time the IO thread takes the IO token
   // Unused before, as the token's words were: a guest API that ignores it spins as before.
@@ -136,6 +136,9 @@ export const TOKEN_BACK = 2; // the guest's burst found nothing: take the token 
 export const IO_AWAKE = 0;
 export const IO_WATCHING = 1; // asleep on the TAPs, the kick eventfds and the control eventfd
 export const IO_BACKED_OFF = 2; // asleep on the kicks and the control only, for a bounded time: the guest has the token
+// The same, without the short timer: the guest has slept on its TAPs a whole park through, and
+// kicks when that sleep ends. (A guest API that never kicks leaves it to the one-second cap.)
+export const IO_PARKED = 3;
 
 /** Word indices inside a NIC header, relative to the NIC's first word. */
 export const N = {

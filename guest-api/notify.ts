@@ -70,7 +70,11 @@
 //          poller), then announces ioAsleep = BACKED_OFF, RE-CHECKS (token
 //          free and the guest handing back, waiting, or leaving TX frames: it takes over at
 //          once), and sleeps on the kicks and control only (frames arriving for the guest do
-//          not wake it) for BACKOFF, or PARK while the guest sleeps on its TAPs. At each
+//          not wake it) for BACKOFF, or PARK while the guest sleeps on its TAPs; once the
+//          guest has slept on its TAPs a whole PARK through (the same guestWaitEpoch), it
+//          parks without the timer (ioAsleep = PARKED, re-checking that the guest is still in
+//          that sleep) and the guest, when that sleep ends, kicks it once: at rest nothing
+//          wakes either thread, as it wakes no blocking C reader. At each
 //          timeout it takes over when the guest has not taken the token for a whole period
 //          (the guest got busy in its app, or stopped): Linux's gro_flush_timeout, which
 //          re-arms the interrupt when the busy poller stops polling; and when the guest's last
@@ -97,15 +101,18 @@
 // frames a guest holder leaves behind get step 1's kick when it gives the token back. (c)
 // Interrupts are unchanged: only a holder produces RX frames, and a guest on the doorbell
 // holds none. (d) Bounded latency: a guest that stops servicing (busy, or gone) loses the IO
-// thread's attention for at most PARK + BACKOFF. A guest that scribbles over these words
+// thread's attention for at most PARK + BACKOFF. A PARKED IO thread hears of the guest's
+// waking from the guest: of "ioAsleep = PARKED; read guestWaiting and guestWaitEpoch" and
+// the guest's "guestWaiting = 0; read ioAsleep", one sees the other (the SC argument): the
+// IO thread does not park, or the guest kicks. A guest that scribbles over these words
 // starves only itself: stopping and draining ignore the token (the tender stops the guest
 // thread first).
 // test/notify.test.ts runs the hand-offs on two threads.
 import {
-  G, IO_AWAKE, IO_BACKED_OFF, IO_WATCHING, N, TOKEN_ASK, TOKEN_BACK, TOKEN_FREE, TOKEN_GUEST, TOKEN_IO, WAIT_DEVICE, WAIT_RX, WAIT_TX, type NicLayout,
+  G, IO_AWAKE, IO_BACKED_OFF, IO_PARKED, IO_WATCHING, N, TOKEN_ASK, TOKEN_BACK, TOKEN_FREE, TOKEN_GUEST, TOKEN_IO, WAIT_DEVICE, WAIT_RX, WAIT_TX, type NicLayout,
 } from './abi.js';
 
-export { WAIT_RX, WAIT_TX, WAIT_DEVICE, IO_WATCHING, IO_BACKED_OFF };
+export { WAIT_RX, WAIT_TX, WAIT_DEVICE, IO_WATCHING, IO_BACKED_OFF, IO_PARKED };
 
 /** How the tender drives the I/O: baseline traps, or an IO thread that polls, sleeps, or both. */
 export type Mode = 'baseline' | 'poll' | 'event' | 'hybrid';
@@ -145,7 +152,7 @@ export class HostNotify {
   constructor(private readonly i32: Int32Array) {}
 
   /** Step one of going to sleep; the caller must then re-check every ring (and stalled RX ring) before it sleeps. */
-  announceSleep(how: typeof IO_WATCHING | typeof IO_BACKED_OFF = IO_WATCHING): void {
+  announceSleep(how: typeof IO_WATCHING | typeof IO_BACKED_OFF | typeof IO_PARKED = IO_WATCHING): void {
     this.sleepEpoch = (this.sleepEpoch + 1) | 0;
     Atomics.store(this.i32, G.ioSleepEpoch, this.sleepEpoch);
     Atomics.store(this.i32, G.ioAsleep, how);
@@ -229,6 +236,14 @@ export class HostNotify {
   /** The guest sleeps on its TAPs holding the token (the backed-off thread may sleep PARK_NS). */
   guestOnDevice(): boolean {
     return Atomics.load(this.i32, G.ioToken) === TOKEN_GUEST && (Atomics.load(this.i32, G.guestWaiting) & WAIT_DEVICE) !== 0;
+  }
+  /** Which sleep on its TAPs the guest is in (its wait epoch), or null if it is in none. */
+  guestDeviceSleep(): number | null {
+    return this.guestOnDevice() ? Atomics.load(this.i32, G.guestWaitEpoch) : null;
+  }
+  /** The park's re-check (after announceSleep(IO_PARKED)): the guest is still in that sleep. */
+  stillInDeviceSleep(sleep: number): boolean {
+    return this.guestDeviceSleep() === sleep;
   }
   /**
    * The guest's last burst of its own came back full and it is not servicing now (the token is
@@ -414,5 +429,14 @@ export class GuestNotify {
     this.waitEpoch = (this.waitEpoch + 1) | 0;
     Atomics.store(this.i32, G.guestWaitEpoch, this.waitEpoch);
     Atomics.store(this.i32, G.guestWaiting, WAIT_DEVICE);
+  }
+  /**
+   * Woken on the TAPs (or at the deadline): no longer asleep there. An IO thread parked
+   * without a timer on this sleep (IO_PARKED) is kicked, once, so that it looks again every
+   * period in case the guest now gets busy in its app holding the token's work.
+   */
+  deviceSleepEnded(): void {
+    Atomics.store(this.i32, G.guestWaiting, 0);
+    if (Atomics.load(this.i32, G.ioAsleep) === IO_PARKED && this.hostNeedsKick()) this.kick(0);
   }
 }

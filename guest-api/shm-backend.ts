@@ -357,7 +357,7 @@ export class ShmBackend implements NetBackend {
           // blocking C reader is; the IO thread stays backed off.
           this.notify.announceDeviceSleep();
           svc.sleepOnDevice(deadlineNs - now);
-          this.notify.doneWaiting();
+          this.notify.deviceSleepEnded();
           // One frame per NIC: what woke us. Reading on would end in an EAGAIN read that the
           // next wait's burst makes anyway (a ping-pong pays one syscall less per frame).
           svc.round(1);

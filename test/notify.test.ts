@@ -71,6 +71,15 @@ describe('the IO token across two threads (and a simulated TAP)', () => {
     expect(guest.deviceSleeps).toBeGreaterThan(20);
     expect(host.watches).toBeGreaterThan(20);
     expect(host.parks).toBeGreaterThan(5);
+    // ...and parked without a timer while the guest slept on its TAPs through a whole park,
+    // woken by the guest's kick when that sleep ended (host.lost counts a park that was not).
+    expect(host.deepParks).toBeGreaterThan(3);
+    expect(host.kickedFromPark).toBeGreaterThan(3);
+    // A guest woken from such a sleep that then stays busy in its app has the IO thread take
+    // the reads over within a PARK and a BACKOFF (10 + 1 ms; 30 allows for the scheduler),
+    // not at the park's one-second cap.
+    expect(guest.busyAfterLongSleep).toBeGreaterThan(2);
+    expect(guest.maxTapWaitBusyMs).toBeLessThan(30);
     expect(host.interrupts).toBeGreaterThan(5);
     // A frame waits for a BACKOFF or a PARK at worst, never for a lost wake-up's cap.
     expect(guest.maxDelayMs).toBeLessThan(1000);

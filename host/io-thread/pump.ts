@@ -7,7 +7,7 @@
 //          asks and backs off, and takes it back when the guest stops servicing.
 // The bursts themselves are service.ts's. Sleeping follows guest-api/notify.ts: announce,
 // re-check every ring, then epoll_wait.
-import { IO_BACKED_OFF, IO_WATCHING } from '../../guest-api/abi.js';
+import { IO_BACKED_OFF, IO_PARKED, IO_WATCHING } from '../../guest-api/abi.js';
 import type { TapReads, TapWrites } from '../cli-options.js';
 import { SpinWindow } from '../../guest-api/spin-window.js';
 import { BACKOFF_NS, HostNotify, PARK_NS, WAIT_RX, WAIT_TX, type ShmMode } from '../../guest-api/notify.js';
@@ -211,7 +211,8 @@ export class Pump {
 
   /**
    * The guest holds the token. Poll for pollIdleUs (it may hand it straight back), then sleep on
-   * the kicks and the control only, BACKOFF_NS at a time (PARK_NS while it sleeps on its TAPs),
+   * the kicks and the control only, BACKOFF_NS at a time (PARK_NS while it sleeps on its TAPs,
+   * then untimed until the guest kicks on waking),
    * for as long as the guest keeps taking the token; return to take over when it hands the token
    * back, waits on the doorbell, has not taken it for a whole period, or cannot keep up alone.
    * With tokenSolo it never polls: where a look at the TAP and a yield each cost a system call
@@ -224,13 +225,26 @@ export class Pump {
     if (solo ? needed() : this.pollForHandBack(needed)) return;
     let seen = this.notify.guestTakes();
     let seenFrames = this.notify.guestRxFrames();
+    let parkedOn: number | null = null;
     for (;;) {
-      this.notify.announceSleep(IO_BACKED_OFF);
+      // A guest still in the sleep on its TAPs that a whole park saw: nothing to watch for until
+      // that sleep ends, and the guest kicks then. At rest this thread then wakes once a second
+      // (the cap), not every PARK_NS: each wake cost ~0.1 ms of CPU on a VM where a sleeping
+      // thread is dear to wake.
+      const deviceSleep = this.notify.guestDeviceSleep();
+      const parked = deviceSleep !== null && deviceSleep === parkedOn;
+      parkedOn = deviceSleep;
+      this.notify.announceSleep(parked ? IO_PARKED : IO_BACKED_OFF);
       if (needed()) {
         this.notify.awake();
         return;
       }
-      const n = addon.epollWait(this.backoffEpfd, this.notify.guestOnDevice() ? PARK_NS : BACKOFF_NS, this.ready);
+      if (parked && !this.notify.stillInDeviceSleep(deviceSleep)) {
+        this.notify.awake();
+        continue;
+      }
+      const timeout = parked ? SLEEP_CAP_NS : deviceSleep !== null ? PARK_NS : BACKOFF_NS;
+      const n = addon.epollWait(this.backoffEpfd, timeout, this.ready);
       this.notify.awake();
       this.stats[COUNTER.io_wakeups]++;
       this.maybeUpdateCpu();

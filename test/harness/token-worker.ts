@@ -13,7 +13,7 @@
 // while the other side is inside one is a violation. Every sleep is bounded; one that runs
 // to its cap while frames keep coming is a lost wake-up.
 import { parentPort, workerData } from 'node:worker_threads';
-import { G, IO_BACKED_OFF, IO_WATCHING, MIN_FRAME, N, readLayout } from '../../guest-api/abi.js';
+import { G, IO_BACKED_OFF, IO_PARKED, IO_WATCHING, MIN_FRAME, N, readLayout } from '../../guest-api/abi.js';
 import { monotonicNs as nowNs } from '../../guest-api/clock.js';
 import { BACKOFF_NS, HostNotify, PARK_NS, WAIT_RX, WAIT_TX } from '../../guest-api/notify.js';
 import { OK } from '../../guest-api/results.js';
@@ -117,7 +117,8 @@ class SimService {
 }
 
 if (cfg.role === 'wire') {
-  // Bursts of 1..48 frames; gaps: none, a short spin, or 1-6 ms (so every sleep happens).
+  // Bursts of 1..48 frames; gaps: none, a short spin, 1-6 ms, or now and then 25-45 ms (so
+  // every sleep happens, the IO thread's untimed park too).
   let sent = 0;
   while (sent < cfg.frames && !done()) {
     const burst = Math.min(1 + rand(48), cfg.frames - sent);
@@ -127,7 +128,8 @@ if (cfg.role === 'wire') {
     bump(S.guestTap);
     if (Atomics.load(i32, G.ioAsleep) === IO_WATCHING && Atomics.load(i32, nic.headerWord + N.rxStalled) === 0) bump(S.ioEvents);
     const r = rand(100);
-    if (r < 8) Atomics.wait(sh, S.done, 0, 1 + rand(6));
+    if (r < 1) Atomics.wait(sh, S.done, 0, 25 + rand(20));
+    else if (r < 8) Atomics.wait(sh, S.done, 0, 1 + rand(6));
     else if (r < 60) for (let i = rand(4000); i > 0; i--) Atomics.load(sh, S.done);
     // Never more than 256 frames ahead of the guest: the test is about wake-ups, not drops.
     while (sent - Atomics.load(sh, S.taken) > 256 && !done()) Atomics.wait(sh, S.done, 0, 1);
@@ -138,7 +140,7 @@ if (cfg.role === 'wire') {
   const svc = new SimService();
   let held = false;
   let stalled = false;
-  const c = { takes: 0, handoffs: 0, yields: 0, backoffs: 0, handBacks: 0, takeovers: 0, parks: 0, watches: 0, lost: 0, interrupts: 0 };
+  const c = { takes: 0, handoffs: 0, yields: 0, backoffs: 0, handBacks: 0, takeovers: 0, parks: 0, deepParks: 0, kickedFromPark: 0, watches: 0, lost: 0, interrupts: 0 };
   const txWaiting = () => peekAvailable(txView) > 0;
   const needed = () => done() || notify.tokenFreeAndNeeded(txWaiting);
   const pollForHandBack = () => {
@@ -153,14 +155,26 @@ if (cfg.role === 'wire') {
     if (pollForHandBack()) return void c.handBacks++;
     let seen = notify.guestTakes();
     let seenFrames = notify.guestRxFrames();
+    let parkedOn: number | null = null;
     for (;;) {
       const events = Atomics.load(sh, S.ioEvents);
-      notify.announceSleep(IO_BACKED_OFF);
+      const deviceSleep = notify.guestDeviceSleep();
+      const parked = deviceSleep !== null && deviceSleep === parkedOn;
+      parkedOn = deviceSleep;
+      notify.announceSleep(parked ? IO_PARKED : IO_BACKED_OFF);
       if (needed()) return void notify.awake();
-      const park = notify.guestOnDevice();
-      if (park) c.parks++;
-      const r = Atomics.wait(sh, S.ioEvents, events, cfg.strict ? cfg.capMs : (park ? PARK_NS : BACKOFF_NS) / 1e6);
+      if (parked && !notify.stillInDeviceSleep(deviceSleep)) {
+        notify.awake();
+        continue;
+      }
+      if (deviceSleep !== null) c.parks++;
+      if (parked) c.deepParks++;
+      const r = Atomics.wait(sh, S.ioEvents, events, cfg.strict || parked ? cfg.capMs : (deviceSleep !== null ? PARK_NS : BACKOFF_NS) / 1e6);
       notify.awake();
+      // Parked without a timer, only the guest's kick on waking ends it: one that ran to the
+      // cap after that sleep ended is a lost kick.
+      if (parked && r === 'timed-out' && !done() && !notify.stillInDeviceSleep(deviceSleep)) c.lost++;
+      if (parked && r !== 'timed-out') c.kickedFromPark++;
       if (r !== 'timed-out') return;
       const takes = notify.guestTakes();
       if (takes === seen && !notify.guestOnDevice()) return;
@@ -234,10 +248,29 @@ if (cfg.role === 'wire') {
       deviceSleeps++;
       const seen = Atomics.load(sh, S.guestTap);
       if (Atomics.load(sh, S.delivered) > Atomics.load(sh, S.taken)) return;
+      const t = nowNs();
       Atomics.wait(sh, S.guestTap, seen, Math.min(timeoutNs / 1e6, cfg.capMs));
+      lastDeviceSleepNs = nowNs() - t;
     },
   };
   let deviceSleeps = 0;
+  let lastDeviceSleepNs = 0;
+  // Busy in the app for `ns` (holding no token): the longest that frames sat on the TAP, with
+  // room for them on the RX ring, and none taken off it meanwhile, in ms. The IO thread must
+  // take the reads over.
+  const busyWatchingTap = (ns: number): number => {
+    const until = nowNs() + ns;
+    let since = 0, longest = 0, taken = Atomics.load(sh, S.taken);
+    for (let now = nowNs(); now < until; now = nowNs()) {
+      const t = Atomics.load(sh, S.taken);
+      if (t !== taken || Atomics.load(sh, S.delivered) === t || peekRoom(rxView) === 0) since = 0;
+      else if (since === 0) since = now;
+      else longest = Math.max(longest, (now - since) / 1e6);
+      taken = t;
+    }
+    return longest;
+  };
+  let busyAfterLongSleep = 0, maxTapWaitBusyMs = 0;
   let handoffs = 0;
   const backend = new ShmBackend({
     region: cfg.region, kickFds: [0], kick: 'suppress', spinNs: 20_000, nowNs,
@@ -280,6 +313,13 @@ if (cfg.role === 'wire') {
       if (delay > maxDelayMs) maxDelayMs = delay;
       received++;
       backend.readDone(0);
+      // Woken from a sleep on its TAPs longer than two parks (the IO thread then parks without
+      // a timer) and now busy for 60 ms: the IO thread must have heard of the waking.
+      if (!cfg.strict && lastDeviceSleepNs > 2 * PARK_NS && rand(2) === 0) {
+        busyAfterLongSleep++;
+        maxTapWaitBusyMs = Math.max(maxTapWaitBusyMs, busyWatchingTap(60e6));
+      }
+      lastDeviceSleepNs = 0;
       // Busy in the app now and then for longer than BACKOFF: the IO thread must take over.
       if (!cfg.strict && rand(400) === 0) {
         const until = nowNs() + 1.5e6 + rand(2e6);
@@ -303,7 +343,7 @@ if (cfg.role === 'wire') {
   bump(S.guestTap);
   Atomics.notify(sh, S.done);
   parentPort!.postMessage({
-    slow, received, sent, bad, lost, waits, roomWaits, deviceSleeps, handoffs, maxDelayMs,
+    slow, received, sent, bad, lost, waits, roomWaits, deviceSleeps, handoffs, maxDelayMs, busyAfterLongSleep, maxTapWaitBusyMs,
     txSeen: Atomics.load(sh, S.txSeen), txBad: Atomics.load(sh, S.txBad), violations: Atomics.load(sh, S.violations), kicks: Atomics.load(sh, S.kicks),
   });
 }
