@@ -74,7 +74,9 @@
 //          guest has slept on its TAPs a whole PARK through (the same guestWaitEpoch), it
 //          parks without the timer (ioAsleep = PARKED, re-checking that the guest is still in
 //          that sleep) and the guest, when that sleep ends, kicks it once: at rest nothing
-//          wakes either thread, as it wakes no blocking C reader. At each
+//          wakes either thread, as it wakes no blocking C reader. Between two such sleeps it
+//          stays announced (awake only to take over or to offer): a guest hands the token back
+//          only to an IO thread it sees awake, and one about to sleep again would not use it. At each
 //          timeout it takes over when the guest has not taken the token for a whole period
 //          (the guest got busy in its app, or stopped): Linux's gro_flush_timeout, which
 //          re-arms the interrupt when the busy poller stops polling; and when the guest's last

@@ -239,25 +239,28 @@ export class Pump {
         this.notify.awake();
         return;
       }
-      if (parked && !this.notify.stillInDeviceSleep(deviceSleep)) {
-        this.notify.awake();
-        continue;
-      }
+      if (parked && !this.notify.stillInDeviceSleep(deviceSleep)) continue;
       const timeout = parked ? SLEEP_CAP_NS : deviceSleep !== null ? PARK_NS : BACKOFF_NS;
       const n = addon.epollWait(this.backoffEpfd, timeout, this.ready);
-      this.notify.awake();
+      // Still announced as backed off while it looks around: a guest that saw it awake now
+      // would hand the token back (handBack) to a thread about to sleep again. Announced and
+      // awake is safe: a kick meanwhile stays readable for the next epoll_wait.
       this.stats[COUNTER.io_wakeups]++;
       this.maybeUpdateCpu();
       if (n > 0) {
+        this.notify.awake();
         this.readEvents(n);
         return;
       }
       const takes = this.notify.guestTakes();
-      if (takes === seen && !this.notify.guestOnDevice()) return;
-      // The guest's own bursts come back full and it is working through them: frames pile up
+      // The guest has not taken the token for a whole period (busy in its app, or stopped);
+      // or its own bursts come back full and it is working through them: frames pile up
       // faster than it reads and handles them alone, so take the reads over while it works (a
       // guest busy computing leaves the device to this thread).
-      if (this.notify.guestBackloggedAndWorking()) return;
+      if ((takes === seen && !this.notify.guestOnDevice()) || this.notify.guestBackloggedAndWorking()) {
+        this.notify.awake();
+        return;
+      }
       // At a request/response pace (fewer than two frames per take: a request, its answer, a
       // look that found nothing) offer to poll again: the guest hands the token back to an
       // awake IO thread, and two polling threads serve round trips better on two cores. A
@@ -269,7 +272,10 @@ export class Pump {
       const roundTrips = ((frames - seenFrames) | 0) < 2 * ((takes - seen) | 0);
       seen = takes;
       seenFrames = frames;
-      if (roundTrips && !solo && !this.notify.guestOnDevice() && this.pollForHandBack(needed)) return;
+      if (roundTrips && !solo && !this.notify.guestOnDevice()) {
+        this.notify.awake(); // offered: the guest may hand the token back to it now
+        if (this.pollForHandBack(needed)) return;
+      }
     }
   }
 

@@ -170,20 +170,26 @@ if (cfg.role === 'wire') {
       if (deviceSleep !== null) c.parks++;
       if (parked) c.deepParks++;
       const r = Atomics.wait(sh, S.ioEvents, events, cfg.strict || parked ? cfg.capMs : (deviceSleep !== null ? PARK_NS : BACKOFF_NS) / 1e6);
-      notify.awake();
+      // Still announced while it looks around, as pump.ts: awake only to return or to offer.
       // Parked without a timer, only the guest's kick on waking ends it: one that ran to the
       // cap after that sleep ended is a lost kick.
       if (parked && r === 'timed-out' && !done() && !notify.stillInDeviceSleep(deviceSleep)) c.lost++;
       if (parked && r !== 'timed-out') c.kickedFromPark++;
-      if (r !== 'timed-out') return;
+      if (r !== 'timed-out') return void notify.awake();
       const takes = notify.guestTakes();
-      if (takes === seen && !notify.guestOnDevice()) return;
-      if (notify.guestBackloggedAndWorking()) return void c.takeovers++;
+      if (takes === seen && !notify.guestOnDevice()) return void notify.awake();
+      if (notify.guestBackloggedAndWorking()) {
+        notify.awake();
+        return void c.takeovers++;
+      }
       const frames = notify.guestRxFrames();
       const roundTrips = ((frames - seenFrames) | 0) < 2 * ((takes - seen) | 0);
       seen = takes;
       seenFrames = frames;
-      if (roundTrips && !notify.guestOnDevice() && pollForHandBack()) return void c.handBacks++;
+      if (roundTrips && !notify.guestOnDevice()) {
+        notify.awake();
+        if (pollForHandBack()) return void c.handBacks++;
+      }
     }
   };
   while (!done()) {
