@@ -129,6 +129,17 @@ bool ParseWriteBurst(const Napi::CallbackInfo& info, WriteBurstArgs& w) {
   return true;
 }
 
+int WriteOne(int fd, const void* buf, size_t n) {
+  for (;;) {
+    if (RawWrite(fd, buf, n) >= 0) return kWritten;
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == ENOBUFS) return kAgain;
+    if (err == EBADF || err == EBADFD || err == EFAULT || err == ENODEV) return err;
+    return kRefused;
+  }
+}
+
 // writeBurst(region, fd, offsets: Uint32Array, lens: Uint32Array, count) -> frames consumed
 // One write() per frame, of lens[i] bytes at offsets[i], each checked to lie inside the region
 // before any is written (a frame may be anywhere: in another ring's slot when the guest
@@ -144,17 +155,13 @@ static Napi::Value WriteBurst(const Napi::CallbackInfo& info) {
   uint32_t* lens = w.lens;
   int64_t n = 0;
   while (n < count) {
-    ssize_t put = RawWrite(fd, w.at(n), static_cast<size_t>(lens[n]));
-    if (put < 0) {
-      int err = errno;
-      if (err == EINTR) continue;
-      if (err == EAGAIN || err == ENOBUFS) break;
-      if (err == EBADF || err == EBADFD || err == EFAULT || err == ENODEV) {
-        if (n > 0) break;
-        return ThrowErrno(env, err, std::string("write: ") + std::strerror(err));
-      }
-      lens[n] = 0;  // refused frame: dropped, counted by the caller
+    int r = WriteOne(fd, w.at(n), static_cast<size_t>(lens[n]));
+    if (r == kAgain) break;
+    if (r > 0) {
+      if (n > 0) break;
+      return ThrowErrno(env, r, std::string("write: ") + std::strerror(r));
     }
+    if (r == kRefused) lens[n] = 0;  // dropped, counted by the caller
     n++;
   }
   return Napi::Number::New(env, static_cast<double>(n));

@@ -75,6 +75,13 @@ struct WriteBurstArgs {
 };
 bool ParseWriteBurst(const Napi::CallbackInfo& info, WriteBurstArgs& w);
 
+// One frame's write(), as every write path treats its outcome: kWritten; kAgain (EAGAIN,
+// ENOBUFS: the frame stays queued); kRefused (the kernel refused this frame: it is consumed
+// and counted as dropped, never retried); or, > 0, the errno of a TAP that is gone (EBADF,
+// EBADFD, EFAULT, ENODEV).
+enum WriteOutcome { kWritten = 0, kAgain = -1, kRefused = -2 };
+int WriteOne(int fd, const void* buf, size_t n);
+
 // The io_uring instances the TAPs are read and written through (uring_rx.cc), the IO thread's
 // and, with the IO token, the guest thread's: the process filter lets io_uring_enter through on
 // these fds only, and a guest thread's filter on those it opened itself (seccomp.cc).

@@ -4,6 +4,7 @@
 // NIC's RX slots registered once as a fixed buffer (no per-read page lookup), from the TAP
 // registered once as a fixed file (no per-read file reference, which a threaded process
 // otherwise takes and drops on every read); a burst of writes likewise, one write() each saved.
+// Below that, a look at an idle TAP and a lone reply, it is read() and write() on the same TAP.
 //
 // Containment: the ring is made before the lock and restricted before it is enabled. It can
 // only read (IORING_OP_READ_FIXED) from its registered TAP into its registered slots and write
@@ -32,6 +33,7 @@ struct UringRx {
   napi_env env;  // the environment (thread) that opened it: only it reads, closes, or is cleaned up with it
   uint8_t* slots;  // the registered buffer: one NIC's RX slots
   size_t length;
+  int tap;  // the TAP, registered as the ring's fixed file; read() and write() it alone
   // Reads to submit next: doubles while every read finds a frame, then shrinks to what the
   // last batch found (+1), so a poll of an idle TAP costs one read, as readBurst's does.
   unsigned batch = 1;
@@ -111,6 +113,7 @@ static Napi::Value UringRxOpen(const Napi::CallbackInfo& info) {
   u->env = env;
   u->slots = r->base + first;
   u->length = static_cast<size_t>(length);
+  u->tap = fd;
   int rc = io_uring_queue_init(kDepth, &u->ring, IORING_SETUP_R_DISABLED);
   if (rc < 0) return ThrowErrno(env, -rc, std::string("io_uring_setup: ") + std::strerror(-rc));
   struct iovec slots = {u->slots, u->length};
@@ -186,6 +189,22 @@ static Napi::Value UringReadBurst(const Napi::CallbackInfo& info) {
   }
   int64_t n = 0;
   int32_t res[kDepth];
+  // Batches of one and two are read() calls: a look at an idle TAP, and a request/response
+  // peer's frame and the look after it. A read() costs less than an io_uring_enter for so few
+  // (on the PVM guest measured, ~1.2 against ~1.5 µs a look). A stream doubles past them.
+  while (n < b.count && u->batch <= 2) {
+    ssize_t got;
+    do got = RawRead(u->tap, b.at(n), static_cast<size_t>(capacity));
+    while (got < 0 && errno == EINTR);
+    if (got < 0) {
+      int err = errno;
+      u->batch = 1;
+      if (err == EAGAIN || n > 0) return Napi::Number::New(env, static_cast<double>(n));  // a hard error: thrown now, or met by the next call
+      return ThrowErrno(env, err, std::string("read: ") + std::strerror(err));
+    }
+    b.lens[n++] = static_cast<uint32_t>(got);
+    u->batch *= 2;
+  }
   while (n < b.count) {
     unsigned want = static_cast<unsigned>(std::min<int64_t>(b.count - n, u->batch));
     for (unsigned i = 0; i < want; i++) {
@@ -235,6 +254,13 @@ static Napi::Value UringWriteBurst(const Napi::CallbackInfo& info) {
   if (u == nullptr) return env.Undefined();
   const int64_t count = w.count;
   uint32_t* lens = w.lens;
+  // One frame (a reply): one write(), for the reason a lone read is one (above).
+  if (count == 1) {
+    int r = WriteOne(u->tap, w.at(0), lens[0]);
+    if (r > 0) return ThrowErrno(env, r, std::string("write: ") + std::strerror(r));
+    if (r == kRefused) lens[0] = 0;  // dropped, counted by the caller
+    return Napi::Number::New(env, r == kAgain ? 0 : 1);
+  }
   int64_t n = 0;
   int32_t res[kDepth];
   while (n < count) {
