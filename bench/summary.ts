@@ -5,6 +5,8 @@ import { num } from './format.js';
 import type { Cell, Column, Results, Stat, WorkloadResult } from './types.js';
 
 const MODES = ['baseline', 'poll', 'event', 'hybrid'];
+/** What a user can pick: the modes, and hybrid's IO token settings (--io-token=on|solo), which win some needs on some machines. */
+const CHOICES = [...MODES, 'hybrid+token', 'hybrid+token-solo'];
 
 interface Criterion {
   want: string;
@@ -18,7 +20,7 @@ interface Criterion {
   suffix?: string;
 }
 
-const modeRows = (k: Criterion) => MODES.map((m) => m + (k.suffix ?? ''));
+const modeRows = (k: Criterion, of = MODES) => of.map((m) => m + (k.suffix ?? ''));
 
 const CRITERIA: Criterion[] = [
   { want: 'RX capacity (drain)', workload: 'drain', key: 'value', format: 'k', unit: 'frames/s' },
@@ -64,7 +66,7 @@ export function whichMode(r: Results): string {
     const w0 = r.workloads.find((w) => w.id === k.workload);
     if (!w0) continue;
     const w = view(w0, k);
-    const [best, ...tied] = tiedWithBest(w, modeRows(k));
+    const [best, ...tied] = tiedWithBest(w, modeRows(k, CHOICES));
     if (!best) continue;
     const c = bestC(w, k);
     const show = (row: string) => `${row} ${num(w.cells[row].value.median, k.format)}`;
