@@ -76,10 +76,10 @@ describe('the IO token across two threads (and a simulated TAP)', () => {
     expect(host.deepParks).toBeGreaterThan(3);
     expect(host.kickedFromPark).toBeGreaterThan(3);
     // A guest woken from such a sleep that then stays busy in its app has the IO thread take
-    // the reads over within a PARK and a BACKOFF (10 + 1 ms; 30 allows for the scheduler),
+    // the reads over within a PARK and a BACKOFF (10 + 1 ms; measured up to 13, and 40 allows for a noisy scheduler),
     // not at the park's one-second cap.
     expect(guest.busyAfterLongSleep).toBeGreaterThan(2);
-    expect(guest.maxTapWaitBusyMs).toBeLessThan(30);
+    expect(guest.maxTapWaitBusyMs).toBeLessThan(40);
     expect(host.interrupts).toBeGreaterThan(5);
     // A frame waits for a BACKOFF or a PARK at worst, never for a lost wake-up's cap.
     expect(guest.maxDelayMs).toBeLessThan(1000);
