@@ -163,10 +163,7 @@ if (cfg.role === 'wire') {
       parkedOn = deviceSleep;
       notify.announceSleep(parked ? IO_PARKED : IO_BACKED_OFF);
       if (needed()) return void notify.awake();
-      if (parked && !notify.stillInDeviceSleep(deviceSleep)) {
-        notify.awake();
-        continue;
-      }
+      if (parked && !notify.stillInDeviceSleep(deviceSleep)) continue; // still announced, as pump.ts
       if (deviceSleep !== null) c.parks++;
       if (parked) c.deepParks++;
       const r = Atomics.wait(sh, S.ioEvents, events, cfg.strict || parked ? cfg.capMs : (deviceSleep !== null ? PARK_NS : BACKOFF_NS) / 1e6);
