@@ -43,7 +43,7 @@
 // threads. The IO thread also never sleeps longer than a second (a guest that
 // scribbled over these words is still served, late, never hung: they are guest-writable).
 //
-// The IO token (hybrid, --io-token=on): who moves frames between the TAPs and the rings.
+// The IO token (hybrid, unless --io-token=off): who moves frames between the TAPs and the rings.
 // Only the holder of G.ioToken produces on the RX rings and consumes from the TX rings, so
 // each ring keeps one producer and one consumer at a time. It is taken with a compare-and-
 // swap and handed over without a wake-up (a hand-off is not a notification); a side that
@@ -83,9 +83,12 @@
 //          burst came back full (guestBacklog) and the token is free, i.e. it is working
 //          through frames that pile up faster than one thread reads and handles them: the IO
 //          thread then reads while the guest works. At a round-trip pace (fewer than two
-//          frames per take, from guestRxFrames) it polls again for pollIdleUs (not with solo), so the guest
-//          can hand the token back to two pollers; a stream the guest keeps up with is left
-//          to it.
+//          frames per take, from guestRxFrames) it polls again for pollIdleUs (not with solo,
+//          nor with auto while one poller is its measured choice: host/io-thread/poller-choice.ts),
+//          so the guest can hand the token back to two pollers; a stream the guest keeps up
+//          with is left to it. With auto the IO thread polling beside the guest also steps
+//          aside (gives the token, backs off) when the choice turns to one poller: a give-away
+//          as on an ask, so (a)-(d) below hold unchanged.
 // Why the token loses no wake-up: (a) frames arriving while the guest sleeps: on its TAPs it
 // holds the token and the kernel wakes it — having looked at its RX rings after taking the
 // token, since the IO thread may have filled them while it held it (frames taken off the TAPs

@@ -29,10 +29,12 @@ export interface TenderOptions {
   /** hybrid only: the IO token (guest-api/notify.ts); false in every other mode. */
   ioToken: boolean;
   /**
-   * With the token (--io-token=solo): the backed-off IO thread never polls beside the guest
-   * that holds it, so one thread polls, as a C busy loop does (docs/tuning.md, the IO token).
+   * With the token, at a round-trip pace: the backed-off IO thread offers to poll beside the
+   * guest (two pollers, --io-token=on), never does (one thread polls, as a C busy loop does:
+   * --io-token=solo), or does whichever served more frames on this machine (--io-token=auto,
+   * host/io-thread/poller-choice.ts). docs/tuning.md, the IO token.
    */
-  tokenSolo: boolean;
+  tokenPollers: TokenPollers;
   /** How the IO thread reads its TAPs: through io_uring where the kernel allows it (auto), always, or read() per frame. */
   tapReads: TapReads;
   /** How the IO thread writes its TAPs: through io_uring where the kernel allows it (auto), always, or write() per frame. */
@@ -65,13 +67,16 @@ export const DEFAULTS = {
   guestSpinUs: { poll: 50, event: 0, hybrid: 50, baseline: 0 } as Record<Mode, number>,
   // hybrid only: poll already keeps a core busy, event is the mode that never spins.
   guestSpinMaxUs: { poll: 0, event: 0, hybrid: 500, baseline: 0 } as Record<Mode, number>,
-  ioToken: false,
+  /** hybrid: the IO token with one poller or two as measured (auto); off with --pcap (the capture has one writer, the IO thread). */
+  ioToken: 'auto' as 'on' | 'solo' | 'auto' | 'off',
   tapReads: 'auto' as TapReads,
   tapWrites: 'auto' as TapWrites,
 };
 
 /** native/uring_rx.cc; docs/tuning.md "Reading the TAP". */
 export type TapReads = 'auto' | 'uring' | 'read';
+/** With the IO token, who polls at a round-trip pace: --io-token=on (offer), solo, auto. */
+export type TokenPollers = 'offer' | 'solo' | 'auto';
 /** native/uring_rx.cc (the same ring per NIC); docs/tuning.md "Writing the TAP". */
 export type TapWrites = 'auto' | 'uring' | 'write';
 
@@ -137,7 +142,7 @@ export function buildParser(argv: string[]) {
     .option('poll-idle-max-us', { type: 'number', describe: 'hybrid: the idle poll grows toward this while frames or kicks come within it, and drops back when they do not (default 500)' })
     .option('guest-spin-us', { type: 'number', describe: 'how long the guest spins before it sleeps in yield_until (default: poll 50, event 0, hybrid 50)' })
     .option('guest-spin-max-us', { type: 'number', describe: 'the guest spin grows toward this while wake-ups come within it, and drops back when one does not (default: hybrid 500; others: fixed at --guest-spin-us)' })
-    .option('io-token', { type: 'string', choices: ['on', 'solo', 'off'], describe: `hybrid: a guest about to wait moves its own frames, holding the IO token, while the IO thread backs off; solo: and never polls beside it (default ${DEFAULTS.ioToken ? 'on' : 'off'})` })
+    .option('io-token', { type: 'string', choices: ['on', 'solo', 'auto', 'off'], describe: `hybrid: a guest about to wait moves its own frames, holding the IO token, while the IO thread backs off; solo: and never polls beside it; auto: polls beside it only where that measured better (default ${DEFAULTS.ioToken}, off with --pcap)` })
     .option('tap-reads', { type: 'string', choices: ['auto', 'uring', 'read'], default: DEFAULTS.tapReads, describe: 'shm modes: the IO thread reads the TAP in batches through io_uring (uring; auto: where the kernel allows it) or with one read() per frame' })
     .option('tap-writes', { type: 'string', choices: ['auto', 'uring', 'write'], default: DEFAULTS.tapWrites, describe: 'shm modes: the IO thread writes the TAP in batches through io_uring (uring; auto: where the kernel allows it) or with one write() per frame' })
     .option('suppress', { type: 'boolean', default: true, describe: 'notification suppression (--no-suppress: kick on every write/flush)' })
@@ -224,9 +229,10 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     if (a['stats-json'] === undefined) throw new UsageError('--stats-interval needs --stats-json=FILE (the lines go there)');
     if (!(interval >= 0.1 && interval <= 86400)) throw new UsageError(`--stats-interval must be from 0.1 to 86400 seconds (got ${interval})`);
   }
-  const ioTokenArg = a['io-token'] as 'on' | 'solo' | 'off' | undefined;
-  if (ioTokenArg !== undefined && mode !== 'hybrid') throw new UsageError('--io-token applies to --shm=hybrid only');
-  if (ioTokenArg !== undefined && ioTokenArg !== 'off' && pcap.length > 0) throw new UsageError(`--io-token=${ioTokenArg} and --pcap cannot be combined (the capture has one writer, the IO thread)`);
+  const ioTokenGiven = a['io-token'] as 'on' | 'solo' | 'auto' | 'off' | undefined;
+  if (ioTokenGiven !== undefined && mode !== 'hybrid') throw new UsageError('--io-token applies to --shm=hybrid only');
+  if (ioTokenGiven !== undefined && ioTokenGiven !== 'off' && pcap.length > 0) throw new UsageError(`--io-token=${ioTokenGiven} and --pcap cannot be combined (the capture has one writer, the IO thread)`);
+  const ioTokenArg = ioTokenGiven ?? (pcap.length > 0 ? 'off' : DEFAULTS.ioToken);
   const pollIdleUs = intIn('poll-idle-us', a['poll-idle-us'] as number, 0, 10_000_000);
   const idleMaxArg = a['poll-idle-max-us'] as number | undefined;
   const pollIdleMaxUs = idleMaxArg === undefined ? Math.max(pollIdleUs, DEFAULTS.pollIdleMaxUs) : intIn('poll-idle-max-us', idleMaxArg, 0, 10_000_000);
@@ -248,8 +254,8 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     pollIdleMaxUs,
     guestSpinUs,
     guestSpinMaxUs,
-    ioToken: mode === 'hybrid' && (ioTokenArg === undefined ? DEFAULTS.ioToken : ioTokenArg !== 'off'),
-    tokenSolo: mode === 'hybrid' && ioTokenArg === 'solo',
+    ioToken: mode === 'hybrid' && ioTokenArg !== 'off',
+    tokenPollers: ioTokenArg === 'solo' || ioTokenArg === 'auto' ? ioTokenArg : 'offer',
     tapReads: a['tap-reads'] as TapReads,
     tapWrites: a['tap-writes'] as TapWrites,
     suppress: a.suppress as boolean,

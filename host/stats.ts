@@ -6,7 +6,8 @@ import { MAX_NICS } from '../guest-api/abi.js';
 export const THREADS = ['tender', 'io', 'guest'] as const;
 export type ThreadName = (typeof THREADS)[number];
 
-export const GLOBAL_COUNTERS = ['traps', 'kicks', 'interrupts', 'io_wakeups', 'cpu_s', 'faults', 'token_handoffs'] as const;
+export const GLOBAL_COUNTERS = ['traps', 'kicks', 'interrupts', 'io_wakeups', 'cpu_s', 'faults', 'token_handoffs', 'poller_trials', 'two_pollers'] as const;
+// poller_trials / two_pollers: --io-token=auto's trials of one poller against two, and how many picked two (host/io-thread/poller-choice.ts).
 // pcap_dropped: capture records refused because the record ring was full (host/capture.ts).
 // tap_uring / tap_uring_tx: 1 when the IO thread reads / writes this NIC's TAP through io_uring
 // (--tap-reads, --tap-writes); the report says "tap_reads" and "tap_writes".
@@ -51,7 +52,7 @@ export interface NicTotals {
   tap_uring_tx: number;
 }
 export interface Totals {
-  traps: number; kicks: number; interrupts: number; io_wakeups: number; faults: number; token_handoffs: number;
+  traps: number; kicks: number; interrupts: number; io_wakeups: number; faults: number; token_handoffs: number; poller_trials: number; two_pollers: number;
   cpu_s: Record<ThreadName, number>;
   /** Frames each thread moved between a TAP and the guest (all NICs): where the work ran. */
   serviced: Record<ThreadName, { rx_frames: number; tx_frames: number }>;
@@ -80,7 +81,7 @@ export function totals(stats: StatsBuffers, nicCount: number): Totals {
   });
   return {
     traps: sum(COUNTER.traps), kicks: sum(COUNTER.kicks), interrupts: sum(COUNTER.interrupts),
-    io_wakeups: sum(COUNTER.io_wakeups), faults: sum(COUNTER.faults), token_handoffs: sum(COUNTER.token_handoffs), cpu_s: cpu, serviced, nics,
+    io_wakeups: sum(COUNTER.io_wakeups), faults: sum(COUNTER.faults), token_handoffs: sum(COUNTER.token_handoffs), poller_trials: sum(COUNTER.poller_trials), two_pollers: sum(COUNTER.two_pollers), cpu_s: cpu, serviced, nics,
   };
 }
 

@@ -106,10 +106,13 @@ describe('capture and stats stream options', () => {
     await refuses(['--net=tap0', '--shm=poll', '--io-token=solo', 'a.js'], /^--io-token applies to --shm=hybrid only$/);
   });
 
-  it('--io-token: off by default; on and solo both hand out the token, solo alone keeps the IO thread from polling beside the guest', async () => {
-    expect(await parseArgs(['--shm=hybrid', 'a.js'])).toMatchObject({ ioToken: false, tokenSolo: false });
-    expect(await parseArgs(['--shm=hybrid', '--io-token=on', 'a.js'])).toMatchObject({ ioToken: true, tokenSolo: false });
-    expect(await parseArgs(['--shm=hybrid', '--io-token=solo', 'a.js'])).toMatchObject({ ioToken: true, tokenSolo: true });
-    expect(await parseArgs(['--shm=hybrid', '--io-token=off', 'a.js'])).toMatchObject({ ioToken: false, tokenSolo: false });
+  it('--io-token: auto by default (off with --pcap); on, solo and auto all hand out the token and differ in who polls at a round-trip pace', async () => {
+    expect(await parseArgs(['--shm=hybrid', 'a.js'])).toMatchObject({ ioToken: true, tokenPollers: 'auto' });
+    expect(await parseArgs(['--net=tap0', '--shm=hybrid', '--pcap=x', 'a.js'])).toMatchObject({ ioToken: false });
+    expect(await parseArgs(['--net=tap0', '--shm=poll', 'a.js'])).toMatchObject({ ioToken: false });
+    expect(await parseArgs(['--shm=hybrid', '--io-token=on', 'a.js'])).toMatchObject({ ioToken: true, tokenPollers: 'offer' });
+    expect(await parseArgs(['--shm=hybrid', '--io-token=solo', 'a.js'])).toMatchObject({ ioToken: true, tokenPollers: 'solo' });
+    expect(await parseArgs(['--shm=hybrid', '--io-token=auto', 'a.js'])).toMatchObject({ ioToken: true, tokenPollers: 'auto' });
+    expect(await parseArgs(['--shm=hybrid', '--io-token=off', 'a.js'])).toMatchObject({ ioToken: false, tokenPollers: 'offer' });
   });
 });

@@ -24,17 +24,21 @@ describe.skipIf(skipReal())('the IO token', () => {
 
   // Both threads read and write through io_uring by default (the guest's own ring, holding the
   // token), and with read()/write() per frame where io_uring is not used.
+  const PINGS = 1_000_000;
   it.each([
-    { token: 'on', how: 'io_uring', tapIo: [] as string[], handoffs: 100 },
+    { token: 'on', how: 'io_uring', tapIo: [] as string[], handoffs: 100, pings: PINGS, pinger: [] as string[] },
     // solo hands the token over less by design (measured 66-486 times in this run against 334-2166)
-    { token: 'solo', how: 'io_uring', tapIo: [], handoffs: 20 },
-    { token: 'on', how: 'read()/write()', tapIo: ['--tap-reads=read', '--tap-writes=write'], handoffs: 100 },
-  ])('--io-token=$token, the TAP through $how: two million frames through the hand-offs, none stranded (no frame waits > 100 ms); the counters say which thread moved them', async ({ token, tapIo, handoffs }) => {
+    { token: 'solo', how: 'io_uring', tapIo: [], handoffs: 20, pings: PINGS, pinger: [] },
+    // auto also gives the token away each time a trial turns from two pollers to one. One
+    // request at a time (~10k/s): a round-trip pace, so it tries (the bursts above are a stream).
+    { token: 'auto', how: 'io_uring', tapIo: [], handoffs: 20, pings: 100_000, pinger: ['--window=1', '--gap-us=100'] },
+    { token: 'on', how: 'read()/write()', tapIo: ['--tap-reads=read', '--tap-writes=write'], handoffs: 100, pings: PINGS, pinger: [] },
+  ])('--io-token=$token, the TAP through $how: $pings echoes through the hand-offs, none stranded (no frame waits > 100 ms); the counters say which thread moved them', async ({ token, tapIo, handoffs, pings, pinger }) => {
     const stats = statsPath();
-    const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', `--io-token=${token}`, ...tapIo, `--stats-json=${stats}`, FIXTURE('pinger.js'), '--count=1000000', '--stall-ms=100', '--seed=7']);
+    const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', `--io-token=${token}`, ...tapIo, `--stats-json=${stats}`, FIXTURE('pinger.js'), `--count=${pings}`, ...pinger, '--stall-ms=100', '--seed=7']);
     const r = await collect(t, 300_000);
     const result = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    expect(result).toMatchObject({ sent: 1000000, received: 1000000, stalls: 0, disorder: 0 });
+    expect(result).toMatchObject({ sent: pings, received: pings, stalls: 0, disorder: 0 });
     expect(result.maxWaitMs).toBeLessThanOrEqual(100);
     expect(r.code).toBe(0);
     const s = readStats(stats);
@@ -43,9 +47,10 @@ describe.skipIf(skipReal())('the IO token', () => {
     // Every frame counted once, by the thread that moved it; both threads moved some.
     expect(v.io.rx_frames + v.guest.rx_frames).toBe(s.nics[0].rx_frames);
     expect(v.io.tx_frames + v.guest.tx_frames).toBe(s.nics[0].tx_frames);
-    expect(s.nics[0].rx_frames + s.nics[0].tx_frames).toBeGreaterThanOrEqual(2000000);
+    expect(s.nics[0].rx_frames + s.nics[0].tx_frames).toBeGreaterThanOrEqual(2 * pings);
     expect(v.guest.rx_frames).toBeGreaterThan(10000);
     expect(v.token_handoffs).toBeGreaterThan(handoffs);
+    if (token === 'auto') expect(v.poller_trials).toBeGreaterThanOrEqual(2);
   });
 
   it('under a sustained UDP flood: ≤ 0.01 notifications per frame, the guest thread reads, nothing lost inside the tender', async () => {
@@ -97,6 +102,29 @@ describe.skipIf(skipReal())('the IO token', () => {
     expect(v.io.rx_frames + v.guest.rx_frames).toBe(rx);
     expect(v.guest.rx_frames).toBeGreaterThan(0.9 * rx);
     expect(v.token_handoffs).toBeLessThan(0.003 * rx);
+  });
+
+  it('--io-token=auto: at a fixed 10k echo/s one poller and two move the same frames, so its trials keep one; no echo lost', async () => {
+    // Open loop: the probe sends at its own pace whoever polls, so a trial sees equal frames in
+    // its one- and two-poller slots and keeps the cheaper (poller-choice.ts). ~3 s: the first
+    // trial after 1 s, the next 2 s after it.
+    const stats = statsPath();
+    const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', '--io-token=auto', `--stats-json=${stats}`, EXAMPLE('ping_serve.js'), '--limit=32001']);
+    const run = collect(t, 60_000);
+    await waitForLine(t, /ping_serve: answering/);
+    const probe = await collect(ns.spawn(bin.icmp_probe, ['--dst=10.0.0.2', '--count=30000', '--warmup=2000', '--rate=10000', '--size=56']));
+    await collect(ns.spawn('ping', ['-w', '30', '-c', '1', '10.0.0.2'])); // the 32,001st echo ends the guest
+    const r = await run;
+    expect(r.code).toBe(0);
+    expect(JSON.parse(probe.stdout.trim().split('\n').pop()!)).toMatchObject({ sent: 30000, received: 30000 });
+    const s = readStats(stats);
+    const v = s.serviced;
+    const rx = s.nics[0].rx_frames;
+    console.log(`token auto at 10k echo/s: ${JSON.stringify(v)} of ${rx} RX frames`);
+    expect(v.io.rx_frames + v.guest.rx_frames).toBe(rx);
+    expect(v.poller_trials).toBeGreaterThanOrEqual(1);
+    expect(v.two_pollers).toBe(0);
+    expect(v.guest.rx_frames).toBeGreaterThan(0.8 * rx);
   });
 
   it('at rest (the guest asleep on its TAP holding the token, the IO thread parked) the tender uses under 2% of a core, and the IO thread does not wake every park', async () => {

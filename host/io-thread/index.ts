@@ -6,7 +6,7 @@ import { addon } from '../../native/index.js';
 import type { ShmMode } from '../../guest-api/notify.js';
 import type { CaptureTap } from '../record-ring.js';
 import { CTL, CTL_BYTES, type IoConfig, type IoExit } from './pump.js';
-import type { TapReads, TapWrites } from '../cli-options.js';
+import type { TapReads, TapWrites, TokenPollers } from '../cli-options.js';
 
 export interface IoThreadOptions {
   mode: ShmMode;
@@ -20,8 +20,8 @@ export interface IoThreadOptions {
   capture?: CaptureTap | null;
   /** hybrid: share the ring work with the guest through the IO token (guest-api/notify.ts). */
   ioToken?: boolean;
-  /** With the token: never poll beside the guest that holds it (--io-token=solo). */
-  tokenSolo?: boolean;
+  /** With the token, at a round-trip pace: offer to poll beside the guest (default), never (solo), or as measured (auto). */
+  tokenPollers?: TokenPollers;
   /** How the IO thread reads its TAPs (default auto). */
   tapReads?: TapReads;
   /** How the IO thread writes its TAPs (default auto). */
@@ -43,7 +43,7 @@ export class IoThread {
     const cfg: IoConfig = {
       mode: opts.mode, region: opts.region, stats: opts.stats, control: this.ctl.buffer as SharedArrayBuffer,
       controlFd: this.controlFd, nics: opts.nics.map((n, i) => ({ ...n, kickFd: this.kickFds[i] })),
-      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs ?? opts.pollIdleUs, ioToken: opts.mode === 'hybrid' && (opts.ioToken ?? false), tokenSolo: opts.tokenSolo ?? false, drainTimeoutMs: 2000, capture: opts.capture ?? null, tapReads: opts.tapReads ?? 'auto', tapWrites: opts.tapWrites ?? 'auto',
+      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs ?? opts.pollIdleUs, ioToken: opts.mode === 'hybrid' && (opts.ioToken ?? false), tokenPollers: opts.tokenPollers ?? 'offer', drainTimeoutMs: 2000, capture: opts.capture ?? null, tapReads: opts.tapReads ?? 'auto', tapWrites: opts.tapWrites ?? 'auto',
     };
     this.worker = new Worker(fileURLToPath(new URL('./main.js', import.meta.url)), { workerData: cfg, name: 'io' });
     this.exited = new Promise<IoExit>((resolve, reject) => {

@@ -8,7 +8,7 @@
 // The bursts themselves are service.ts's. Sleeping follows guest-api/notify.ts: announce,
 // re-check every ring, then epoll_wait.
 import { IO_BACKED_OFF, IO_PARKED, IO_WATCHING } from '../../guest-api/abi.js';
-import type { TapReads, TapWrites } from '../cli-options.js';
+import type { TapReads, TapWrites, TokenPollers } from '../cli-options.js';
 import { SpinWindow } from '../../guest-api/spin-window.js';
 import { BACKOFF_NS, HostNotify, PARK_NS, WAIT_RX, WAIT_TX, type ShmMode } from '../../guest-api/notify.js';
 import { peekAvailable, peekRoom, RingFault } from '../../guest-api/ring.js';
@@ -18,6 +18,7 @@ import { DeviceFault } from '../device-fault.js';
 import { tapGone, type Ending } from '../endings.js';
 import { DIR, REASON, RecordProducer, type CaptureTap } from '../record-ring.js';
 import { COUNTER, section } from '../stats.js';
+import { PollerChoice } from './poller-choice.js';
 import { RingService, type ServicePort } from './service.js';
 
 
@@ -43,8 +44,12 @@ export interface IoConfig {
   drainTimeoutMs: number;
   /** hybrid only: share the ring work with the guest through the IO token (notify.ts). */
   ioToken?: boolean;
-  /** With the token: never poll beside the guest that holds it (--io-token=solo); backOff says why. */
-  tokenSolo?: boolean;
+  /**
+   * With the token, at a round-trip pace: the backed-off IO thread offers to poll beside the
+   * guest (two pollers, --io-token=on), never does (one, --io-token=solo; backOff says why), or
+   * does whichever served more frames here (--io-token=auto, poller-choice.ts).
+   */
+  tokenPollers?: TokenPollers;
   tapReads: TapReads;
   tapWrites: TapWrites;
   /** --pcap: where to record the frames of the NICs it names. */
@@ -83,6 +88,10 @@ export class Pump {
   /** The backed-off IO thread's set: the kicks and the control, no TAP (the guest is reading them). */
   private backoffEpfd = -1;
   private lastCpuUpdate = 0;
+  /** --io-token=auto: one poller or two, as measured (poller-choice.ts); null otherwise. */
+  private readonly choice: PollerChoice | null;
+  private guestFramesSeen = 0;
+  private guestFrames = 0;
 
   constructor(private readonly cfg: IoConfig) {
     this.u8 = new Uint8Array(cfg.region);
@@ -91,6 +100,7 @@ export class Pump {
     this.notify = new HostNotify(new Int32Array(cfg.region));
     this.token = (cfg.ioToken ?? false) && cfg.mode === 'hybrid';
     this.streamHint = !this.token && cfg.mode !== 'event';
+    this.choice = this.token && cfg.tokenPollers === 'auto' ? new PollerChoice() : null;
     this.cap = cfg.capture ? new RecordProducer(cfg.capture.ring, cfg.capture.snaplen, cfg.nics.length) : null;
     const captured = cfg.nics.map((_, i) => cfg.capture?.nics[i] ?? false);
     this.service = new RingService(cfg.region, cfg.nics, this.stats, cfg.pollBudget, captured, (p, dir, reason, ts, offset, len, present) =>
@@ -198,7 +208,17 @@ export class Pump {
         idleSince = 0;
         continue;
       }
-      if ((++rounds & 1023) === 0) this.maybeUpdateCpu();
+      if ((++rounds & 1023) === 0) {
+        this.maybeUpdateCpu();
+        if (this.choice !== null && this.choice.two && !this.tickChoice(true)) {
+          // The choice went to one poller (the guest) while this thread polls beside it: step
+          // aside as for an ask; a guest spinning in its wait takes the free token.
+          this.notify.giveToken();
+          held = false;
+          this.backOff();
+          continue;
+        }
+      }
       addon.yieldCpu();
       const now = nowNs();
       if (idleSince === 0) idleSince = now;
@@ -221,8 +241,7 @@ export class Pump {
    */
   private backOff(): void {
     const needed = () => Atomics.load(this.ctl, CTL.stop) !== 0 || this.notify.tokenFreeAndNeeded(this.txWaitingFn);
-    const solo = this.cfg.tokenSolo ?? false;
-    if (solo ? needed() : this.pollForHandBack(needed)) return;
+    if (this.onePoller() ? needed() : this.pollForHandBack(needed)) return;
     let seen = this.notify.guestTakes();
     let seenFrames = this.notify.guestRxFrames();
     let parkedOn: number | null = null;
@@ -272,11 +291,37 @@ export class Pump {
       const roundTrips = ((frames - seenFrames) | 0) < 2 * ((takes - seen) | 0);
       seen = takes;
       seenFrames = frames;
-      if (roundTrips && !solo && !this.notify.guestOnDevice()) {
+      if (this.choice !== null) this.tickChoice(roundTrips);
+      if (roundTrips && !this.onePoller() && !this.notify.guestOnDevice()) {
         this.notify.awake(); // offered: the guest may hand the token back to it now
         if (this.pollForHandBack(needed)) return;
       }
     }
+  }
+
+  /** With the token: is the guest the only poller now (--io-token=solo, or auto's measured choice)? */
+  private onePoller(): boolean {
+    if (this.choice !== null) return !this.choice.two;
+    return this.cfg.tokenPollers === 'solo';
+  }
+
+  /**
+   * Feeds auto's choice every RX frame moved so far (this thread's and the guest's own); returns
+   * it: two pollers? A trial starts only at a round-trip pace (`roundTrips`): a stream the guest
+   * keeps up with is left to it whatever the choice, and a trial would only move the token.
+   */
+  private tickChoice(roundTrips: boolean): boolean {
+    const choice = this.choice!;
+    const g = this.notify.guestRxFrames();
+    const d = (g - this.guestFramesSeen) | 0; // guest-written, mod 2^32: a step back counts as none
+    this.guestFramesSeen = g;
+    if (d > 0) this.guestFrames += d;
+    let own = 0;
+    for (const p of this.ports) own += this.stats[p.c.rx_frames];
+    const two = choice.tick(nowNs(), own + this.guestFrames, roundTrips);
+    this.stats[COUNTER.poller_trials] = choice.trials;
+    this.stats[COUNTER.two_pollers] = choice.picks;
+    return two;
   }
 
   /** Polls (awake, yielding) for pollIdleUs; true as soon as needed() says the guest gave the token back. */

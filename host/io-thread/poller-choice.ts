@@ -1,0 +1,94 @@
+// --io-token=auto: at a round-trip pace, one poller (the guest, as --io-token=solo) or two (the
+// backed-off IO thread offers to poll beside it, as --io-token=on), whichever served more frames
+// on this machine, measured now. Which pays is a property of the machine, not of the code: on
+// the Intel VM of sessions 1–8 two pollers served `ping -f` 1.3× better than one, on the AMD
+// PVM guest of sessions 9–12 one poller served it 1.25× better (docs/tuning.md, "One poller
+// or two"), and a fixed default loses on one of them.
+//
+// How: hold the choice for a while; then, if frames came at least MIN_FPS, try one, two, two,
+// one (ABBA: a load that drifts through the trial favours neither) for TRIAL_NS each and keep
+// two only if they moved MARGIN× the frames one did. A trial costs the worse arrangement's
+// frames for half its length, so a trial that confirms the choice doubles the hold (HOLD_NS up
+// to HOLD_MAX_NS) and a change starts it again at HOLD_NS. At a fixed offered rate both move the same
+// and one poller is kept, which costs less CPU and, on both machines, had the lower p99.
+// The frame count includes the guest's own (G.guestRxFrames, guest-written): a guest that lies
+// there only changes how its own frames are polled.
+
+export const HOLD_NS = 1_000_000_000;
+export const HOLD_MAX_NS = 8_000_000_000;
+export const TRIAL_NS = 40_000_000;
+export const MARGIN = 1.15;
+/** Below this the choice is not worth a trial (nor its CPU): one poller. */
+export const MIN_FPS = 2000;
+
+const SLOTS = [false, true, true, false]; // two pollers in each trial slot?
+
+export class PollerChoice {
+  /** Two pollers (the IO thread offers to poll beside the guest) now? */
+  two = false;
+  /** Trials run, and how many picked two pollers: the stats' poller_trials / two_pollers. */
+  trials = 0;
+  /** The last trial's pick (the arrangement held between trials). */
+  private chosen = false;
+  picks = 0;
+  private slot = -1; // -1: holding
+  private hold: number;
+  private since = -1;
+  private framesAt = 0;
+  private readonly moved = [0, 0]; // frames in trial slots with [one, two] pollers
+
+  constructor(
+    private readonly holdNs = HOLD_NS,
+    private readonly trialNs = TRIAL_NS,
+    private readonly holdMaxNs = HOLD_MAX_NS,
+  ) {
+    this.hold = holdNs;
+  }
+
+  /**
+   * Called now and then (the backed-off IO thread's wake-ups, every thousand idle rounds of a
+   * second poller) with the clock and every frame moved so far; a trial starts only when
+   * `mayTry` (frames come at a round-trip pace).
+   */
+  tick(now: number, frames: number, mayTry = true): boolean {
+    if (this.since < 0) {
+      this.since = now;
+      this.framesAt = frames;
+      return this.two;
+    }
+    const dt = now - this.since;
+    if (this.slot < 0) {
+      if (dt < this.hold || !mayTry) return this.two;
+      if (((frames - this.framesAt) * 1e9) / dt < MIN_FPS) {
+        this.two = this.chosen = false;
+        this.hold = this.holdNs;
+        this.restart(now, frames, -1);
+        return this.two;
+      }
+      this.moved[0] = this.moved[1] = 0;
+      this.trials++;
+      this.restart(now, frames, 0);
+      return this.two;
+    }
+    if (dt < this.trialNs) return this.two;
+    // Per ns, since a tick comes late by up to a back-off.
+    this.moved[SLOTS[this.slot] ? 1 : 0] += (frames - this.framesAt) / dt;
+    if (this.slot + 1 < SLOTS.length) {
+      this.restart(now, frames, this.slot + 1);
+      return this.two;
+    }
+    const before = this.chosen;
+    this.two = this.chosen = this.moved[1] > MARGIN * this.moved[0];
+    if (this.two) this.picks++;
+    this.hold = this.two === before ? Math.min(2 * this.hold, this.holdMaxNs) : this.holdNs;
+    this.restart(now, frames, -1);
+    return this.two;
+  }
+
+  private restart(now: number, frames: number, slot: number): void {
+    this.slot = slot;
+    this.since = now;
+    this.framesAt = frames;
+    if (slot >= 0) this.two = SLOTS[slot];
+  }
+}

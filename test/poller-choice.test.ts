@@ -1,0 +1,78 @@
+// --io-token=auto's choice between one poller and two (host/io-thread/poller-choice.ts), fed a
+// made-up clock and frame count: it keeps two only where two moved clearly more frames, tries
+// again less often while the answer stays the same, and never tries at rest. No root needed.
+// test/token.test.ts runs it on a real TAP.
+import { describe, expect, it } from 'vitest';
+import { HOLD_MAX_NS, HOLD_NS, MIN_FPS, PollerChoice, TRIAL_NS } from '../host/io-thread/poller-choice.js';
+
+/** Drives a choice for `ns` in 1 ms ticks, frames arriving at `fps(two)` frames/s; returns the times trials started. */
+function drive(c: PollerChoice, clock: { now: number; frames: number }, ns: number, fps: (two: boolean) => number, mayTry = true): number[] {
+  const starts: number[] = [];
+  const end = clock.now + ns;
+  while (clock.now < end) {
+    const before = c.trials;
+    const two = c.tick(clock.now, clock.frames, mayTry);
+    if (c.trials > before) starts.push(clock.now);
+    clock.now += 1e6;
+    clock.frames += fps(two) / 1000;
+  }
+  return starts;
+}
+
+describe('PollerChoice', () => {
+  it('starts with one poller and tries one, two, two, one after a hold', () => {
+    const c = new PollerChoice();
+    const clock = { now: 0, frames: 0 };
+    const seen: boolean[] = [];
+    drive(c, clock, HOLD_NS - 2e6, () => 30_000);
+    expect(c.two).toBe(false);
+    expect(c.trials).toBe(0);
+    const end = clock.now + 4 * TRIAL_NS + 10e6;
+    while (clock.now < end) {
+      const two = c.tick(clock.now, clock.frames);
+      if (seen[seen.length - 1] !== two) seen.push(two);
+      clock.now += 1e6;
+      clock.frames += 30;
+    }
+    expect(c.trials).toBe(1);
+    expect(seen).toEqual([false, true, false]); // ABBA: the two middle slots with two pollers
+    expect(c.two).toBe(false); // equal frames: one poller, the cheaper
+  });
+
+  it('keeps two pollers where they move 1.3× the frames, and one where they move 1.1×', () => {
+    for (const [gain, two] of [[1.3, true], [1.1, false]] as const) {
+      const c = new PollerChoice();
+      const clock = { now: 0, frames: 0 };
+      drive(c, clock, HOLD_NS + 4 * TRIAL_NS + 20e6, (t) => (t ? gain * 30_000 : 30_000));
+      expect(c.trials).toBe(1);
+      expect(c.two).toBe(two);
+      expect(c.picks).toBe(two ? 1 : 0);
+    }
+  });
+
+  it('a trial that confirms the choice doubles the hold up to HOLD_MAX_NS; a change starts it again', () => {
+    const c = new PollerChoice();
+    const clock = { now: 0, frames: 0 };
+    let better = true; // two pollers win
+    const starts = drive(c, clock, 40e9, (t) => (t === better ? 40_000 : 30_000));
+    const gaps = starts.slice(1).map((s, i) => s - starts[i] - 4 * TRIAL_NS);
+    // First pick is a change (one -> two): hold 1 s; then confirmations: 2, 4, 8, 8, ... s (± a tick each).
+    expect(gaps.map((g) => Math.round(g / 1e9))).toEqual(gaps.map((_, i) => Math.min(2 ** i, HOLD_MAX_NS / 1e9)));
+    expect(gaps.length).toBeGreaterThanOrEqual(4);
+    expect(c.two).toBe(true);
+    better = false; // the machine changed under it: one poller wins now
+    const later = drive(c, clock, 2 * HOLD_MAX_NS, (t) => (t === better ? 40_000 : 30_000));
+    expect(c.two).toBe(false);
+    expect(later.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('does not try at rest (under MIN_FPS) nor while the frames do not come at a round-trip pace', () => {
+    const c = new PollerChoice();
+    const clock = { now: 0, frames: 0 };
+    drive(c, clock, 5 * HOLD_NS, () => MIN_FPS / 2);
+    expect(c.trials).toBe(0);
+    drive(c, clock, 5 * HOLD_NS, () => 500_000, false);
+    expect(c.trials).toBe(0);
+    expect(c.two).toBe(false);
+  });
+});
