@@ -25,8 +25,14 @@ export const ALL_ROWS: Row[] = [...C_ROWS, NODE_READSYNC, ...MODE_ROWS];
  * best a C program can do, not the simplest.
  */
 export const STREAM_ROWS: Row[] = [...C_ROWS, cRow('uring'), NODE_READSYNC, ...MODE_ROWS];
-/** hybrid with the IO token (docs/tuning.md): off by default until these rows say otherwise. */
+/**
+ * hybrid's default is the IO token with one poller or two as measured (--io-token=auto,
+ * host/io-thread/poller-choice.ts). These rows fix each arrangement: with the token and two
+ * pollers at a round-trip pace (on), one (solo), and without the token (off: two pollers
+ * always, the IO thread alone moving frames; hybrid's default until session 12).
+ */
 export const HYBRID_TOKEN: Row = tenderRow('hybrid', 'token', () => ['--io-token=on']);
+export const HYBRID_TOKEN_OFF: Row = tenderRow('hybrid', 'token-off', () => ['--io-token=off']);
 /**
  * The token with one poller (--io-token=solo): the backed-off IO thread never polls beside the
  * guest that holds it. Where system calls are dear it serves round trips faster than two

@@ -6,7 +6,7 @@ import type { Cell, Column, Results, Stat, WorkloadResult } from './types.js';
 
 const MODES = ['baseline', 'poll', 'event', 'hybrid'];
 /** What a user can pick: the modes, and hybrid's IO token settings (--io-token=on|solo), which win some needs on some machines. */
-const CHOICES = [...MODES, 'hybrid+token', 'hybrid+token-solo'];
+const CHOICES = [...MODES, 'hybrid+token', 'hybrid+token-solo', 'hybrid+token-off'];
 
 interface Criterion {
   want: string;

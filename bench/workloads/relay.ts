@@ -3,7 +3,7 @@
 // examples/firewall.js, each with and without virtio-net offloads (--offload: 64 KiB GSO
 // frames and checksum offload). Gbit/s is what iperf3's receiver got.
 import { relayTopology, runRelay, type RelayTopology } from '../../testbed/relay.js';
-import { MODES, tenderRow, HYBRID_FIXED, HYBRID_READ, HYBRID_WRITE, HYBRID_TOKEN, HYBRID_TOKEN_SOLO } from '../rows.js';
+import { MODES, tenderRow, HYBRID_FIXED, HYBRID_READ, HYBRID_WRITE, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF } from '../rows.js';
 import type { Context, Row, Sample, Workload } from '../types.js';
 
 const OFFLOAD = '+offload';
@@ -35,6 +35,8 @@ export const RELAY_ROWS: Row[] = [
   tenderRow('hybrid', `token${OFFLOAD}`, () => ['--io-token=on', '--offload']),
   HYBRID_TOKEN_SOLO,
   tenderRow('hybrid', `token-solo${OFFLOAD}`, () => ['--io-token=solo', '--offload']),
+  HYBRID_TOKEN_OFF,
+  tenderRow('hybrid', `token-off${OFFLOAD}`, () => ['--io-token=off', '--offload']),
 ];
 
 /** relay-pinned's rows: the C relay and the baseline against hybrid, each with and without offloads. */
