@@ -39,6 +39,8 @@ export interface Addon {
   /** writeBurst through the same ring: up to 64 writes per io_uring_enter, in order (native/uring_rx.cc). */
   uringWriteBurst(region: number, ring: number, offsets: Uint32Array, lens: Uint32Array, count: number): number;
   uringRxClose(ring: number): void;
+  /** io_uring_enter(fd) doing nothing: 0 or -errno; what this thread's filter lets through (test/escape.test.ts). */
+  uringEnterProbe(fd: number): number;
   /** write() count frames, lens[i] bytes at offsets[i] each; a refused frame is consumed with lens[i] = 0. */
   writeBurst(region: number, fd: number, offsets: Uint32Array, lens: Uint32Array, count: number): number;
   /** One frame into buf (its virtio-net header into hdr, when given): the length read (header included), or -1 when nothing waits. */

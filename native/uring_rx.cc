@@ -304,7 +304,23 @@ static Napi::Value UringRxClose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// uringEnterProbe(fd): io_uring_enter(fd) submitting nothing and waiting for nothing; 0 or
+// -errno (EOPNOTSUPP: fd is no ring). It can do nothing a ring's owner could not, and shows
+// what a thread's seccomp filter lets through on which fd (test/escape.test.ts: the guest's
+// thread may enter its own rings, not the IO thread's).
+static Napi::Value UringEnterProbe(const Napi::CallbackInfo& info) {
+  int64_t fd;
+  if (!ArgInt(info, 0, fd)) return info.Env().Undefined();
+  if (fd < 0 || fd > INT32_MAX) {
+    Napi::RangeError::New(info.Env(), "uringEnterProbe: fd out of range").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  long rc = syscall(__NR_io_uring_enter, static_cast<int>(fd), 0, 0, 0, nullptr, 0);
+  return Napi::Number::New(info.Env(), rc < 0 ? -errno : static_cast<double>(rc));
+}
+
 void InitUringRx(Napi::Env env, Napi::Object exports) {
+  exports.Set("uringEnterProbe", Napi::Function::New(env, UringEnterProbe, "uringEnterProbe"));
   exports.Set("uringRxOpen", Napi::Function::New(env, UringRxOpen, "uringRxOpen"));
   exports.Set("uringReadBurst", Napi::Function::New(env, UringReadBurst, "uringReadBurst"));
   exports.Set("uringWriteBurst", Napi::Function::New(env, UringWriteBurst, "uringWriteBurst"));

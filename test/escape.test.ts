@@ -2,7 +2,7 @@
 // gets its own specific refusal; the tender stays up and exits with the guest's own status;
 // the file system, the process table and the network show nothing done. Every mode.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, createNetns, netnsExists, skipReal, TENDER, type Netns } from '../testbed/netns.js';
 import { threadpoolSize } from '../host/threadpool.js';
@@ -185,6 +185,40 @@ describe.skipIf(skipReal())('containment: a guest trying every way out, the tend
     }
     expect((await done).code).toBe(143);
   });
+
+  // The io_uring rings (docs/reliability.md, containment 4): the guest's thread may enter the
+  // ring it opened for the IO token and no other, the IO thread's least of all.
+  for (const token of ['auto', 'off']) {
+    it(`hybrid --io-token=${token}: the guest's thread may enter ${token === 'off' ? 'no io_uring ring (it has none)' : 'its own io_uring ring'}; the IO thread's ring and every other fd refuse it (EPERM)`, async () => {
+      const t = startTender(ns, ['--net=tap0', '--shm=hybrid', `--io-token=${token}`, '--tap-reads=uring', '--tap-writes=uring', FIXTURE('uring_probe.js')]);
+      let out = '';
+      t.stdout!.on('data', (d) => (out += d));
+      const done = collect(t, 30_000);
+      try {
+        await waitForLine(t, /uring_probe: \{.*\}\n/);
+        const probe = JSON.parse(/uring_probe: (\{.*\})/.exec(out)![1]) as Record<string, number>;
+        const rings = readdirSync(`/proc/${t.pid}/fd`).filter((fd) => {
+          try {
+            return readlinkSync(`/proc/${t.pid}/fd/${fd}`) === 'anon_inode:[io_uring]';
+          } catch {
+            return false;
+          }
+        });
+        console.log(`--io-token=${token}: rings ${rings.join()}, probe ${JSON.stringify(probe)}`);
+        // One ring per NIC for the IO thread, and one more for the guest's thread with the token.
+        expect(rings.length).toBe(token === 'off' ? 1 : 2);
+        const entered = Object.keys(probe).filter((fd) => probe[fd] === 0);
+        expect(entered.length).toBe(token === 'off' ? 0 : 1);
+        for (const fd of entered) expect(rings).toContain(fd);
+        // Every other fd the filter answers, before the kernel could say it is no ring (EOPNOTSUPP).
+        for (const [fd, rc] of Object.entries(probe)) if (!entered.includes(fd)) expect(rc, `fd ${fd}`).toBe(-1);
+        for (const fd of rings) if (!entered.includes(fd)) expect(probe[fd], `the IO thread's ring, fd ${fd}`).toBe(-1);
+      } finally {
+        t.kill('SIGTERM');
+      }
+      expect((await done).code).toBe(143);
+    });
+  }
 
   it('a guest runs as nobody with an empty environment; --sandbox=off says so loudly first and runs it as root', async () => {
     const on = await runTender(ns, ['--net=tap0', FIXTURE('whoami.js')]);
