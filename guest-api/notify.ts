@@ -63,7 +63,10 @@
 //          guestWaiting = WAIT_DEVICE. Any other sleep (on the doorbell) gives the token
 //          back first: guestWaiting announced FIRST, then the ask withdrawn and token = FREE,
 //          then, if the IO thread is backed off (or TX frames are left and it sleeps at all),
-//          the hand-back kick, once per IO sleep. net_write/net_flush with the token free send at once.
+//          the hand-back kick, once per IO sleep. net_write/net_flush with the token free
+//          send at once, up to 32 running without a frame read or a wait for frames; past
+//          that a stream is published and kicked, as with the token held, so that the IO
+//          thread batches it (a kick to a backed-off IO thread ends its back-off).
 //   IO thread: holding the token, it polls as hybrid always did, and gives it to a guest that
 //          asks; it gives it before any sleep. Backed off, it polls for pollIdleUs (the guest
 //          may hand it straight back; not with --io-token=solo, where the guest is the only
