@@ -79,6 +79,30 @@ describe.skipIf(skipReal())('the IO token', () => {
     expect(v.io.rx_frames).toBeGreaterThan(0.15 * run.delivered);
   });
 
+  /**
+   * ping_serve.js under --io-token=TOKEN answers `count` echo requests at 10k/s from icmp_probe
+   * (after `warmup` more), then one ping that ends it; none lost. Returns the stats' serviced
+   * counters and the RX frames, every one counted once by the thread that moved it.
+   */
+  async function echoesAt10k(token: string, count: number, warmup: number) {
+    const stats = statsPath();
+    const limit = count + warmup + 1;
+    const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', `--io-token=${token}`, `--stats-json=${stats}`, EXAMPLE('ping_serve.js'), `--limit=${limit}`]);
+    const run = collect(t, 60_000);
+    await waitForLine(t, /ping_serve: answering/);
+    const probe = await collect(ns.spawn(bin.icmp_probe, ['--dst=10.0.0.2', `--count=${count}`, `--warmup=${warmup}`, '--rate=10000', '--size=56']));
+    await collect(ns.spawn('ping', ['-w', '30', '-c', '1', '10.0.0.2'])); // the last echo ends the guest
+    const r = await run;
+    expect(r.code).toBe(0);
+    expect(JSON.parse(probe.stdout.trim().split('\n').pop()!)).toMatchObject({ sent: count, received: count });
+    const s = readStats(stats);
+    const v = s.serviced;
+    const rx = s.nics[0].rx_frames;
+    console.log(`token ${token} at 10k echo/s: ${JSON.stringify(v)} of ${rx} RX frames`);
+    expect(v.io.rx_frames + v.guest.rx_frames).toBe(rx);
+    return { v, rx };
+  }
+
   it('--io-token=solo: at 10k echo/s the guest moves nearly every frame and the token seldom changes hands; no echo lost', async () => {
     // With =on the backed-off IO thread polls beside the guest at this pace and takes the token
     // back: measured 17% of the frames moved by the IO thread and a hand-off per ~10 frames,
@@ -86,20 +110,7 @@ describe.skipIf(skipReal())('the IO token', () => {
     // were the guest handing the token back to an IO thread it caught awake between two of its
     // backed-off sleeps; since it stays announced then: 6-8 hand-offs here (16 once in CI),
     // against 34-62.
-    const stats = statsPath();
-    const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', '--io-token=solo', `--stats-json=${stats}`, EXAMPLE('ping_serve.js'), '--limit=11001']);
-    const run = collect(t, 30_000);
-    await waitForLine(t, /ping_serve: answering/);
-    const probe = await collect(ns.spawn(bin.icmp_probe, ['--dst=10.0.0.2', '--count=10000', '--warmup=1000', '--rate=10000', '--size=56']));
-    await collect(ns.spawn('ping', ['-w', '30', '-c', '1', '10.0.0.2'])); // the 11,001st echo (1,000 warm-up requests, 10,000 measured) ends the guest
-    const r = await run;
-    expect(r.code).toBe(0);
-    expect(JSON.parse(probe.stdout.trim().split('\n').pop()!)).toMatchObject({ sent: 10000, received: 10000 });
-    const s = readStats(stats);
-    const v = s.serviced;
-    const rx = s.nics[0].rx_frames;
-    console.log(`token solo at 10k echo/s: ${JSON.stringify(v)} of ${rx} RX frames`);
-    expect(v.io.rx_frames + v.guest.rx_frames).toBe(rx);
+    const { v, rx } = await echoesAt10k('solo', 10000, 1000);
     expect(v.guest.rx_frames).toBeGreaterThan(0.9 * rx);
     expect(v.token_handoffs).toBeLessThan(0.003 * rx);
   });
@@ -108,20 +119,7 @@ describe.skipIf(skipReal())('the IO token', () => {
     // Open loop: the probe sends at its own pace whoever polls, so a trial sees equal frames in
     // its one- and two-poller slots and keeps the cheaper (poller-choice.ts). ~3 s: the first
     // trial after 1 s, the next 2 s after it.
-    const stats = statsPath();
-    const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', '--io-token=auto', `--stats-json=${stats}`, EXAMPLE('ping_serve.js'), '--limit=32001']);
-    const run = collect(t, 60_000);
-    await waitForLine(t, /ping_serve: answering/);
-    const probe = await collect(ns.spawn(bin.icmp_probe, ['--dst=10.0.0.2', '--count=30000', '--warmup=2000', '--rate=10000', '--size=56']));
-    await collect(ns.spawn('ping', ['-w', '30', '-c', '1', '10.0.0.2'])); // the 32,001st echo ends the guest
-    const r = await run;
-    expect(r.code).toBe(0);
-    expect(JSON.parse(probe.stdout.trim().split('\n').pop()!)).toMatchObject({ sent: 30000, received: 30000 });
-    const s = readStats(stats);
-    const v = s.serviced;
-    const rx = s.nics[0].rx_frames;
-    console.log(`token auto at 10k echo/s: ${JSON.stringify(v)} of ${rx} RX frames`);
-    expect(v.io.rx_frames + v.guest.rx_frames).toBe(rx);
+    const { v, rx } = await echoesAt10k('auto', 30000, 2000);
     expect(v.poller_trials).toBeGreaterThanOrEqual(1);
     expect(v.two_pollers).toBe(0);
     expect(v.guest.rx_frames).toBeGreaterThan(0.8 * rx);

@@ -2,7 +2,7 @@
 // backed-off IO thread offers to poll beside it, as --io-token=on), whichever served more frames
 // on this machine, measured now. Which pays is a property of the machine, not of the code: on
 // the Intel VM of sessions 1–8 two pollers served `ping -f` 1.3× better than one, on the AMD
-// PVM guest of sessions 9–12 one poller served it 1.25× better (docs/tuning.md, "One poller
+// PVM guest of sessions 9–12 one poller served it 1.2–1.5× better (docs/tuning.md, "One poller
 // or two"), and a fixed default loses on one of them.
 //
 // How: hold the choice for a while; then, if frames came at least MIN_FPS, try one, two, two,
@@ -28,14 +28,14 @@ export class PollerChoice {
   two = false;
   /** Trials run, and how many picked two pollers: the stats' poller_trials / two_pollers. */
   trials = 0;
+  picks = 0;
   /** The last trial's pick (the arrangement held between trials). */
   private chosen = false;
-  picks = 0;
   private slot = -1; // -1: holding
   private hold: number;
   private since = -1;
   private framesAt = 0;
-  private readonly moved = [0, 0]; // frames in trial slots with [one, two] pollers
+  private readonly moved = [0, 0]; // frames per ns, summed over the trial slots with [one, two] pollers
 
   constructor(
     private readonly holdNs = HOLD_NS,
