@@ -5,7 +5,7 @@ import { num } from './format.js';
 import type { Cell, Column, Results, Stat, WorkloadResult } from './types.js';
 
 const MODES = ['baseline', 'poll', 'event', 'hybrid'];
-/** What a user can pick: the modes, and hybrid's IO token settings (--io-token=on|solo), which win some needs on some machines. */
+/** What a user can pick: the modes (hybrid's default --io-token=auto), and hybrid's fixed IO token settings (--io-token=on|solo|off), which win some needs on some machines. */
 const CHOICES = [...MODES, 'hybrid+token', 'hybrid+token-solo', 'hybrid+token-off'];
 
 interface Criterion {
