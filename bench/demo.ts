@@ -32,11 +32,11 @@ try {
   ns.destroy();
 }
 
-const head = ['mode', 'echoes/s', 'rtt avg ms', 'loss', 'notif/frame', 'traps', 'kicks', 'interrupts', 'cpu s tender', 'cpu s io', 'cpu s guest'];
+const head = ['mode', 'echoes/s', 'rtt avg ms', 'loss', 'notif/frame', 'traps', 'kicks', 'interrupts', 'tap wake-ups', 'cpu s tender', 'cpu s io', 'cpu s guest'];
 const body = rows.map((r) => {
   const n = r.stats.notifications;
   const c = r.stats.cpu_s;
-  return [r.mode, r.echoesPerS.toFixed(0), r.rtt.avg.toFixed(3), `${r.lossPct}%`, n.per_frame.toFixed(3), n.traps, n.kicks, n.interrupts, c.tender.toFixed(2), c.io.toFixed(2), c.guest.toFixed(2)].map(String);
+  return [r.mode, r.echoesPerS.toFixed(0), r.rtt.avg.toFixed(3), `${r.lossPct}%`, n.per_frame.toFixed(3), n.traps, n.kicks, n.interrupts, n.tap_wakeups, c.tender.toFixed(2), c.io.toFixed(2), c.guest.toFixed(2)].map(String);
 });
 console.log(`ping -f -c ${count} against examples/ping_serve.js\n`);
 console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|\n${body.map((b) => `| ${b.join(' | ')} |`).join('\n')}`);

@@ -41,7 +41,7 @@ export function markdown(r: Results): string {
       + '**× limit** is the row\'s median over the limit\'s, the limit being the best C variant (c-block, c-epoll, c-busy; in the RX and TX workloads also c-uring, batching through io_uring) of the same workload in this run; '
       + 'where the two ranges overlap it says *within noise* and the rows are not ranked. '
       + '**CPU µs/frame**: CPU of the row\'s process, all threads summed, over the frames it moved in the measured window. '
-      + '**notif/frame**: the tender\'s traps + kicks + interrupts per frame (README, "Counting").\n',
+      + '**notif/frame**: the tender\'s traps + kicks + interrupts + TAP wake-ups per frame (README, "Counting").\n',
   ];
   for (const w of r.workloads) {
     out.push(`## ${w.title}\n`, `${w.how[0].toUpperCase()}${w.how.slice(1)}.${w.limit ? ` Limit: **${w.limit.row}**.` : ' No C row here: no limit.'}${w.metric.better === 'lower' ? ' Lower is better.' : ''}\n`);

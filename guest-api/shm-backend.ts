@@ -25,6 +25,8 @@ export interface ShmBackendConfig {
   service?: TokenService | null;
   /** Counts token hand-offs to this thread in its stats. */
   countHandoffs?: (n: number) => void;
+  /** Counts the kernel waking this thread from a sleep on its TAPs (holding the token): its interrupts. */
+  countTapWakeup?: () => void;
 }
 
 /** Moves frames between the TAPs and the rings; used only while this thread holds the IO token. */
@@ -43,8 +45,8 @@ export interface TokenService {
   txLeft(): boolean;
   /** Whether a frame waits on some TAP now. */
   tapReadable(): boolean;
-  /** Blocks until a TAP has a frame or timeoutNs passes (the tender's stop also ends it). */
-  sleepOnDevice(timeoutNs: number): void;
+  /** Blocks until a TAP has a frame or timeoutNs passes (the tender's stop also ends it); true when woken, not timed out. */
+  sleepOnDevice(timeoutNs: number): boolean;
   /** At exit: lets go of its io_uring rings (each keeps its TAP registered until then). */
   releaseRings(): void;
 }
@@ -370,7 +372,7 @@ export class ShmBackend implements NetBackend {
           // Holding the token with nothing to send: sleep on the TAPs, woken by the kernel as a
           // blocking C reader is; the IO thread stays backed off.
           this.notify.announceDeviceSleep();
-          svc.sleepOnDevice(deadlineNs - now);
+          if (svc.sleepOnDevice(deadlineNs - now)) this.cfg.countTapWakeup?.();
           this.notify.deviceSleepEnded();
           // One frame per NIC: what woke us. Reading on would end in an EAGAIN read that the
           // next wait's burst makes anyway (a ping-pong pays one syscall less per frame).

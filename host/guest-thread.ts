@@ -96,6 +96,7 @@ function makeBackend(): NetBackend {
         nowNs: monotonicNs,
         service,
         countHandoffs: (n) => (stats[COUNTER.token_handoffs] += n),
+        countTapWakeup: () => stats[COUNTER.tap_wakeups]++,
       });
 }
 

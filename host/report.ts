@@ -2,7 +2,7 @@
 // and a human summary.
 import { offloadNames, type OffloadName } from '../guest-api/abi.js';
 import type { Mode } from '../guest-api/notify.js';
-import type { NicTotals, Totals } from './stats.js';
+import { notificationsOf, type NicTotals, type Totals } from './stats.js';
 
 export interface StatsReport {
   mode: Mode;
@@ -12,7 +12,7 @@ export interface StatsReport {
   /** offloads: what the kernel accepted for the NIC's TAP ([] without --offload). */
   /** tap_reads / tap_writes: how the IO thread read / wrote the TAP (--tap-reads, --tap-writes): through io_uring, or a system call per frame. */
   nics: ({ name: string; iface: string; offloads: OffloadName[]; tap_reads: 'io_uring' | 'read'; tap_writes: 'io_uring' | 'write' } & Omit<NicTotals, 'tap_uring' | 'tap_uring_tx'>)[];
-  notifications: { traps: number; kicks: number; interrupts: number; io_wakeups: number; total: number; per_frame: number };
+  notifications: { traps: number; kicks: number; interrupts: number; tap_wakeups: number; io_wakeups: number; total: number; per_frame: number };
   /** Where the frames were moved: by the IO thread, or by the guest's own thread (baseline traps, or the IO token). */
   serviced: { io: { rx_frames: number; tx_frames: number }; guest: { rx_frames: number; tx_frames: number }; token_handoffs: number; poller_trials: number; two_pollers: number };
   cpu_s: { tender: number; io: number; guest: number; process: number };
@@ -23,7 +23,7 @@ export interface StatsReport {
 
 export function buildReport(mode: Mode, durationS: number, exitCode: number | null, nics: { name: string; iface: string; offloads: number }[], t: Totals, processCpuS: number): StatsReport {
   const frames = t.nics.reduce((a, n) => a + n.rx_frames + n.tx_frames, 0);
-  const total = t.traps + t.kicks + t.interrupts;
+  const total = notificationsOf(t);
   return {
     mode,
     duration_s: round(durationS, 6),
@@ -33,7 +33,7 @@ export function buildReport(mode: Mode, durationS: number, exitCode: number | nu
       return { name: n.name, iface: n.iface, offloads: offloadNames(n.offloads), tap_reads: tap_uring > 0 ? 'io_uring' : 'read', tap_writes: tap_uring_tx > 0 ? 'io_uring' : 'write', ...counts };
     }),
     notifications: {
-      traps: t.traps, kicks: t.kicks, interrupts: t.interrupts, io_wakeups: t.io_wakeups, total,
+      traps: t.traps, kicks: t.kicks, interrupts: t.interrupts, tap_wakeups: t.tap_wakeups, io_wakeups: t.io_wakeups, total,
       per_frame: frames > 0 ? round(total / frames, 6) : 0,
     },
     serviced: { io: t.serviced.io, guest: t.serviced.guest, token_handoffs: t.token_handoffs, poller_trials: t.poller_trials, two_pollers: t.two_pollers },
@@ -50,7 +50,7 @@ export function formatSummary(r: StatsReport, capturing = false): string {
     if (n.offloads.length > 0) lines.push(`    offloads ${n.offloads.join(',')}: gso rx ${n.rx_gso} tx ${n.tx_gso}, largest frame rx ${n.rx_max} tx ${n.tx_max} B`);
   }
   const x = r.notifications;
-  lines.push(`  notifications: ${x.total} (traps ${x.traps}, kicks ${x.kicks}, interrupts ${x.interrupts}), ${x.per_frame} per frame; io wake-ups ${x.io_wakeups}`);
+  lines.push(`  notifications: ${x.total} (traps ${x.traps}, kicks ${x.kicks}, interrupts ${x.interrupts}${x.tap_wakeups > 0 ? `, tap wake-ups ${x.tap_wakeups}` : ''}), ${x.per_frame} per frame; io wake-ups ${x.io_wakeups}`);
   const v = r.serviced;
   lines.push(`  serviced by: io thread rx ${v.io.rx_frames} tx ${v.io.tx_frames}, guest thread rx ${v.guest.rx_frames} tx ${v.guest.tx_frames}; token hand-offs ${v.token_handoffs}${v.poller_trials > 0 ? `; pollers tried ${v.poller_trials}×, two picked ${v.two_pollers}×` : ''}`);
   if (capturing) lines.push(`  capture: ${r.pcap_dropped} records dropped (${r.nics.map((n) => `${n.name} ${n.pcap_dropped}`).join(', ')})`);

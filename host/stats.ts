@@ -6,7 +6,9 @@ import { MAX_NICS } from '../guest-api/abi.js';
 export const THREADS = ['tender', 'io', 'guest'] as const;
 export type ThreadName = (typeof THREADS)[number];
 
-export const GLOBAL_COUNTERS = ['traps', 'kicks', 'interrupts', 'io_wakeups', 'cpu_s', 'faults', 'token_handoffs', 'poller_trials', 'two_pollers'] as const;
+export const GLOBAL_COUNTERS = ['traps', 'kicks', 'interrupts', 'tap_wakeups', 'io_wakeups', 'cpu_s', 'faults', 'token_handoffs', 'poller_trials', 'two_pollers'] as const;
+// tap_wakeups: the kernel waking the guest's thread from its sleep on its TAPs, holding the IO
+// token: the token's interrupts, and notifications as they are (README, "Counting").
 // poller_trials / two_pollers: --io-token=auto's trials of one poller against two, and how many picked two (host/io-thread/poller-choice.ts).
 // pcap_dropped: capture records refused because the record ring was full (host/capture.ts).
 // tap_uring / tap_uring_tx: 1 when the IO thread reads / writes this NIC's TAP through io_uring
@@ -52,7 +54,7 @@ export interface NicTotals {
   tap_uring_tx: number;
 }
 export interface Totals {
-  traps: number; kicks: number; interrupts: number; io_wakeups: number; faults: number; token_handoffs: number; poller_trials: number; two_pollers: number;
+  traps: number; kicks: number; interrupts: number; tap_wakeups: number; io_wakeups: number; faults: number; token_handoffs: number; poller_trials: number; two_pollers: number;
   cpu_s: Record<ThreadName, number>;
   /** Frames each thread moved between a TAP and the guest (all NICs): where the work ran. */
   serviced: Record<ThreadName, { rx_frames: number; tx_frames: number }>;
@@ -80,7 +82,7 @@ export function totals(stats: StatsBuffers, nicCount: number): Totals {
     }
   });
   return {
-    traps: sum(COUNTER.traps), kicks: sum(COUNTER.kicks), interrupts: sum(COUNTER.interrupts),
+    traps: sum(COUNTER.traps), kicks: sum(COUNTER.kicks), interrupts: sum(COUNTER.interrupts), tap_wakeups: sum(COUNTER.tap_wakeups),
     io_wakeups: sum(COUNTER.io_wakeups), faults: sum(COUNTER.faults), token_handoffs: sum(COUNTER.token_handoffs), poller_trials: sum(COUNTER.poller_trials), two_pollers: sum(COUNTER.two_pollers), cpu_s: cpu, serviced, nics,
   };
 }
@@ -91,6 +93,11 @@ export interface Rates {
   notifications_per_s: number;
   /** Notifications per frame over the interval (0 when no frame moved). */
   per_frame: number;
+}
+
+/** The notifications: every wake-up or call across the guest's boundary (README, "Counting"). */
+export function notificationsOf(t: Pick<Totals, 'traps' | 'kicks' | 'interrupts' | 'tap_wakeups'>): number {
+  return t.traps + t.kicks + t.interrupts + t.tap_wakeups;
 }
 
 /** What moved between two readings of the counters, per second. */
@@ -106,6 +113,6 @@ export function rates(a: Totals, b: Totals, dt: number): Rates {
       rx_mbit: r3(per(((n.rx_bytes - p.rx_bytes) * 8) / 1e6)), tx_mbit: r3(per(((n.tx_bytes - p.tx_bytes) * 8) / 1e6)),
     };
   });
-  const notes = b.traps + b.kicks + b.interrupts - (a.traps + a.kicks + a.interrupts);
+  const notes = notificationsOf(b) - notificationsOf(a);
   return { dt_s: r3(dt), nics, notifications_per_s: r3(per(notes)), per_frame: frames > 0 ? Math.round((notes / frames) * 1e6) / 1e6 : 0 };
 }

@@ -159,7 +159,7 @@ describe('ShmBackend with the IO token', () => {
       },
       service: {
         resync: () => {}, round: () => 0, rxFull: false, rxMoved: 0, flushTx: () => 0, txLeft: () => false, tapReadable: () => false, releaseRings: () => {},
-        sleepOnDevice: () => void deviceSleeps++, // the TAP is empty: a real one would sleep to the deadline
+        sleepOnDevice: () => (deviceSleeps++, false), // the TAP is empty: a real one would sleep to the deadline
       },
     });
     expect(backend.wait(1e9 + 1e10)).toBe(1);

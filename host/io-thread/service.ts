@@ -340,8 +340,8 @@ export class GuestRingService extends RingService {
   }
 
   /** Blocks until a TAP is readable or timeoutNs passes. */
-  sleepOnDevice(timeoutNs: number): void {
-    addon.epollWait(this.epfd, Math.max(0, timeoutNs), this.readyFds);
+  sleepOnDevice(timeoutNs: number): boolean {
+    return addon.epollWait(this.epfd, Math.max(0, timeoutNs), this.readyFds) > 0;
   }
 
   override close(): void {

@@ -250,10 +250,11 @@ if (cfg.role === 'wire') {
     sleepOnDevice(timeoutNs: number) {
       deviceSleeps++;
       const seen = Atomics.load(sh, S.guestTap);
-      if (Atomics.load(sh, S.delivered) > Atomics.load(sh, S.taken)) return;
+      if (Atomics.load(sh, S.delivered) > Atomics.load(sh, S.taken)) return true;
       const t = nowNs();
-      Atomics.wait(sh, S.guestTap, seen, Math.min(timeoutNs / 1e6, cfg.capMs));
+      const woken = Atomics.wait(sh, S.guestTap, seen, Math.min(timeoutNs / 1e6, cfg.capMs)) !== 'timed-out';
       lastDeviceSleepNs = nowNs() - t;
+      return woken;
     },
   };
   let deviceSleeps = 0;
