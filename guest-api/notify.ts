@@ -17,8 +17,8 @@
 //    Guest:     release rxTail; if rxStalled == 1 and the IO thread needs a kick (as in 1), kick.
 // 3. IO thread -> guest, "interrupt" (doorbell++ and Atomics.notify): frames on an RX ring, or
 //    room on a TX ring, for a guest blocked in yield_until / net_wait_room.
-//    Guest:     guestWaitEpoch = e+1; guestWaiting = WAIT_RX|WAIT_TX; RE-CHECK the rings;
-//               then Atomics.wait(doorbell, the value read before the re-check).
+//    Guest:     bell = doorbell; guestWaitEpoch = e+1; guestWaiting = WAIT_RX|WAIT_TX;
+//               RE-CHECK the rings; then Atomics.wait(doorbell, bell).
 //    IO thread: publish rxHead (or txTail); if guestWaiting has that bit and guestWaitEpoch is
 //               new, doorbell++ and notify, once per wait.
 // 4. IO thread -> guest, "streaming" (no wake-up, a hint): ioStreaming = 1 while at least
@@ -34,12 +34,14 @@
 // Why no wake-up is lost: Atomics are sequentially consistent, so of "publish an index, then
 // read the sleeper's flag" and "set the flag, then re-check the index" at least one side sees
 // the other's write: either the publisher sees the flag and wakes the sleeper, or the
-// sleeper's re-check sees the work and does not sleep. The epoch is stored before the flag,
-// so a flag seen set always comes with the epoch of the current sleep, and a side wakes a
-// given sleep at most once. A wake-up sent between the re-check and the sleep is not lost
-// either: the guest's Atomics.wait compares the doorbell with the value read before its
-// re-check (so it returns at once), and a kick is an eventfd write that stays readable until
-// read (so epoll_wait returns at once). test/notify.test.ts checks all of this across two
+// sleeper's re-check sees the work and does not sleep. A side wakes a given sleep (epoch) at
+// most once, so a wake-up that claims an epoch must reach that sleep. It does: a waker
+// claims epoch e only after reading e, so after the sleeper stored it, so after the sleeper
+// read the value it will sleep on (the guest reads its bell before announcing; a kick is an
+// eventfd write that stays readable until the IO thread, announced, reads it) — the sleep
+// returns at once. The guest's bell was once read after announcing: an interrupt sent for
+// room the app then used up could claim the next wait's epoch with a doorbell++ that came
+// before that read, and the wait slept to its deadline (test/notify.test.ts, "uses up"). test/notify.test.ts checks all of this across two
 // threads. The IO thread also never sleeps longer than a second (a guest that
 // scribbled over these words is still served, late, never hung: they are guest-writable).
 //
@@ -330,10 +332,15 @@ export class GuestNotify {
   }
   /** Step 3, first half: announce; returns the doorbell value to wait on after the caller's re-check. */
   announceWait(what: number): number {
+    // The bell first: an interrupt that claims this wait's epoch read the epoch after it was
+    // stored, so its doorbell++ comes after this read and the sleep on `bell` returns at once.
+    // Read after the announcement, an interrupt whose doorbell++ came before the read (sent
+    // for room the app then used up) would claim the epoch and wake nothing (header, step 3).
+    const bell = Atomics.load(this.i32, G.doorbell);
     this.waitEpoch = (this.waitEpoch + 1) | 0;
     Atomics.store(this.i32, G.guestWaitEpoch, this.waitEpoch);
     Atomics.store(this.i32, G.guestWaiting, what);
-    return Atomics.load(this.i32, G.doorbell);
+    return bell;
   }
   /** Blocks until the doorbell moves past `bell` or timeoutMs passes. */
   sleep(bell: number, timeoutMs: number): void {
