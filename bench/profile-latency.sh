@@ -9,7 +9,8 @@
 #   bench/profile-latency.sh c --loop=busy                     # testbed/bin/tap_echo
 #   SCHED=1 bench/profile-latency.sh tender --shm=hybrid       # examples/ping_serve.js
 #
-# Environment: COUNT (default 30000), RATE (default 10000), SCHED=1, SLOW_US (default 50: what
+# Environment: COUNT (default 30000), RATE (default 10000), WARMUP (requests not counted,
+# default RATE: 1 s), SCHED=1, SLOW_US (default 50: what
 # sched-tail calls slow), DIST (default dist: the tender build to run, so two builds can be
 # compared run by run), NODE_FLAGS (e.g. --trace-gc; the tender's output is in /tmp/lat-tender.out). Needs root, `npm run build`, `npm run build:dev` (for SCHED=1) and the
 # C tools (testbed/bin); SCHED=1 needs perf.
@@ -18,6 +19,7 @@ cd "$(dirname "$0")/.."
 who=${1:?usage: bench/profile-latency.sh c|tender [options...]}
 shift
 COUNT=${COUNT:-30000} RATE=${RATE:-10000}
+WARMUP=${WARMUP:-$RATE} # requests before the counted ones: 1 s, as the bench (bench/workloads/latency.ts)
 . bench/profile-netns.sh
 out=/tmp/lat-$who.out
 case $who in
@@ -28,11 +30,11 @@ esac
 pid=$!
 sleep 1.5
 if [ "${SCHED:-0}" != 0 ]; then
-  perf record -a -k mono -e sched:sched_switch -e sched:sched_wakeup -o /tmp/lat-sched.data -- sleep $((COUNT / RATE + 2)) >/dev/null 2>&1 &
+  perf record -a -k mono -e sched:sched_switch -e sched:sched_wakeup -o /tmp/lat-sched.data -- sleep $(((COUNT + WARMUP) / RATE + 2)) >/dev/null 2>&1 &
   perfpid=$!
   sleep 0.3
 fi
-nsx testbed/bin/icmp_probe --dst=10.0.0.2 --count="$COUNT" --warmup=$((RATE / 5)) --rate="$RATE" --size=56 --dump=/tmp/lat-$who.txt
+nsx testbed/bin/icmp_probe --dst=10.0.0.2 --count="$COUNT" --warmup="$WARMUP" --rate="$RATE" --size=56 --dump=/tmp/lat-$who.txt
 [ "${SCHED:-0}" != 0 ] && wait "$perfpid"
 kill -TERM "$pid"
 wait "$pid" || true

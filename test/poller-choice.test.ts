@@ -3,7 +3,7 @@
 // again less often while the answer stays the same, and never tries at rest. No root needed.
 // test/token.test.ts runs it on a real TAP.
 import { describe, expect, it } from 'vitest';
-import { HOLD_MAX_NS, HOLD_NS, MIN_FPS, PollerChoice, TRIAL_NS } from '../host/io-thread/poller-choice.js';
+import { HOLD_MAX_NS, HOLD_NS, MIN_FPS, PollerChoice, RATE_CHANGE, TRIAL_NS } from '../host/io-thread/poller-choice.js';
 
 /** Drives a choice for `ns` in 1 ms ticks, frames arriving at `fps(two)` frames/s; returns the times trials started. */
 function drive(c: PollerChoice, clock: { now: number; frames: number }, ns: number, fps: (two: boolean) => number, mayTry = true): number[] {
@@ -64,6 +64,22 @@ describe('PollerChoice', () => {
     const later = drive(c, clock, 2 * HOLD_MAX_NS, (t) => (t === better ? 40_000 : 30_000));
     expect(c.two).toBe(false);
     expect(later.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a load both move alike (an offered rate) is held HOLD_MAX_NS at once; frames coming RATE_CHANGE× faster are tried after HOLD_NS', () => {
+    const c = new PollerChoice();
+    const clock = { now: 0, frames: 0 };
+    let fps = 20_000; // 10k echo/s, open loop: the pollers do not set the pace
+    const starts = drive(c, clock, HOLD_NS + 4 * TRIAL_NS + HOLD_MAX_NS - 50e6, () => fps);
+    expect(starts).toHaveLength(1); // none in the 8 s after the first, where it used to try after 1, 2, 4 s
+    expect(c.two).toBe(false);
+    drive(c, clock, 4 * TRIAL_NS + 3 * HOLD_NS, () => fps); // the second trial, and 3 s into its hold
+    expect(c.trials).toBe(2);
+    fps = RATE_CHANGE * 1.2 * 20_000; // now a flood ping: a new load
+    const at = clock.now;
+    const again = drive(c, clock, 3 * HOLD_NS, () => fps);
+    expect(again).toHaveLength(1);
+    expect(again[0] - at).toBeLessThanOrEqual(2 * HOLD_NS + 2e6); // within two measured spells, not the 8 s hold
   });
 
   it('does not try at rest (under MIN_FPS) nor while the frames do not come at a round-trip pace', () => {

@@ -10,8 +10,13 @@ import type { Context, Row, Sample, Workload } from '../types.js';
 import { lastJson } from './common.js';
 import { tapFrames } from './ping.js';
 
-/** Requests before the counted ones (the probe's --warmup): the responder's first 0.2 s is its start-up. */
-const WARMUP_S = 0.2;
+/**
+ * Requests before the counted ones (the probe's --warmup): the responder's first second is its
+ * start-up. At 10k/s the tender's IO thread runs its backed-off paths a thousand times a second,
+ * and V8 compiles them on its helper threads for most of that second; after 0.2 s the next
+ * 0.5 s had a p99 of 1.5-5 ms in three runs of three, 84-211 µs after it (bench/README.md, Warm-up).
+ */
+export const WARMUP_S = 1;
 
 /** The probe says null for a percentile that falls on lost requests: slower than any reply. */
 const inf = (v: number | null) => v ?? Infinity;
@@ -21,7 +26,7 @@ export function latency(o: { id: string; title: string; short: string; flood: bo
     id: o.id,
     title: o.title,
     short: o.short,
-    how: `icmp_probe sends N echo requests (56 B) at a fixed rate, open loop, after 0.2 s of the same as a warm-up, to the responder (ping_serve.js, tap_echo, node-readsync --echo)${o.flood ? ' while udp_flood sends it 1300-byte datagrams to another port at a fixed rate' : ''}: round-trip percentiles from the request's CLOCK_MONOTONIC send time to the reply's kernel receive time`,
+    how: `icmp_probe sends N echo requests (56 B) at a fixed rate, open loop, after ${WARMUP_S} s of the same as a warm-up, to the responder (ping_serve.js, tap_echo, node-readsync --echo)${o.flood ? ' while udp_flood sends it 1300-byte datagrams to another port at a fixed rate' : ''}: round-trip percentiles from the request's CLOCK_MONOTONIC send time to the reply's kernel receive time`,
     metric: { label: 'p99 µs', better: 'lower' },
     rows: o.rows,
     columns: [

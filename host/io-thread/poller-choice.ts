@@ -10,7 +10,11 @@
 // two only if they moved MARGIN× the frames one did. A trial costs the worse arrangement's
 // frames for half its length, so a trial that confirms the choice doubles the hold (HOLD_NS up
 // to HOLD_MAX_NS) and a change starts it again at HOLD_NS. At a fixed offered rate both move the same
-// and one poller is kept, which costs less CPU and, on both machines, had the lower p99.
+// and one poller is kept, which costs less CPU and, on both machines, had the lower p99; a trial
+// that finds them within SAME of each other has met such a load, which the pollers do not pace,
+// and holds HOLD_MAX_NS at once: each trial's two-poller half is a third busy thread on a 2-core
+// machine, and at 10k echo/s trials every 1-2 s showed in the p99. Frames coming RATE_CHANGE×
+// faster or slower than in the last trial are a new load: it is tried after HOLD_NS.
 // The frame count includes the guest's own (G.guestRxFrames, guest-written): a guest that lies
 // there only changes how its own frames are polled.
 
@@ -18,6 +22,10 @@ export const HOLD_NS = 1_000_000_000;
 export const HOLD_MAX_NS = 8_000_000_000;
 export const TRIAL_NS = 40_000_000;
 export const MARGIN = 1.15;
+/** Two and one pollers this close (either way): the load sets the pace, not the pollers. */
+export const SAME = 1.05;
+/** Frames this much faster or slower than in the last trial: a new load, tried after HOLD_NS. */
+export const RATE_CHANGE = 1.5;
 /** Below this the choice is not worth a trial (nor its CPU): one poller. */
 export const MIN_FPS = 2000;
 
@@ -33,8 +41,11 @@ export class PollerChoice {
   private chosen = false;
   private slot = -1; // -1: holding
   private hold: number;
-  private since = -1;
+  private since = -1; // the start of the current slot, or while holding of the last HOLD_NS measured
   private framesAt = 0;
+  private heldSince = 0;
+  /** Frames per second over the last trial (0 before the first). */
+  private trialFps = 0;
   private readonly moved = [0, 0]; // frames per ns, summed over the trial slots with [one, two] pollers
 
   constructor(
@@ -52,14 +63,21 @@ export class PollerChoice {
    */
   tick(now: number, frames: number, mayTry = true): boolean {
     if (this.since < 0) {
-      this.since = now;
-      this.framesAt = frames;
+      this.restart(now, frames, -1);
       return this.two;
     }
     const dt = now - this.since;
     if (this.slot < 0) {
-      if (dt < this.hold || !mayTry) return this.two;
-      if (((frames - this.framesAt) * 1e9) / dt < MIN_FPS) {
+      if (dt < this.holdNs || !mayTry) return this.two;
+      // The rate over the last HOLD_NS or so, so that a change shows within two of them.
+      const fps = ((frames - this.framesAt) * 1e9) / dt;
+      const changed = this.trialFps > 0 && (fps > RATE_CHANGE * this.trialFps || fps * RATE_CHANGE < this.trialFps);
+      if (now - this.heldSince < this.hold && !changed) {
+        this.since = now;
+        this.framesAt = frames;
+        return this.two;
+      }
+      if (fps < MIN_FPS) {
         this.two = this.chosen = false;
         this.hold = this.holdNs;
         this.restart(now, frames, -1);
@@ -78,9 +96,12 @@ export class PollerChoice {
       return this.two;
     }
     const before = this.chosen;
-    this.two = this.chosen = this.moved[1] > MARGIN * this.moved[0];
+    const [one, two] = this.moved;
+    this.two = this.chosen = two > MARGIN * one;
     if (this.two) this.picks++;
-    this.hold = this.two === before ? Math.min(2 * this.hold, this.holdMaxNs) : this.holdNs;
+    this.trialFps = ((one + two) / SLOTS.length) * 1e9;
+    const same = two < SAME * one && one < SAME * two;
+    this.hold = same ? this.holdMaxNs : this.two === before ? Math.min(2 * this.hold, this.holdMaxNs) : this.holdNs;
     this.restart(now, frames, -1);
     return this.two;
   }
@@ -90,5 +111,6 @@ export class PollerChoice {
     this.since = now;
     this.framesAt = frames;
     if (slot >= 0) this.two = SLOTS[slot];
+    else this.heldSince = now;
   }
 }
