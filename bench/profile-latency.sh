@@ -10,7 +10,7 @@
 #   SCHED=1 bench/profile-latency.sh tender --shm=hybrid       # examples/ping_serve.js
 #
 # Environment: COUNT (default 30000), RATE (default 10000), WARMUP (requests not counted,
-# default RATE: 1 s), SCHED=1, SLOW_US (default 50: what
+# default 1.5 s of them), SCHED=1, SLOW_US (default 50: what
 # sched-tail calls slow), DIST (default dist: the tender build to run, so two builds can be
 # compared run by run), NODE_FLAGS (e.g. --trace-gc; the tender's output is in /tmp/lat-tender.out). Needs root, `npm run build`, `npm run build:dev` (for SCHED=1) and the
 # C tools (testbed/bin); SCHED=1 needs perf.
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 who=${1:?usage: bench/profile-latency.sh c|tender [options...]}
 shift
 COUNT=${COUNT:-30000} RATE=${RATE:-10000}
-WARMUP=${WARMUP:-$RATE} # requests before the counted ones: 1 s, as the bench (bench/workloads/latency.ts)
+WARMUP=${WARMUP:-$((RATE * 3 / 2))} # requests before the counted ones: 1.5 s, as the bench (bench/workloads/latency.ts)
 . bench/profile-netns.sh
 out=/tmp/lat-$who.out
 case $who in

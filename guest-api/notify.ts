@@ -37,12 +37,13 @@
 // sleeper's re-check sees the work and does not sleep. A side wakes a given sleep (epoch) at
 // most once, so a wake-up that claims an epoch must reach that sleep. It does: a waker
 // claims epoch e only after reading e, so after the sleeper stored it, so after the sleeper
-// read the value it will sleep on (the guest reads its bell before announcing; a kick is an
-// eventfd write that stays readable until the IO thread, announced, reads it) — the sleep
-// returns at once. The guest's bell was once read after announcing: an interrupt sent for
-// room the app then used up could claim the next wait's epoch with a doorbell++ that came
-// before that read, and the wait slept to its deadline (test/notify.test.ts, "uses up"). test/notify.test.ts checks all of this across two
-// threads. The IO thread also never sleeps longer than a second (a guest that
+// read the value it will sleep on — the sleep returns at once. The guest reads its bell before
+// announcing; a kick is an eventfd write, level-triggered in epoll, which the IO thread reads
+// only after its epoll_wait returns, never between announcing and sleeping. The guest's bell
+// was once read after announcing: an interrupt sent for room the app then used up could claim
+// the next wait's epoch with a doorbell++ that came before that read, and the wait slept to
+// its deadline ("uses up" in test/notify.test.ts, which checks all of this across two
+// threads). The IO thread also never sleeps longer than a second (a guest that
 // scribbled over these words is still served, late, never hung: they are guest-writable).
 //
 // The IO token (hybrid, unless --io-token=off): who moves frames between the TAPs and the rings.

@@ -45,7 +45,7 @@ export interface TokenService {
   txLeft(): boolean;
   /** Whether a frame waits on some TAP now. */
   tapReadable(): boolean;
-  /** Blocks until a TAP has a frame or timeoutNs passes (the tender's stop also ends it); true when woken, not timed out. */
+  /** Blocks until a TAP has a frame or timeoutNs passes (the tender's stop also ends it); true when a TAP woke it. */
   sleepOnDevice(timeoutNs: number): boolean;
   /** At exit: lets go of its io_uring rings (each keeps its TAP registered until then). */
   releaseRings(): void;

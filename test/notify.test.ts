@@ -38,7 +38,8 @@ describe('notification protocol across two threads', () => {
   it('a guest that uses up the room each interrupt brings and waits again: 500,000 waits, every sleep woken', async () => {
     // Reading the doorbell after announcing let an interrupt for room already used up claim
     // the next wait's epoch without waking it: 1, 4 and 10 of ~360,000 sleeps ran to their cap
-    // in three runs (guest-api/notify.ts, header).
+    // in three runs (guest-api/notify.ts, header). A race, so one run of the old order could
+    // pass (none did in the six tried); the new order loses none in any.
     const [host, guest] = await doorbellRace(500_000);
     console.log(`doorbell race: host ${JSON.stringify(host)}, guest ${JSON.stringify(guest)}`);
     expect(guest.sleeps).toBeGreaterThan(50_000);

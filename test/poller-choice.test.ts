@@ -80,6 +80,13 @@ describe('PollerChoice', () => {
     const again = drive(c, clock, 3 * HOLD_NS, () => fps);
     expect(again).toHaveLength(1);
     expect(again[0] - at).toBeLessThanOrEqual(2 * HOLD_NS + 2e6); // within two measured spells, not the 8 s hold
+    drive(c, clock, 4 * TRIAL_NS + 10e6, () => fps); // that trial
+    const trials = c.trials;
+    fps = fps / 1.3; // slower, but under RATE_CHANGE: the same load
+    expect(drive(c, clock, 3 * HOLD_NS, () => fps)).toHaveLength(0);
+    fps = fps / RATE_CHANGE; // slower by more: a new load
+    expect(drive(c, clock, 3 * HOLD_NS, () => fps)).toHaveLength(1);
+    expect(c.trials).toBe(trials + 1);
   });
 
   it('does not try at rest (under MIN_FPS) nor while the frames do not come at a round-trip pace', () => {
@@ -90,5 +97,11 @@ describe('PollerChoice', () => {
     drive(c, clock, 5 * HOLD_NS, () => 500_000, false);
     expect(c.trials).toBe(0);
     expect(c.two).toBe(false);
+    // A load after rest is tried at the end of its first measured spell (that is under way, or the
+    // next), not a hold after that.
+    drive(c, clock, 5 * HOLD_NS, () => 0);
+    const starts = drive(c, clock, 3 * HOLD_NS, () => 20_000);
+    expect(starts).toHaveLength(1);
+    expect(starts[0] - (clock.now - 3 * HOLD_NS)).toBeLessThanOrEqual(2 * HOLD_NS + 2e6); // the spell under way, or the next
   });
 });

@@ -11,12 +11,14 @@ import { lastJson } from './common.js';
 import { tapFrames } from './ping.js';
 
 /**
- * Requests before the counted ones (the probe's --warmup): the responder's first second is its
- * start-up. At 10k/s the tender's IO thread runs its backed-off paths a thousand times a second,
- * and V8 compiles them on its helper threads for most of that second; after 0.2 s the next
- * 0.5 s had a p99 of 1.5-5 ms in three runs of three, 84-211 µs after it (bench/README.md, Warm-up).
+ * Requests before the counted ones (the probe's --warmup): the responder's start-up. At 10k/s
+ * the tender's IO thread runs its backed-off paths a thousand times a second, and V8 compiles
+ * them on its helper threads for most of the first second; after 0.2 s the next 0.5 s had a p99
+ * of 1.5-5 ms in three runs of three, 84-211 µs after it. And --io-token=auto tries one poller
+ * against two within about a second of a load's start (160 ms; host/io-thread/poller-choice.ts):
+ * 1.5 s covers both (bench/README.md, Warm-up).
  */
-export const WARMUP_S = 1;
+export const WARMUP_S = 1.5;
 
 /** The probe says null for a percentile that falls on lost requests: slower than any reply. */
 const inf = (v: number | null) => v ?? Infinity;

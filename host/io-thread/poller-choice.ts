@@ -14,7 +14,8 @@
 // that finds them within SAME of each other has met such a load, which the pollers do not pace,
 // and holds HOLD_MAX_NS at once: each trial's two-poller half is a third busy thread on a 2-core
 // machine, and at 10k echo/s trials every 1-2 s showed in the p99. Frames coming RATE_CHANGE×
-// faster or slower than in the last trial are a new load: it is tried after HOLD_NS.
+// faster or slower than in the last trial are a new load, and so is one after rest: each is
+// tried at the end of the HOLD_NS spell that shows it.
 // The frame count includes the guest's own (G.guestRxFrames, guest-written): a guest that lies
 // there only changes how its own frames are polled.
 
@@ -68,21 +69,23 @@ export class PollerChoice {
     }
     const dt = now - this.since;
     if (this.slot < 0) {
-      if (dt < this.holdNs || !mayTry) return this.two;
-      // The rate over the last HOLD_NS or so, so that a change shows within two of them.
+      // The rate is measured over spells of HOLD_NS or so (a change shows within two of them);
+      // a spell of a stream (not `mayTry`) says nothing of round trips and is dropped.
+      if (dt < this.holdNs) return this.two;
       const fps = ((frames - this.framesAt) * 1e9) / dt;
-      const changed = this.trialFps > 0 && (fps > RATE_CHANGE * this.trialFps || fps * RATE_CHANGE < this.trialFps);
-      if (now - this.heldSince < this.hold && !changed) {
-        this.since = now;
-        this.framesAt = frames;
-        return this.two;
-      }
+      this.since = now;
+      this.framesAt = frames;
+      if (!mayTry) return this.two;
       if (fps < MIN_FPS) {
+        // At rest: one poller, and the hold left expired, so the load that comes next is tried
+        // at the end of its first spell instead of a hold later.
         this.two = this.chosen = false;
         this.hold = this.holdNs;
-        this.restart(now, frames, -1);
+        this.trialFps = 0;
         return this.two;
       }
+      const changed = this.trialFps > 0 && (fps > RATE_CHANGE * this.trialFps || fps * RATE_CHANGE < this.trialFps);
+      if (now - this.heldSince < this.hold && !changed) return this.two;
       this.moved[0] = this.moved[1] = 0;
       this.trials++;
       this.restart(now, frames, 0);
@@ -99,7 +102,7 @@ export class PollerChoice {
     const [one, two] = this.moved;
     this.two = this.chosen = two > MARGIN * one;
     if (this.two) this.picks++;
-    this.trialFps = ((one + two) / SLOTS.length) * 1e9;
+    this.trialFps = ((this.two ? two : one) / 2) * 1e9; // the rate under the arrangement now held
     const same = two < SAME * one && one < SAME * two;
     this.hold = same ? this.holdMaxNs : this.two === before ? Math.min(2 * this.hold, this.holdMaxNs) : this.holdNs;
     this.restart(now, frames, -1);

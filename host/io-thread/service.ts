@@ -339,9 +339,11 @@ export class GuestRingService extends RingService {
     return addon.epollWait(this.epfd, 0, this.readyFds) > 0;
   }
 
-  /** Blocks until a TAP is readable or timeoutNs passes. */
+  /** Blocks until a TAP is readable or timeoutNs passes; true when a TAP is (not the tender's stop, not the deadline). */
   sleepOnDevice(timeoutNs: number): boolean {
-    return addon.epollWait(this.epfd, Math.max(0, timeoutNs), this.readyFds) > 0;
+    const n = addon.epollWait(this.epfd, Math.max(0, timeoutNs), this.readyFds);
+    for (let i = 0; i < n; i++) for (const p of this.ports) if (this.readyFds[i] === p.fd) return true;
+    return false;
   }
 
   override close(): void {

@@ -31,20 +31,23 @@ if (role === 'host') {
   let sleeps = 0;
   let lost = 0;
   let idleHost = 0;
-  for (let i = 0; i < waits; i++) {
-    Atomics.exchange(i32, ROOM, 0);
-    const bell = guest.announceWait(WAIT_TX);
-    if (Atomics.load(i32, ROOM) === 0) {
-      sleeps++;
-      const rounds = Atomics.load(i32, ROUNDS);
-      if (Atomics.wait(i32, G.doorbell, bell, capMs) === 'timed-out') {
-        // Two rounds began after the announcement: each added room and saw the wait.
-        if (Atomics.load(i32, ROUNDS) - rounds >= 2) lost++;
-        else idleHost++;
+  try {
+    for (let i = 0; i < waits; i++) {
+      Atomics.exchange(i32, ROOM, 0);
+      const bell = guest.announceWait(WAIT_TX);
+      if (Atomics.load(i32, ROOM) === 0) {
+        sleeps++;
+        const rounds = Atomics.load(i32, ROUNDS);
+        if (Atomics.wait(i32, G.doorbell, bell, capMs) === 'timed-out') {
+          // Two rounds began after the announcement: each added room and saw the wait.
+          if (Atomics.load(i32, ROUNDS) - rounds >= 2) lost++;
+          else idleHost++;
+        }
       }
+      guest.doneWaiting();
     }
-    guest.doneWaiting();
+  } finally {
+    Atomics.store(i32, DONE, 1); // the host stops even if this side threw
   }
-  Atomics.store(i32, DONE, 1);
   parentPort!.postMessage({ sleeps, lost, idleHost });
 }
