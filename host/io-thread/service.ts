@@ -38,6 +38,12 @@ export interface ServicePort {
   /** Reads go through `ring` (else read() per frame); writes likewise (else write() per frame). */
   uringReads: boolean;
   uringWrites: boolean;
+  /**
+   * Frames the last RX burst read. After none, the next reads one frame at most: a lone
+   * request goes to the guest (and its answer out) without the look after it that finds
+   * nothing, a system call on every round trip's path; the round after reads a whole burst.
+   */
+  lastReads: number;
 }
 
 /** --pcap's hook (the IO thread's only: capture and the token are not combined): one record per frame. */
@@ -85,7 +91,7 @@ export class RingService {
       return {
         iface: nic.iface, fd: nic.fd, rxView, txView, rx: new Producer(rxView), tx: new Consumer(txView, MIN_FRAME, l.maxFrame),
         maxFrame: l.maxFrame, mtuFrame: l.mtuFrame, hdr: l.vnetHdrBytes, layout: l, c: nicCounters(index),
-        index, captured: (captured[index] ?? false) && recorder !== null, ring: -1, uringReads: false, uringWrites: false,
+        index, captured: (captured[index] ?? false) && recorder !== null, ring: -1, uringReads: false, uringWrites: false, lastReads: 0,
       };
     });
   }
@@ -165,7 +171,7 @@ export class RingService {
   rx(p: ServicePort, limit = this.budget): number {
     const room = p.rx.room();
     if (room === 0) return 0;
-    const want = Math.min(room, limit);
+    const want = Math.min(room, limit, p.lastReads === 0 ? 1 : limit);
     const view = p.rxView;
     const s = this.stats;
     let kept = 0;
@@ -209,6 +215,7 @@ export class RingService {
       kept += ok;
       if (got < run) break;
     }
+    p.lastReads = reads;
     if (kept > 0) {
       p.rx.publish(kept);
       s[p.c.rx_frames] += kept;
