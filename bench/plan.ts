@@ -11,12 +11,12 @@ import { relay, PINNED_RELAY_ROWS, RELAY_ROWS } from './workloads/relay.js';
 import { tx } from './workloads/tx.js';
 
 export const FULL: Sizes = {
-  warmFrames: 200_000, drainFrames: 150_000, floodCount: 1_000_000, floodSeconds: 4, txCount: 300_000, pingCount: 30_000,
+  warmFrames: 200_000, drainFrames: 150_000, floodCount: 1_000_000, floodSeconds: 4, txCount: 300_000, pingCount: 30_000, pingWarmS: 2,
   latCount: 30_000, latRate: 10_000, latFloodPps: 100_000,
 };
 /** --quick: every workload and row, small: checks the harness (CI), not for quoting. */
 export const QUICK: Sizes = {
-  warmFrames: 10_000, drainFrames: 20_000, floodCount: 40_000, floodSeconds: 0.5, txCount: 20_000, pingCount: 2_000,
+  warmFrames: 10_000, drainFrames: 20_000, floodCount: 40_000, floodSeconds: 0.5, txCount: 20_000, pingCount: 2_000, pingWarmS: 0,
   latCount: 2_000, latRate: 10_000, latFloodPps: 100_000,
 };
 

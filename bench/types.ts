@@ -28,6 +28,8 @@ export interface Sizes {
   floodSeconds: number;
   txCount: number;
   pingCount: number;
+  /** Seconds of ping -f before the counted one (whole seconds: ping's -w), 0 for none. */
+  pingWarmS: number;
   /** Echo requests the latency probe sends, at latRate per second. */
   latCount: number;
   latRate: number;
