@@ -190,7 +190,7 @@ static Napi::Value UringReadBurst(const Napi::CallbackInfo& info) {
   int64_t n = 0;
   int32_t res[kDepth];
   // Batches of one and two are read() calls: a look at an idle TAP, and a request/response
-  // peer's frame and the look after it. A read() costs less than an io_uring_enter for so few
+  // peer's frame (read alone after an empty burst: RingService.rx) or a frame and a look. A read() costs less than an io_uring_enter for so few
   // (on the PVM guest measured, ~1.2 against ~1.5 µs a look). A stream doubles past them.
   while (n < b.count && u->batch <= 2) {
     ssize_t got;

@@ -25,7 +25,7 @@ export const TRIAL_NS = 40_000_000;
 export const MARGIN = 1.15;
 /** Two and one pollers this close (either way): the load sets the pace, not the pollers. */
 export const SAME = 1.05;
-/** Frames this much faster or slower than in the last trial: a new load, tried after HOLD_NS. */
+/** Frames this much faster or slower than in the last trial: a new load, tried at the end of the spell that shows it. */
 export const RATE_CHANGE = 1.5;
 /** Below this the choice is not worth a trial (nor its CPU): one poller. */
 export const MIN_FPS = 2000;
