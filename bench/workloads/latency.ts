@@ -19,6 +19,8 @@ import { tapFrames } from './ping.js';
  * 1.5 s covers both (bench/README.md, Warm-up).
  */
 export const WARMUP_S = 1.5;
+/** --quick checks the harness, not the numbers: a short warm-up keeps it inside its test's time. */
+const QUICK_WARMUP_S = 0.2;
 
 /** The probe says null for a percentile that falls on lost requests: slower than any reply. */
 const inf = (v: number | null) => v ?? Infinity;
@@ -39,7 +41,7 @@ export function latency(o: { id: string; title: string; short: string; flood: bo
     ],
     async run(row: Row, ctx: Context): Promise<Sample> {
       const { latCount: count, latRate: rate, latFloodPps: pps } = ctx.sizes;
-      const warmup = Math.round(rate * WARMUP_S);
+      const warmup = Math.round(rate * (ctx.quick ? QUICK_WARMUP_S : WARMUP_S));
       let r: Started | undefined;
       let flooder: ReturnType<typeof ctx.ns.spawn> | undefined;
       try {
