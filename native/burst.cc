@@ -3,6 +3,7 @@
 #include "shmtender.h"
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -84,7 +85,34 @@ bool ParseBurst(const Napi::CallbackInfo& info, Burst& b, int64_t& span) {
   return ok;
 }
 
-// readBurst(region, fd, firstOffset, stride, capacity, count, lens: Uint32Array) -> frames read
+ssize_t SpinRead(int fd, void* buf, size_t n, int64_t spinNs) {
+  int64_t until = 0;
+  for (;;) {
+    ssize_t got = RawRead(fd, buf, n);
+    if (got >= 0 || (errno != EAGAIN && errno != EINTR) || spinNs <= 0) return got;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+    if (until == 0) until = now + spinNs;
+    else if (now >= until) {
+      errno = EAGAIN;
+      return -1;
+    }
+  }
+}
+
+bool ArgSpinNs(const Napi::CallbackInfo& info, size_t i, int64_t& out) {
+  out = 0;
+  if (info.Length() <= i || info[i].IsUndefined()) return true;
+  if (!ArgInt(info, i, out)) return false;
+  if (out < 0 || out > 1000000000) {
+    Napi::RangeError::New(info.Env(), "spinNs outside 0..1e9").ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
+// readBurst(region, fd, firstOffset, stride, capacity, count, lens: Uint32Array, spinNs?) -> frames read
 // One read() per frame into buffer i (capacity bytes), length into lens[i]; stops at the
 // first EAGAIN. A frame larger than capacity comes back with a length >= capacity: the
 // caller compares against its max frame size and counts it, it is never passed on cut short.
@@ -92,10 +120,11 @@ static Napi::Value ReadBurst(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Burst b;
   int64_t capacity;
-  if (!ParseBurst(info, b, capacity)) return env.Undefined();
+  int64_t spinNs;
+  if (!ParseBurst(info, b, capacity) || !ArgSpinNs(info, 7, spinNs)) return env.Undefined();
   int64_t n = 0;
   while (n < b.count) {
-    ssize_t got = RawRead(b.fd, b.at(n), static_cast<size_t>(capacity));
+    ssize_t got = SpinRead(b.fd, b.at(n), static_cast<size_t>(capacity), n == 0 ? spinNs : 0);
     if (got < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || n > 0) break;  // a hard error is reported on the next call

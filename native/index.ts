@@ -26,8 +26,11 @@ export interface Addon {
   /** Register a Uint8Array over a SharedArrayBuffer; bursts address it by id and are bounds-checked. */
   regionOpen(u8: Uint8Array): number;
   regionClose(region: number): void;
-  /** read() up to count frames into buffers at first + i*stride (capacity bytes each); lengths into lens. */
-  readBurst(region: number, fd: number, first: number, stride: number, capacity: number, count: number, lens: Uint32Array): number;
+  /**
+   * read() up to count frames into buffers at first + i*stride (capacity bytes each); lengths
+   * into lens. spinNs: while the TAP is empty, the first read is tried again for up to that long.
+   */
+  readBurst(region: number, fd: number, first: number, stride: number, capacity: number, count: number, lens: Uint32Array, spinNs?: number): number;
   /**
    * An io_uring that reads fd's frames into the RX slots [slotsOffset, +slotsLength) of the
    * region, restricted to that before it is enabled (native/uring_rx.cc). Before the lock only.
@@ -35,7 +38,7 @@ export interface Addon {
    */
   uringRxOpen(region: number, fd: number, slotsOffset: number, slotsLength: number): number;
   /** readBurst through the io_uring `ring` (from uringRxOpen): the same frames, in order, batched. */
-  uringReadBurst(region: number, ring: number, first: number, stride: number, capacity: number, count: number, lens: Uint32Array): number;
+  uringReadBurst(region: number, ring: number, first: number, stride: number, capacity: number, count: number, lens: Uint32Array, spinNs?: number): number;
   /** writeBurst through the same ring: up to 64 writes per io_uring_enter, in order (native/uring_rx.cc). */
   uringWriteBurst(region: number, ring: number, offsets: Uint32Array, lens: Uint32Array, count: number): number;
   uringRxClose(ring: number): void;

@@ -38,6 +38,14 @@ AddonState& State(const Napi::Env& env);
 inline ssize_t RawRead(int fd, void* buf, size_t n) { return syscall(SYS_read, fd, buf, n); }
 inline ssize_t RawWrite(int fd, const void* buf, size_t n) { return syscall(SYS_write, fd, buf, n); }
 
+// One frame read, looked for again while the TAP is empty, for up to spinNs: a guest that
+// holds the IO token and is about to wait spins here rather than coming back to JS between
+// looks, which made each look ~2x a bare read() (docs/tuning.md, "Spinning in the addon").
+// -1 with errno set as read() sets it (EAGAIN: nothing came in time).
+ssize_t SpinRead(int fd, void* buf, size_t n, int64_t spinNs);
+// The optional spin argument of readBurst/uringReadBurst (index i): 0 when absent.
+bool ArgSpinNs(const Napi::CallbackInfo& info, size_t i, int64_t& out);
+
 // Throws a JS Error whose .code is the errno name and whose message is `what`,
 // then returns undefined for the caller to return.
 Napi::Value ThrowErrno(const Napi::Env& env, int err, const std::string& what);

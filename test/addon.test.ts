@@ -1,7 +1,11 @@
 // The addon's burst calls against plain character devices: no root, no TAP. What matters
 // here is that no offset or length, however wrong, makes native code touch memory outside
 // the region it was pointed at (lens come from guest-written slots).
-import { closeSync, constants, openSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { addon, errnoCode } from '../native/index.js';
 
@@ -121,6 +125,56 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
     expect(() => addon.writeBurst(region, devnull, Uint32Array.from([0]), Uint32Array.from([0xffffffff]), 1)).toThrow(RangeError);
     expect(() => addon.writeBurst(region, devnull, Uint32Array.from([0xffffffff]), Uint32Array.from([1]), 1)).toThrow(RangeError);
     expect(() => addon.writeBurst(region, devnull, Uint32Array.from([0]), Uint32Array.from([10, 10]), 2)).toThrow(/count outside/); // offsets shorter than count
+  });
+
+  /**
+   * spinNs: while the fd is empty, the first read is tried again for that long (a guest holding
+   * the IO token spins there, not in JS). A FIFO stands in for the TAP: empty, a read gets
+   * EAGAIN; a worker thread writes to it while this thread is inside the spin.
+   */
+  it('readBurst and uringReadBurst with spinNs: look again until a frame comes, or give up after spinNs', async (ctx) => {
+    const dir = mkdtempSync(join(tmpdir(), 'shmt-spin-'));
+    const fifo = join(dir, 'f');
+    execFileSync('mkfifo', [fifo]);
+    const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const wfd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    const lens = new Uint32Array(4);
+    const late = (ms: number) =>
+      new Worker(`const { writeSync } = require('node:fs'); const { workerData } = require('node:worker_threads'); setTimeout(() => writeSync(workerData, 'hello'), ${ms});`, { eval: true, workerData: wfd });
+    const ring = (() => {
+      try {
+        return addon.uringRxOpen(region, rfd, 1024, 2048);
+      } catch (err) {
+        if (['ENOSYS', 'EPERM'].includes(errnoCode(err) ?? '')) return -1;
+        throw err;
+      }
+    })();
+    try {
+      const reads: [string, (spinNs?: number) => number][] = [['readBurst', (spinNs) => addon.readBurst(region, rfd, 1024, 256, 100, 4, lens, spinNs)]];
+      if (ring >= 0) reads.push(['uringReadBurst', (spinNs) => addon.uringReadBurst(region, ring, 1024, 256, 100, 4, lens, spinNs)]);
+      for (const [name, read] of reads) {
+        expect(read(), name).toBe(0); // no spin: one look
+        let t = process.hrtime.bigint();
+        expect(read(3_000_000), name).toBe(0);
+        expect(Number(process.hrtime.bigint() - t), name).toBeGreaterThanOrEqual(3_000_000);
+        // The worker writes 50 ms after it starts, long after this thread is spinning: the spin
+        // returns the frame, well before its 1 s.
+        const w = late(50);
+        t = process.hrtime.bigint();
+        expect(read(1_000_000_000), name).toBe(1);
+        expect(lens[0], name).toBe(5);
+        expect(Number(process.hrtime.bigint() - t), name).toBeLessThan(900_000_000);
+        await w.terminate();
+        expect(() => read(-1), name).toThrow(/spinNs outside/);
+        expect(() => read(2e9), name).toThrow(/spinNs outside/);
+      }
+      if (ring < 0) ctx.skip('io_uring unavailable here: only readBurst was tested');
+    } finally {
+      if (ring >= 0) addon.uringRxClose(ring);
+      closeSync(rfd);
+      closeSync(wfd);
+      rmSync(dir, { recursive: true });
+    }
   });
 
   it('a closed region id is refused', () => {
