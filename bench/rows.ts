@@ -48,6 +48,12 @@ export const HYBRID_TOKEN_SOLO: Row = tenderRow('hybrid', 'token-solo', () => ['
 export const HYBRID_TOKEN_5MS: Row = tenderRow('hybrid', 'token-5ms', () => ['--io-token=on', '--guest-spin-max-us=5000']);
 /** hybrid with 0.1's fixed windows (50 µs guest spin, 50 µs idle poll): what adapting them buys (guest-api/spin-window.ts). */
 export const HYBRID_FIXED: Row = tenderRow('hybrid', 'fixed', () => ['--guest-spin-max-us=50', '--poll-idle-max-us=50']);
+/**
+ * hybrid whose spinning guest looks at the empty TAP from JS, once per round (a round, a check,
+ * a sched_yield), as before session 14, instead of for up to 20 µs at a time inside the addon:
+ * what spinning in the addon buys (docs/tuning.md, "Spinning in the addon").
+ */
+export const HYBRID_JS_SPIN: Row = tenderRow('hybrid', 'js-spin', () => ['--guest-spin-slice-us=0']);
 /** hybrid reading its TAP with one read() per frame instead of through io_uring (--tap-reads): what the batched reads buy. */
 export const HYBRID_READ: Row = tenderRow('hybrid', 'read', () => ['--tap-reads=read']);
 /** hybrid writing its TAP with one write() per frame instead of through io_uring (--tap-writes): what the batched writes buy. */

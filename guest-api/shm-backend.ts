@@ -17,6 +17,13 @@ export interface ShmBackendConfig {
   spinNs: number;
   /** The most the window grows to while wake-ups keep coming soon after it; default spinNs (fixed). */
   spinMaxNs?: number;
+  /**
+   * With the token, waiting for RX on one NIC with nothing left to send: how long a spin round
+   * looks at the empty TAP inside the addon (native SpinRead) before it comes back to JS; 0 or
+   * absent: one look per round. A look from JS (the round, the check, the yield) took ~2x a bare
+   * read() (docs/tuning.md, "Spinning in the addon"). A wait can outlast its window by this much.
+   */
+  spinSliceNs?: number;
   kickFn: (fd: number) => void;
   /** Called on each empty spin round (sched_yield), so a spinning guest gives way to runnable threads. */
   relax: () => void;
@@ -33,8 +40,12 @@ export interface ShmBackendConfig {
 export interface TokenService {
   /** On taking the token: reads back and checks the indices the IO thread moved. */
   resync(): void;
-  /** One burst per NIC and direction (TAP -> RX ring, TX ring -> TAP), at most rxLimit frames read per NIC; returns frames moved. */
-  round(rxLimit?: number): number;
+  /**
+   * One burst per NIC and direction (TAP -> RX ring, TX ring -> TAP), at most rxLimit frames
+   * read per NIC; returns frames moved. spinNs: with one NIC, an empty TAP is looked at again
+   * for up to that long.
+   */
+  round(rxLimit?: number, spinNs?: number): number;
   /** The last round() read a full burst on some NIC. */
   readonly rxFull: boolean;
   /** RX frames the last round() read. */
@@ -95,6 +106,7 @@ export class ShmBackend implements NetBackend {
   private readonly releaseBatch: number[];
   private readonly svc: TokenService | null;
   private readonly spin: SpinWindow;
+  private readonly spinSliceNs: number;
   private held = false;
   /** In the current wait: this side services the rings (false once it handed the token back). */
   private polling = false;
@@ -125,6 +137,7 @@ export class ShmBackend implements NetBackend {
     this.releaseBatch = layout.nics.map((n) => Math.max(1, Math.min(32, n.slotCount >> 2)));
     this.svc = cfg.service ?? null;
     this.spin = new SpinWindow(cfg.spinNs, Math.max(cfg.spinNs, cfg.spinMaxNs ?? cfg.spinNs));
+    this.spinSliceNs = cfg.spinSliceNs ?? 0;
     this.holds = layout.nics.map((n) => new Holds(n.slotCount));
     this.slotViews = this.rxViews.map((v) => Array.from({ length: v.count }, (_, k) => new Uint8Array(cfg.region, v.frameOffset(k), v.capacity - v.hdrBytes)));
     this.lastViews = this.rxViews.map((v) => new Array<Uint8Array | null>(v.count).fill(null));
@@ -358,9 +371,10 @@ export class ShmBackend implements NetBackend {
           if (streaming && now >= spinUntil) break; // the stream ended after the window: wait as usual
           this.cfg.relax();
         }
-        got = this.poll(forRoom, now >= this.askAfter ? LOOK_LATE : LOOK_AGAIN);
+        const inAddon = this.spinSliceNs > 0 && this.held && forRoom < 0 && !svc!.txLeft();
+        got = this.poll(forRoom, now >= this.askAfter ? LOOK_LATE : LOOK_AGAIN, inAddon ? this.spinSliceNs : 0);
         if (got !== 0) return got;
-        if (++rounds % CLOCK_EVERY === 0 || streaming) now = nowNs();
+        if (++rounds % CLOCK_EVERY === 0 || streaming || inAddon) now = nowNs();
       }
       slept = true;
       while (now < deadlineNs) {
@@ -406,7 +420,7 @@ export class ShmBackend implements NetBackend {
   }
 
   /** One look while waiting: with the token, a burst and the check; without, the check (and an ask). */
-  private poll(forRoom: number, look = LOOK_FIRST): number {
+  private poll(forRoom: number, look = LOOK_FIRST, spinNs = 0): number {
     const svc = this.svc;
     if (svc === null || !this.polling) return this.check(forRoom);
     if (!this.take()) {
@@ -423,7 +437,7 @@ export class ShmBackend implements NetBackend {
       }
       return got;
     }
-    svc.round();
+    svc.round(undefined, spinNs);
     this.notify.ownBurst(svc.rxMoved, svc.rxFull);
     const got = this.check(forRoom);
     if (got !== 0 || this.burstTried) return got;

@@ -26,6 +26,8 @@ export interface TenderOptions {
   guestSpinUs: number;
   /** The most the guest's spin window grows to (guest-api/spin-window.ts); = guestSpinUs: fixed. */
   guestSpinMaxUs: number;
+  /** hybrid with the token: how long one spin round looks at an empty TAP inside the addon; 0: from JS, a look per round. */
+  guestSpinSliceUs: number;
   /** hybrid only: the IO token (guest-api/notify.ts); false in every other mode. */
   ioToken: boolean;
   /**
@@ -67,6 +69,7 @@ export const DEFAULTS = {
   guestSpinUs: { poll: 50, event: 0, hybrid: 50, baseline: 0 } as Record<Mode, number>,
   // hybrid only: poll already keeps a core busy, event is the mode that never spins.
   guestSpinMaxUs: { poll: 0, event: 0, hybrid: 500, baseline: 0 } as Record<Mode, number>,
+  guestSpinSliceUs: 20,
   /** hybrid: the IO token with one poller or two as measured (auto); off with --pcap (the capture has one writer, the IO thread). */
   ioToken: 'auto' as 'on' | 'solo' | 'auto' | 'off',
   tapReads: 'auto' as TapReads,
@@ -142,6 +145,7 @@ export function buildParser(argv: string[]) {
     .option('poll-idle-max-us', { type: 'number', describe: 'hybrid: the idle poll grows toward this while frames or kicks come within it, and drops back when they do not (default 500)' })
     .option('guest-spin-us', { type: 'number', describe: 'how long the guest spins before it sleeps in yield_until (default: poll 50, event 0, hybrid 50)' })
     .option('guest-spin-max-us', { type: 'number', describe: 'the guest spin grows toward this while wake-ups come within it, and drops back when one does not (default: hybrid 500; others: fixed at --guest-spin-us)' })
+    .option('guest-spin-slice-us', { type: 'number', describe: `hybrid with the IO token: a spinning guest looks at an empty TAP inside the addon for up to this long per round (default ${DEFAULTS.guestSpinSliceUs}; 0: one look per round, from JS)` })
     .option('io-token', { type: 'string', choices: ['on', 'solo', 'auto', 'off'], describe: `hybrid: a guest about to wait moves its own frames, holding the IO token, while the IO thread backs off; solo: and never polls beside it; auto: polls beside it only where that measured better (default ${DEFAULTS.ioToken}, off with --pcap)` })
     .option('tap-reads', { type: 'string', choices: ['auto', 'uring', 'read'], default: DEFAULTS.tapReads, describe: 'shm modes: the IO thread reads the TAP in batches through io_uring (uring; auto: where the kernel allows it) or with one read() per frame' })
     .option('tap-writes', { type: 'string', choices: ['auto', 'uring', 'write'], default: DEFAULTS.tapWrites, describe: 'shm modes: the IO thread writes the TAP in batches through io_uring (uring; auto: where the kernel allows it) or with one write() per frame' })
@@ -241,6 +245,9 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
   const spinMaxArg = a['guest-spin-max-us'] as number | undefined;
   const guestSpinMaxUs = spinMaxArg === undefined ? Math.max(guestSpinUs, DEFAULTS.guestSpinMaxUs[mode]) : intIn('guest-spin-max-us', spinMaxArg, 0, 10_000_000);
   if (guestSpinMaxUs < guestSpinUs) throw new UsageError(`--guest-spin-max-us (${guestSpinMaxUs}) must be at least --guest-spin-us (${guestSpinUs})`);
+  const sliceGiven = a['guest-spin-slice-us'] as number | undefined;
+  if (sliceGiven !== undefined && mode !== 'hybrid') throw new UsageError('--guest-spin-slice-us applies to --shm=hybrid only');
+  const guestSpinSliceUs = sliceGiven === undefined ? DEFAULTS.guestSpinSliceUs : intIn('guest-spin-slice-us', sliceGiven, 0, 1000);
   const timeout = a.timeout as number | undefined;
   if (timeout !== undefined && !(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
   return {
@@ -254,6 +261,7 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     pollIdleMaxUs,
     guestSpinUs,
     guestSpinMaxUs,
+    guestSpinSliceUs,
     ioToken: mode === 'hybrid' && ioTokenArg !== 'off',
     tokenPollers: ioTokenArg === 'solo' || ioTokenArg === 'auto' ? ioTokenArg : 'offer',
     tapReads: a['tap-reads'] as TapReads,

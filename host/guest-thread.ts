@@ -41,6 +41,7 @@ export interface GuestConfig {
   kick: KickPolicy;
   spinUs: number;
   spinMaxUs: number;
+  spinSliceUs: number;
   /** hybrid: the guest services its own rings while it waits, holding the IO token (notify.ts). */
   ioToken: boolean;
   pollBudget: number;
@@ -91,6 +92,7 @@ function makeBackend(): NetBackend {
         kick: cfg.kick,
         spinNs: cfg.spinUs * 1000,
         spinMaxNs: cfg.spinMaxUs * 1000,
+        spinSliceNs: cfg.spinSliceUs * 1000,
         kickFn: (fd) => addon.eventfdWrite(fd),
         relax: () => addon.yieldCpu(),
         nowNs: monotonicNs,

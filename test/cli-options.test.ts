@@ -30,6 +30,14 @@ describe('tender command line', () => {
     await refuses(['--shm=hybrid', '--poll-idle-max-us=10', 'a.js'], /^--poll-idle-max-us \(10\) must be at least --poll-idle-us \(50\)$/);
   });
 
+  it('the spin slice in the addon: 20 µs by default, 0 spins from JS, hybrid only, an integer up to 1000', async () => {
+    expect((await parseArgs(['--shm=hybrid', 'a.js']))!.guestSpinSliceUs).toBe(20);
+    expect((await parseArgs(['--shm=hybrid', '--guest-spin-slice-us=0', 'a.js']))!.guestSpinSliceUs).toBe(0);
+    await refuses(['--shm=poll', '--guest-spin-slice-us=5', 'a.js'], /^--guest-spin-slice-us applies to --shm=hybrid only$/);
+    await refuses(['--shm=hybrid', '--guest-spin-slice-us=1001', 'a.js'], /^--guest-spin-slice-us must be an integer from 0 to 1000 \(got 1001\)$/);
+    await refuses(['--shm=hybrid', '--guest-spin-slice-us=2.5', 'a.js'], /must be an integer/);
+  });
+
   it('named NICs in the order given, with their MACs; APP arguments pass through untouched', async () => {
     const o = (await parseArgs(['--net:left=tap0', '--net:right', 'tap1', '--net-mac:right=02:00:00:00:01:02', '--shm=poll', 'fw.js', '--allow=80', '--net=x']))!;
     expect(o.nics.map((n) => [n.name, n.iface])).toEqual([['left', 'tap0'], ['right', 'tap1']]);

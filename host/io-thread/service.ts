@@ -136,14 +136,16 @@ export class RingService {
 
   /**
    * One burst per NIC and direction, at most rxLimit frames read per NIC; returns the frames
-   * moved (also in rxMoved / txMoved).
+   * moved (also in rxMoved / txMoved). spinNs: with one NIC, an empty TAP is looked at again
+   * for up to that long before the round goes on (the addon spins: SpinRead in native/).
    */
-  round(rxLimit = this.budget): number {
+  round(rxLimit = this.budget, spinNs = 0): number {
     let rx = 0;
     let tx = 0;
     let full = false;
+    const spin = this.ports.length === 1 ? spinNs : 0;
     for (const p of this.ports) {
-      const got = this.rx(p, rxLimit);
+      const got = this.rx(p, rxLimit, spin);
       if (got >= this.backlogFrames) full = true;
       rx += got;
       tx += this.tx(p);
@@ -167,8 +169,8 @@ export class RingService {
     return false;
   }
 
-  /** TAP -> RX ring: up to the budget (or limit), straight into free slots. */
-  rx(p: ServicePort, limit = this.budget): number {
+  /** TAP -> RX ring: up to the budget (or limit), straight into free slots; spinNs as round()'s. */
+  rx(p: ServicePort, limit = this.budget, spinNs = 0): number {
     const room = p.rx.room();
     if (room === 0) return 0;
     const want = Math.min(room, limit, p.lastReads === 0 ? 1 : limit);
@@ -183,8 +185,8 @@ export class RingService {
       let got: number;
       try {
         got = p.uringReads
-          ? addon.uringReadBurst(this.region, p.ring, view.dataOffset(start), view.slotSize, view.capacity, run, this.lens)
-          : addon.readBurst(this.region, p.fd, view.dataOffset(start), view.slotSize, view.capacity, run, this.lens);
+          ? addon.uringReadBurst(this.region, p.ring, view.dataOffset(start), view.slotSize, view.capacity, run, this.lens, reads === 0 ? spinNs : 0)
+          : addon.readBurst(this.region, p.fd, view.dataOffset(start), view.slotSize, view.capacity, run, this.lens, reads === 0 ? spinNs : 0);
       } catch (err) {
         throw deviceFault(p.iface, err);
       }
