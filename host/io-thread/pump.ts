@@ -10,7 +10,7 @@
 import { IO_BACKED_OFF, IO_PARKED, IO_WATCHING } from '../../guest-api/abi.js';
 import type { TapReads, TapWrites, TokenPollers } from '../cli-options.js';
 import { SpinWindow } from '../../guest-api/spin-window.js';
-import { BACKOFF_NS, HostNotify, PARK_NS, WAIT_RX, WAIT_TX, type ShmMode } from '../../guest-api/notify.js';
+import { BACKOFF_MAX_NS, BACKOFF_NS, HostNotify, PARK_NS, WAIT_RX, WAIT_TX, type ShmMode } from '../../guest-api/notify.js';
 import { peekAvailable, peekRoom, RingFault } from '../../guest-api/ring.js';
 import { monotonicNs as nowNs } from '../../guest-api/clock.js';
 import { addon, threadCpuSeconds } from '../../native/index.js';
@@ -245,6 +245,7 @@ export class Pump {
     let seen = this.notify.guestTakes();
     let seenFrames = this.notify.guestRxFrames();
     let parkedOn: number | null = null;
+    let backoffNs = BACKOFF_NS;
     for (;;) {
       // A guest still in the sleep on its TAPs that a whole park saw: nothing to watch for until
       // that sleep ends, and the guest kicks then. At rest this thread then wakes once a second
@@ -259,7 +260,7 @@ export class Pump {
         return;
       }
       if (parked && !this.notify.stillInDeviceSleep(deviceSleep)) continue;
-      const timeout = parked ? SLEEP_CAP_NS : deviceSleep !== null ? PARK_NS : BACKOFF_NS;
+      const timeout = parked ? SLEEP_CAP_NS : deviceSleep !== null ? PARK_NS : backoffNs;
       const n = addon.epollWait(this.backoffEpfd, timeout, this.ready);
       // Still announced as backed off while it looks around: a guest that saw it awake now
       // would hand the token back (handBack) to a thread about to sleep again. Announced and
@@ -292,6 +293,10 @@ export class Pump {
       seen = takes;
       seenFrames = frames;
       if (this.choice !== null) this.tickChoice(roundTrips);
+      // The guest answers round trips alone and took the token all period: look half as
+      // often, up to BACKOFF_MAX_NS. A stream, a second poller, or a sleep on its TAPs starts
+      // again from BACKOFF_NS (a takeover returns from here, so the next back-off does too).
+      backoffNs = roundTrips && this.onePoller() && deviceSleep === null ? Math.min(2 * backoffNs, BACKOFF_MAX_NS) : BACKOFF_NS;
       if (roundTrips && !this.onePoller() && !this.notify.guestOnDevice()) {
         this.notify.awake(); // offered: the guest may hand the token back to it now
         if (this.pollForHandBack(needed)) return;
