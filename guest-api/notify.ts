@@ -142,8 +142,9 @@ export function kickPolicyFor(mode: Mode, suppress: boolean): KickPolicy {
 export const BACKOFF_NS = 1_000_000;
 /**
  * What that sleep doubles to while each look finds the guest serving round trips alone (one
- * poller): every timed wake-up took 10-50 µs of a vCPU on the AMD VM, often the one the peer
- * needed, and showed in the tail (docs/tuning.md, "A back-off that grows").
+ * poller), by default (--io-backoff-max-us): every timed wake-up took 10-50 µs of a vCPU on the
+ * AMD VM, often the one the peer needed, and showed in the tail (docs/tuning.md, "A back-off
+ * that grows").
  */
 export const BACKOFF_MAX_NS = 8_000_000;
 /** The same while the guest sleeps on its TAPs: it needs nobody then, until it wakes and perhaps gets busy. */

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { computeLayout } from '../guest-api/abi.js';
 import { UsageError } from './endings.js';
-import type { Mode } from '../guest-api/notify.js';
+import { BACKOFF_MAX_NS, BACKOFF_NS, type Mode } from '../guest-api/notify.js';
 
 export interface NicOption {
   name: string;
@@ -28,6 +28,8 @@ export interface TenderOptions {
   guestSpinMaxUs: number;
   /** hybrid with the token: how long one spin round looks at an empty TAP inside the addon; 0: from JS, a look per round. */
   guestSpinSliceUs: number;
+  /** hybrid with the token: the most the backed-off IO thread's sleep grows to beside a guest answering round trips alone. */
+  ioBackoffMaxUs: number;
   /** hybrid only: the IO token (guest-api/notify.ts); false in every other mode. */
   ioToken: boolean;
   /**
@@ -70,6 +72,7 @@ export const DEFAULTS = {
   // hybrid only: poll already keeps a core busy, event is the mode that never spins.
   guestSpinMaxUs: { poll: 0, event: 0, hybrid: 500, baseline: 0 } as Record<Mode, number>,
   guestSpinSliceUs: 20,
+  ioBackoffMaxUs: BACKOFF_MAX_NS / 1000,
   /** hybrid: the IO token with one poller or two as measured (auto); off with --pcap (the capture has one writer, the IO thread). */
   ioToken: 'auto' as 'on' | 'solo' | 'auto' | 'off',
   tapReads: 'auto' as TapReads,
@@ -146,6 +149,7 @@ export function buildParser(argv: string[]) {
     .option('guest-spin-us', { type: 'number', describe: 'how long the guest spins before it sleeps in yield_until (default: poll 50, event 0, hybrid 50)' })
     .option('guest-spin-max-us', { type: 'number', describe: 'the guest spin grows toward this while wake-ups come within it, and drops back when one does not (default: hybrid 500; others: fixed at --guest-spin-us)' })
     .option('guest-spin-slice-us', { type: 'number', describe: `hybrid with the IO token: a spinning guest looks at an empty TAP inside the addon for up to this long per round (default ${DEFAULTS.guestSpinSliceUs}; 0: one look per round, from JS)` })
+    .option('io-backoff-max-us', { type: 'number', describe: `hybrid with the IO token: beside a guest that answers round trips alone, the backed-off IO thread's sleep grows from ${BACKOFF_NS / 1000} µs toward this (default ${BACKOFF_MAX_NS / 1000}; ${BACKOFF_NS / 1000}: fixed); a guest that stops taking the token is taken over within it` })
     .option('io-token', { type: 'string', choices: ['on', 'solo', 'auto', 'off'], describe: `hybrid: a guest about to wait moves its own frames, holding the IO token, while the IO thread backs off; solo: and never polls beside it; auto: polls beside it only where that measured better (default ${DEFAULTS.ioToken}, off with --pcap)` })
     .option('tap-reads', { type: 'string', choices: ['auto', 'uring', 'read'], default: DEFAULTS.tapReads, describe: 'shm modes: the IO thread reads the TAP in batches through io_uring (uring; auto: where the kernel allows it) or with one read() per frame' })
     .option('tap-writes', { type: 'string', choices: ['auto', 'uring', 'write'], default: DEFAULTS.tapWrites, describe: 'shm modes: the IO thread writes the TAP in batches through io_uring (uring; auto: where the kernel allows it) or with one write() per frame' })
@@ -248,6 +252,9 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
   const sliceGiven = a['guest-spin-slice-us'] as number | undefined;
   if (sliceGiven !== undefined && mode !== 'hybrid') throw new UsageError('--guest-spin-slice-us applies to --shm=hybrid only');
   const guestSpinSliceUs = sliceGiven === undefined ? DEFAULTS.guestSpinSliceUs : intIn('guest-spin-slice-us', sliceGiven, 0, 1000);
+  const backoffGiven = a['io-backoff-max-us'] as number | undefined;
+  if (backoffGiven !== undefined && mode !== 'hybrid') throw new UsageError('--io-backoff-max-us applies to --shm=hybrid only');
+  const ioBackoffMaxUs = backoffGiven === undefined ? DEFAULTS.ioBackoffMaxUs : intIn('io-backoff-max-us', backoffGiven, BACKOFF_NS / 1000, 1_000_000);
   const timeout = a.timeout as number | undefined;
   if (timeout !== undefined && !(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
   return {
@@ -262,6 +269,7 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     guestSpinUs,
     guestSpinMaxUs,
     guestSpinSliceUs,
+    ioBackoffMaxUs,
     ioToken: mode === 'hybrid' && ioTokenArg !== 'off',
     tokenPollers: ioTokenArg === 'solo' || ioTokenArg === 'auto' ? ioTokenArg : 'offer',
     tapReads: a['tap-reads'] as TapReads,

@@ -111,7 +111,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     if (region) {
       io = await IoThread.start({
         mode: opts.mode as ShmMode, region, stats: stats.io, nics: nics.map((n) => ({ iface: n.iface, fd: n.fd })),
-        pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs, capture: capture?.tap, ioToken: opts.ioToken, tokenPollers: opts.tokenPollers, tapReads: opts.tapReads, tapWrites: opts.tapWrites,
+        pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs, backoffMaxUs: opts.ioBackoffMaxUs, capture: capture?.tap, ioToken: opts.ioToken, tokenPollers: opts.tokenPollers, tapReads: opts.tapReads, tapWrites: opts.tapWrites,
       }).catch((err: Error) => {
         throw new EndingError(URING_REFUSED.test(err.message) ? { kind: 'device-unavailable', detail: err.message } : { kind: 'internal', detail: err.message });
       });

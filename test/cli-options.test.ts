@@ -38,6 +38,13 @@ describe('tender command line', () => {
     await refuses(['--shm=hybrid', '--guest-spin-slice-us=2.5', 'a.js'], /must be an integer/);
   });
 
+  it('the IO thread\'s back-off grows to 8 ms by default; 1000 µs keeps it fixed; hybrid only, not below 1 ms', async () => {
+    expect((await parseArgs(['--shm=hybrid', 'a.js']))!.ioBackoffMaxUs).toBe(8000);
+    expect((await parseArgs(['--shm=hybrid', '--io-backoff-max-us=1000', 'a.js']))!.ioBackoffMaxUs).toBe(1000);
+    await refuses(['--shm=event', '--io-backoff-max-us=2000', 'a.js'], /^--io-backoff-max-us applies to --shm=hybrid only$/);
+    await refuses(['--shm=hybrid', '--io-backoff-max-us=999', 'a.js'], /^--io-backoff-max-us must be an integer from 1000 to 1000000 \(got 999\)$/);
+  });
+
   it('named NICs in the order given, with their MACs; APP arguments pass through untouched', async () => {
     const o = (await parseArgs(['--net:left=tap0', '--net:right', 'tap1', '--net-mac:right=02:00:00:00:01:02', '--shm=poll', 'fw.js', '--allow=80', '--net=x']))!;
     expect(o.nics.map((n) => [n.name, n.iface])).toEqual([['left', 'tap0'], ['right', 'tap1']]);

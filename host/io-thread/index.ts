@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { addon } from '../../native/index.js';
-import type { ShmMode } from '../../guest-api/notify.js';
+import { BACKOFF_MAX_NS, type ShmMode } from '../../guest-api/notify.js';
 import type { CaptureTap } from '../record-ring.js';
 import { CTL, CTL_BYTES, type IoConfig, type IoExit } from './pump.js';
 import type { TapReads, TapWrites, TokenPollers } from '../cli-options.js';
@@ -17,6 +17,8 @@ export interface IoThreadOptions {
   pollIdleUs: number;
   /** hybrid: the most the idle poll grows to (default: fixed at pollIdleUs). */
   pollIdleMaxUs?: number;
+  /** hybrid with the token: the most the backed-off sleep grows to (default BACKOFF_MAX_NS). */
+  backoffMaxUs?: number;
   capture?: CaptureTap | null;
   /** hybrid: share the ring work with the guest through the IO token (guest-api/notify.ts). */
   ioToken?: boolean;
@@ -43,7 +45,7 @@ export class IoThread {
     const cfg: IoConfig = {
       mode: opts.mode, region: opts.region, stats: opts.stats, control: this.ctl.buffer as SharedArrayBuffer,
       controlFd: this.controlFd, nics: opts.nics.map((n, i) => ({ ...n, kickFd: this.kickFds[i] })),
-      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs ?? opts.pollIdleUs, ioToken: opts.mode === 'hybrid' && (opts.ioToken ?? false), tokenPollers: opts.tokenPollers ?? 'offer', drainTimeoutMs: 2000, capture: opts.capture ?? null, tapReads: opts.tapReads ?? 'auto', tapWrites: opts.tapWrites ?? 'auto',
+      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs ?? opts.pollIdleUs, backoffMaxNs: (opts.backoffMaxUs ?? BACKOFF_MAX_NS / 1000) * 1000, ioToken: opts.mode === 'hybrid' && (opts.ioToken ?? false), tokenPollers: opts.tokenPollers ?? 'offer', drainTimeoutMs: 2000, capture: opts.capture ?? null, tapReads: opts.tapReads ?? 'auto', tapWrites: opts.tapWrites ?? 'auto',
     };
     this.worker = new Worker(fileURLToPath(new URL('./main.js', import.meta.url)), { workerData: cfg, name: 'io' });
     this.exited = new Promise<IoExit>((resolve, reject) => {

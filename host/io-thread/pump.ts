@@ -10,7 +10,7 @@
 import { IO_BACKED_OFF, IO_PARKED, IO_WATCHING } from '../../guest-api/abi.js';
 import type { TapReads, TapWrites, TokenPollers } from '../cli-options.js';
 import { SpinWindow } from '../../guest-api/spin-window.js';
-import { BACKOFF_MAX_NS, BACKOFF_NS, HostNotify, PARK_NS, WAIT_RX, WAIT_TX, type ShmMode } from '../../guest-api/notify.js';
+import { BACKOFF_NS, HostNotify, PARK_NS, WAIT_RX, WAIT_TX, type ShmMode } from '../../guest-api/notify.js';
 import { peekAvailable, peekRoom, RingFault } from '../../guest-api/ring.js';
 import { monotonicNs as nowNs } from '../../guest-api/clock.js';
 import { addon, threadCpuSeconds } from '../../native/index.js';
@@ -41,6 +41,8 @@ export interface IoConfig {
   pollIdleUs: number;
   /** hybrid: the most the idle poll grows to (spin-window.ts); ≤ pollIdleUs: fixed. */
   pollIdleMaxUs: number;
+  /** hybrid with the token: the most the backed-off sleep grows to beside a guest answering round trips alone (≥ BACKOFF_NS). */
+  backoffMaxNs: number;
   drainTimeoutMs: number;
   /** hybrid only: share the ring work with the guest through the IO token (notify.ts). */
   ioToken?: boolean;
@@ -294,9 +296,10 @@ export class Pump {
       seenFrames = frames;
       if (this.choice !== null) this.tickChoice(roundTrips);
       // The guest answers round trips alone and took the token all period: look half as
-      // often, up to BACKOFF_MAX_NS. A stream, a second poller, or a sleep on its TAPs starts
-      // again from BACKOFF_NS (a takeover returns from here, so the next back-off does too).
-      backoffNs = roundTrips && this.onePoller() && deviceSleep === null ? Math.min(2 * backoffNs, BACKOFF_MAX_NS) : BACKOFF_NS;
+      // often, up to backoffMaxNs (--io-backoff-max-us). A stream, a second poller, or a sleep
+      // on its TAPs starts again from BACKOFF_NS (a takeover returns from here, so the next
+      // back-off does too).
+      backoffNs = roundTrips && this.onePoller() && deviceSleep === null ? Math.min(2 * backoffNs, Math.max(BACKOFF_NS, this.cfg.backoffMaxNs)) : BACKOFF_NS;
       if (roundTrips && !this.onePoller() && !this.notify.guestOnDevice()) {
         this.notify.awake(); // offered: the guest may hand the token back to it now
         if (this.pollForHandBack(needed)) return;
