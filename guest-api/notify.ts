@@ -76,7 +76,8 @@
 //          poller), then announces ioAsleep = BACKED_OFF, RE-CHECKS (token
 //          free and the guest handing back, waiting, or leaving TX frames: it takes over at
 //          once), and sleeps on the kicks and control only (frames arriving for the guest do
-//          not wake it) for BACKOFF, or PARK while the guest sleeps on its TAPs; once the
+//          not wake it) for BACKOFF (doubling up to --io-backoff-max-us while each look finds
+//          the guest answering round trips alone), or PARK while the guest sleeps on its TAPs; once the
 //          guest has slept on its TAPs a whole PARK through (the same guestWaitEpoch), it
 //          parks without the timer (ioAsleep = PARKED, re-checking that the guest is still in
 //          that sleep) and the guest, when that sleep ends, kicks it once: at rest nothing

@@ -233,8 +233,9 @@ export class Pump {
 
   /**
    * The guest holds the token. Poll for pollIdleUs (it may hand it straight back), then sleep on
-   * the kicks and the control only, BACKOFF_NS at a time (PARK_NS while it sleeps on its TAPs,
-   * then untimed until the guest kicks on waking),
+   * the kicks and the control only, BACKOFF_NS at a time (doubling up to backoffMaxNs while the
+   * guest answers round trips alone; PARK_NS while it sleeps on its TAPs, then untimed until the
+   * guest kicks on waking),
    * for as long as the guest keeps taking the token; return to take over when it hands the token
    * back, waits on the doorbell, has not taken it for a whole period, or cannot keep up alone.
    * With tokenSolo it never polls: where a look at the TAP and a yield each cost a system call
