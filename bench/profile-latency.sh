@@ -10,7 +10,9 @@
 #   SCHED=1 bench/profile-latency.sh tender --shm=hybrid       # examples/ping_serve.js
 #
 # Environment: COUNT (default 30000), RATE (default 10000), WARMUP (requests not counted,
-# default 1.5 s of them), SCHED=1, SLOW_US (default 50: what
+# default 1.5 s of them), FLOOD_PPS (udp_flood sends 1300-byte datagrams to port 9001 at this
+# rate throughout, as the bench's lat-flood workload does with 100000), QDISC (tap0's qdisc,
+# e.g. noqueue: bench/profile-netns.sh), SCHED=1, SLOW_US (default 50: what
 # sched-tail calls slow), DIST (default dist: the tender build to run, so two builds can be
 # compared run by run), NODE_FLAGS (e.g. --trace-gc; the tender's output is in /tmp/lat-tender.out). Needs root, `npm run build`, `npm run build:dev` (for SCHED=1) and the
 # C tools (testbed/bin); SCHED=1 needs perf.
@@ -34,8 +36,15 @@ if [ "${SCHED:-0}" != 0 ]; then
   perfpid=$!
   sleep 0.3
 fi
+if [ -n "${FLOOD_PPS:-}" ]; then
+  secs=$(((COUNT + WARMUP) / RATE + 3))
+  ip netns exec "$ns" testbed/bin/udp_flood --dst=10.0.0.2 --port=9001 --count=$((FLOOD_PPS * secs)) --seconds=$secs --pps="$FLOOD_PPS" --size=1300 >/dev/null &
+  floodpid=$!
+  sleep 0.05 # the flood is on before the first request, as in the bench
+fi
 nsx testbed/bin/icmp_probe --dst=10.0.0.2 --count="$COUNT" --warmup="$WARMUP" --rate="$RATE" --size=56 --dump=/tmp/lat-$who.txt
 [ "${SCHED:-0}" != 0 ] && wait "$perfpid"
+[ -z "${floodpid:-}" ] || { kill "$floodpid" 2>/dev/null; wait "$floodpid" 2>/dev/null; } || true
 kill -TERM "$pid"
 wait "$pid" || true
 node -e '
