@@ -76,8 +76,9 @@
 //          poller), then announces ioAsleep = BACKED_OFF, RE-CHECKS (token
 //          free and the guest handing back, waiting, or leaving TX frames: it takes over at
 //          once), and sleeps on the kicks and control only (frames arriving for the guest do
-//          not wake it) for BACKOFF (doubling up to --io-backoff-max-us while each look finds
-//          the guest answering round trips alone), or PARK while the guest sleeps on its TAPs; once the
+//          not wake it) for BACKOFF (doubling up to --io-backoff-max-us, and to the time
+//          BACKOFF_FRAMES take at the guest's pace, while each look finds the guest keeping up
+//          alone: host/io-thread/backoff.ts), or PARK while the guest sleeps on its TAPs; once the
 //          guest has slept on its TAPs a whole PARK through (the same guestWaitEpoch), it
 //          parks without the timer (ioAsleep = PARKED, re-checking that the guest is still in
 //          that sleep) and the guest, when that sleep ends, kicks it once: at rest nothing
@@ -142,12 +143,19 @@ export function kickPolicyFor(mode: Mode, suppress: boolean): KickPolicy {
 /** How long a backed-off IO thread sleeps before it looks whether the guest still services its rings. */
 export const BACKOFF_NS = 1_000_000;
 /**
- * What that sleep doubles to while each look finds the guest serving round trips alone (one
- * poller), by default (--io-backoff-max-us): every timed wake-up took 10-50 µs of a vCPU on the
- * AMD VM, often the one the peer needed, and showed in the tail (docs/tuning.md, "A back-off
- * that grows").
+ * What that sleep doubles to while each look finds the guest keeping up alone (one poller), by
+ * default (--io-backoff-max-us): every timed wake-up took 10-50 µs of a vCPU on the AMD VM,
+ * often the one the peer needed, and showed in the tail (docs/tuning.md, "A back-off that
+ * grows").
  */
 export const BACKOFF_MAX_NS = 8_000_000;
+/**
+ * Frames a look may come after, at the pace the guest read them: a guest that stops taking the
+ * token mid-stream (busy in its app) is looked at before that many more wait on its TAP, half
+ * the kernel's default queue (txqueuelen 1000). So a stream grows the sleep less the faster it
+ * comes, and from 500k frames/s not at all.
+ */
+export const BACKOFF_FRAMES = 500;
 /** The same while the guest sleeps on its TAPs: it needs nobody then, until it wakes and perhaps gets busy. */
 export const PARK_NS = 10_000_000;
 
@@ -263,6 +271,10 @@ export class HostNotify {
   /** The park's re-check (after announceSleep(IO_PARKED)): the guest is still in that sleep. */
   stillInDeviceSleep(sleep: number): boolean {
     return this.guestDeviceSleep() === sleep;
+  }
+  /** The guest's last burst of its own came back full (it may hold the token or not). */
+  guestBacklogged(): boolean {
+    return Atomics.load(this.i32, G.guestBacklog) === 1;
   }
   /**
    * The guest's last burst of its own came back full and it is not servicing now (the token is

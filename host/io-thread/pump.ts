@@ -13,6 +13,7 @@ import { SpinWindow } from '../../guest-api/spin-window.js';
 import { BACKOFF_NS, HostNotify, PARK_NS, WAIT_RX, WAIT_TX, type ShmMode } from '../../guest-api/notify.js';
 import { peekAvailable, peekRoom, RingFault } from '../../guest-api/ring.js';
 import { monotonicNs as nowNs } from '../../guest-api/clock.js';
+import { nextBackoffNs } from './backoff.js';
 import { addon, threadCpuSeconds } from '../../native/index.js';
 import { DeviceFault } from '../device-fault.js';
 import { tapGone, type Ending } from '../endings.js';
@@ -41,7 +42,7 @@ export interface IoConfig {
   pollIdleUs: number;
   /** hybrid: the most the idle poll grows to (spin-window.ts); ≤ pollIdleUs: fixed. */
   pollIdleMaxUs: number;
-  /** hybrid with the token: the most the backed-off sleep grows to beside a guest answering round trips alone (≥ BACKOFF_NS). */
+  /** hybrid with the token: the most the backed-off sleep grows to beside a guest keeping up alone (≥ BACKOFF_NS; backoff.ts). */
   backoffMaxNs: number;
   drainTimeoutMs: number;
   /** hybrid only: share the ring work with the guest through the IO token (notify.ts). */
@@ -233,8 +234,8 @@ export class Pump {
 
   /**
    * The guest holds the token. Poll for pollIdleUs (it may hand it straight back), then sleep on
-   * the kicks and the control only, BACKOFF_NS at a time (doubling up to backoffMaxNs while the
-   * guest answers round trips alone; PARK_NS while it sleeps on its TAPs, then untimed until the
+   * the kicks and the control only, BACKOFF_NS at a time (growing while the guest keeps up
+   * alone: backoff.ts; PARK_NS while it sleeps on its TAPs, then untimed until the
    * guest kicks on waking),
    * for as long as the guest keeps taking the token; return to take over when it hands the token
    * back, waits on the doorbell, has not taken it for a whole period, or cannot keep up alone.
@@ -247,6 +248,7 @@ export class Pump {
     if (this.onePoller() ? needed() : this.pollForHandBack(needed)) return;
     let seen = this.notify.guestTakes();
     let seenFrames = this.notify.guestRxFrames();
+    let seenAt = nowNs();
     let parkedOn: number | null = null;
     let backoffNs = BACKOFF_NS;
     for (;;) {
@@ -292,15 +294,17 @@ export class Pump {
       // the sender (docs/tuning.md, the IO token). Not while it sleeps on its TAPs: it hands
       // nothing back then, and a poll after every park cost half a percent of a core at rest.
       const frames = this.notify.guestRxFrames();
-      const roundTrips = ((frames - seenFrames) | 0) < 2 * ((takes - seen) | 0);
+      const now = nowNs();
+      const framesRead = (frames - seenFrames) | 0;
+      const roundTrips = framesRead < 2 * ((takes - seen) | 0);
+      if (this.choice !== null) this.tickChoice(roundTrips);
+      // The guest took the token all period: while it keeps up alone, round trips or a stream,
+      // look half as often (backoff.ts); a takeover returns from here, so the next back-off
+      // starts again from BACKOFF_NS.
+      backoffNs = nextBackoffNs({ sleptNs: backoffNs, elapsedNs: now - seenAt, framesRead, backlogged: this.notify.guestBacklogged(), onePoller: this.onePoller(), onDevice: deviceSleep !== null }, this.cfg.backoffMaxNs);
       seen = takes;
       seenFrames = frames;
-      if (this.choice !== null) this.tickChoice(roundTrips);
-      // The guest answers round trips alone and took the token all period: look half as
-      // often, up to backoffMaxNs (--io-backoff-max-us). A stream, a second poller, or a sleep
-      // on its TAPs starts again from BACKOFF_NS (a takeover returns from here, so the next
-      // back-off does too).
-      backoffNs = roundTrips && this.onePoller() && deviceSleep === null ? Math.min(2 * backoffNs, Math.max(BACKOFF_NS, this.cfg.backoffMaxNs)) : BACKOFF_NS;
+      seenAt = now;
       if (roundTrips && !this.onePoller() && !this.notify.guestOnDevice()) {
         this.notify.awake(); // offered: the guest may hand the token back to it now
         if (this.pollForHandBack(needed)) return;
