@@ -55,9 +55,9 @@ export const HYBRID_FIXED: Row = tenderRow('hybrid', 'fixed', () => ['--guest-sp
  */
 export const HYBRID_JS_SPIN: Row = tenderRow('hybrid', 'js-spin', () => ['--guest-spin-slice-us=0']);
 /**
- * hybrid whose backed-off IO thread looks every 1 ms beside a guest answering round trips
- * alone, as before session 14, instead of every 1 ms growing to 8 ms: what the growing back-off
- * buys (docs/tuning.md, "A back-off that grows").
+ * hybrid whose backed-off IO thread looks every 1 ms beside a guest that keeps up alone, as
+ * before session 14 (round trips) and 15 (a stream), instead of every 1 ms growing to 8 ms: what
+ * the growing back-off buys (docs/tuning.md, "A back-off that grows").
  */
 export const HYBRID_BACKOFF_1MS: Row = tenderRow('hybrid', 'backoff-1ms', () => ['--io-backoff-max-us=1000']);
 /** hybrid reading its TAP with one read() per frame instead of through io_uring (--tap-reads): what the batched reads buy. */
