@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { computeLayout } from '../guest-api/abi.js';
 import { UsageError } from './endings.js';
-import { BACKOFF_MAX_NS, BACKOFF_NS, type Mode } from '../guest-api/notify.js';
+import { BACKOFF_FRAMES, BACKOFF_MAX_NS, BACKOFF_NS, type Mode } from '../guest-api/notify.js';
 
 export interface NicOption {
   name: string;
@@ -149,7 +149,7 @@ export function buildParser(argv: string[]) {
     .option('guest-spin-us', { type: 'number', describe: 'how long the guest spins before it sleeps in yield_until (default: poll 50, event 0, hybrid 50)' })
     .option('guest-spin-max-us', { type: 'number', describe: 'the guest spin grows toward this while wake-ups come within it, and drops back when one does not (default: hybrid 500; others: fixed at --guest-spin-us)' })
     .option('guest-spin-slice-us', { type: 'number', describe: `hybrid with the IO token: a spinning guest looks at an empty TAP inside the addon for up to this long per round (default ${DEFAULTS.guestSpinSliceUs}; 0: one look per round, from JS)` })
-    .option('io-backoff-max-us', { type: 'number', describe: `hybrid with the IO token: beside a guest that keeps up alone, the backed-off IO thread's sleep grows from ${BACKOFF_NS / 1000} µs toward this (and no further than 500 frames take at its pace) (default ${BACKOFF_MAX_NS / 1000}; ${BACKOFF_NS / 1000}: fixed); a guest that stops taking the token is taken over within it` })
+    .option('io-backoff-max-us', { type: 'number', describe: `hybrid with the IO token: beside a guest that keeps up alone, the backed-off IO thread's sleep grows from ${BACKOFF_NS / 1000} µs toward this, no further than ${BACKOFF_FRAMES} frames take at its pace (default ${BACKOFF_MAX_NS / 1000}; ${BACKOFF_NS / 1000}: fixed); a guest that stops taking the token is taken over within it` })
     .option('io-token', { type: 'string', choices: ['on', 'solo', 'auto', 'off'], describe: `hybrid: a guest about to wait moves its own frames, holding the IO token, while the IO thread backs off; solo: and never polls beside it; auto: polls beside it only where that measured better (default ${DEFAULTS.ioToken}, off with --pcap)` })
     .option('tap-reads', { type: 'string', choices: ['auto', 'uring', 'read'], default: DEFAULTS.tapReads, describe: 'shm modes: the IO thread reads the TAP in batches through io_uring (uring; auto: where the kernel allows it) or with one read() per frame' })
     .option('tap-writes', { type: 'string', choices: ['auto', 'uring', 'write'], default: DEFAULTS.tapWrites, describe: 'shm modes: the IO thread writes the TAP in batches through io_uring (uring; auto: where the kernel allows it) or with one write() per frame' })
