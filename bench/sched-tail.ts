@@ -9,7 +9,8 @@
 //   other task   a task that is neither the tender nor the probe ran for over 30% of it
 //   tender's own another thread of the tender (V8's compiler or GC helpers, the main thread)
 //   busy         the tender's IO thread or guest ran the whole time
-// (For a C responder, its one thread counts as the tender's own.)
+// (For a C responder, its one thread counts as the tender's own.) Last, the responder's waits to
+// run over the whole recording, and who preempted it.
 // Usage: node dist-dev/bench/sched-tail.js --dump=FILE --sched=FILE --pid=TENDER [--slow-us=50] [--skip-s=0.5]
 import { readFileSync } from 'node:fs';
 import { command } from '../testbed/args.js';
@@ -27,15 +28,25 @@ const argv = command('node dist-dev/bench/sched-tail.js --dump=FILE --sched=FILE
 interface Switch { t: number; cpu: number; tid: number; comm: string }
 
 const SWITCH = /^\s*(.+?)\s+(\d+)\/(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+sched:sched_switch:.* next_comm=(.+?) next_pid=(\d+)/;
+const PREV = /sched:sched_switch: prev_comm=.+? prev_pid=(\d+) prev_prio=\d+ prev_state=(\S+)/;
+const WAKE = /^\s*.+?\s+\d+\/\d+\s+\[\d+\]\s+([\d.]+):\s+sched:sched_wakeup: comm=.+? pid=(\d+) /;
 const switches = new Map<number, Switch[]>();
 const tgid = new Map<number, number>();
+/** Per thread: when it was switched out runnable (and by whom), woken, or switched in. */
+const runnable: { t: number; tid: number; ev: 'preempted' | 'slept' | 'woken' | 'in'; by?: string }[] = [];
 for (const line of readFileSync(argv.sched, 'utf8').split('\n')) {
+  const w = WAKE.exec(line);
+  if (w) runnable.push({ t: Number(w[1]), tid: Number(w[2]), ev: 'woken' });
   const m = SWITCH.exec(line);
   if (!m) continue;
   tgid.set(Number(m[3]), Number(m[2]));
   const cpu = Number(m[4]);
+  const t = Number(m[5]);
   if (!switches.has(cpu)) switches.set(cpu, []);
-  switches.get(cpu)!.push({ t: Number(m[5]), cpu, tid: Number(m[7]), comm: m[6] });
+  switches.get(cpu)!.push({ t, cpu, tid: Number(m[7]), comm: m[6] });
+  const prev = PREV.exec(line);
+  if (prev) runnable.push({ t, tid: Number(prev[1]), ev: prev[2].startsWith('R') ? 'preempted' : 'slept', by: m[6] });
+  runnable.push({ t, tid: Number(m[7]), ev: 'in' });
 }
 const cpus = [...switches.keys()].sort((a, b) => a - b);
 
@@ -98,3 +109,31 @@ for (const [v, n] of [...verdicts].sort((a, b) => b[1] - a[1])) {
   console.log(`  ${v.padEnd(13)} ${n}; the slowest (s into the run, µs, then µs each ran on each CPU meanwhile):`);
   for (const w of worst.filter((x) => x.verdict === v).slice(0, 3)) console.log(`    ${w.t.toFixed(4)} ${Math.round(w.rtt)}  ${w.text}`);
 }
+
+// The responder's waits to run over the whole recording: from a preemption (switched out still
+// runnable) or a wake-up to its next switch-in. The guest thread, or the C responder (one thread:
+// its tid is the pid). A C busy loop that keeps a vCPU to itself waits for ms; a guest whose vCPU
+// the probe and the sender share waits for a good part of a second (docs/tuning.md, "Under a flood").
+const guestTids = new Set([...switches.values()].flat().filter((x) => x.comm === THREAD_NAME.guest && tgid.get(x.tid) === argv.pid).map((x) => x.tid));
+const responder = guestTids.size > 0 ? guestTids : new Set([argv.pid]);
+let waitS = 0;
+let since = -1; // runnable, not running, since
+let running = false;
+const preemptedBy = new Map<string, number>();
+for (const e of runnable) {
+  if (!responder.has(e.tid)) continue;
+  if (e.ev === 'in') {
+    if (since >= 0) waitS += e.t - since;
+    since = -1;
+    running = true;
+  } else if (e.ev === 'slept') {
+    running = false;
+    since = -1;
+  } else if (e.ev === 'preempted') {
+    running = false;
+    since = e.t;
+    preemptedBy.set(e.by!, (preemptedBy.get(e.by!) ?? 0) + 1);
+  } else if (!running && since < 0) since = e.t; // woken: a wake-up of a running thread changes nothing
+}
+const by = [...preemptedBy].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([c, n]) => `${c} ${n}`).join(', ');
+console.log(`the responder (${guestTids.size > 0 ? THREAD_NAME.guest : `pid ${argv.pid}`}) waited to run ${waitS.toFixed(3)} s of the ${(last - first).toFixed(1)} s recorded; preempted by: ${by || 'nobody'}`);
