@@ -11,5 +11,5 @@ nsx ip addr add 10.0.0.1/24 dev tap0
 nsx ip link set tap0 up
 nsx ip neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 dev tap0
 # QDISC=noqueue (or any tc qdisc): tap0's root qdisc instead of the system default
-# (net.core.default_qdisc, pfifo_fast here); see docs/tuning.md, "What the slow requests meet".
+# (net.core.default_qdisc, pfifo_fast here); see docs/tuning.md, "Under a flood, and the TAP's qdisc".
 [ -z "${QDISC:-}" ] || nsx tc qdisc replace dev tap0 root $QDISC
