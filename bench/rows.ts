@@ -40,12 +40,11 @@ export const HYBRID_TOKEN_OFF: Row = tenderRow('hybrid', 'token-off', () => ['--
  */
 export const HYBRID_TOKEN_SOLO: Row = tenderRow('hybrid', 'token-solo', () => ['--io-token=solo']);
 /**
- * The token with the guest's spin window allowed to grow to 5 ms instead of 500 µs: the one
- * spinning thread then outlasts the stalls that otherwise send it to sleep, where waking its idle
- * vCPU takes up to milliseconds (docs/tuning.md). Latency for CPU: a peer that sends more often
- * than every 5 ms keeps a core busy.
+ * hybrid whose guest, kept spinning by its peer, sleeps at a pause past its window as before
+ * session 16 instead of spinning on through it (--guest-spin-stall-us, guest-api/spin-window.ts):
+ * what spinning through pauses buys (docs/tuning.md, "Spinning through a pause").
  */
-export const HYBRID_TOKEN_5MS: Row = tenderRow('hybrid', 'token-5ms', () => ['--io-token=on', '--guest-spin-max-us=5000']);
+export const HYBRID_STALL_OFF: Row = tenderRow('hybrid', 'stall-off', () => ['--guest-spin-stall-us=0']);
 /** hybrid with 0.1's fixed windows (50 µs guest spin, 50 µs idle poll): what adapting them buys (guest-api/spin-window.ts). */
 export const HYBRID_FIXED: Row = tenderRow('hybrid', 'fixed', () => ['--guest-spin-max-us=50', '--poll-idle-max-us=50']);
 /**

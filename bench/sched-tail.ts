@@ -9,8 +9,8 @@
 //   other task   a task that is neither the tender nor the probe ran for over 30% of it
 //   tender's own another thread of the tender (V8's compiler or GC helpers, the main thread)
 //   busy         the tender's IO thread or guest ran the whole time
-// (For a C responder, its one thread counts as the tender's own.) Last, the responder's waits to
-// run over the whole recording, and who preempted it.
+// (For a C responder, its one thread counts as the tender's own.) Then the slow requests by
+// episode, and last the responder's waits to run over the whole recording, and who preempted it.
 // Usage: node dist-dev/bench/sched-tail.js --dump=FILE --sched=FILE --pid=TENDER [--slow-us=50] [--skip-s=0.5]
 import { readFileSync } from 'node:fs';
 import { command } from '../testbed/args.js';
@@ -135,5 +135,37 @@ for (const e of runnable) {
     preemptedBy.set(e.by!, (preemptedBy.get(e.by!) ?? 0) + 1);
   } else if (!running && since < 0) since = e.t; // woken: a wake-up of a running thread changes nothing
 }
+// Slow requests come in episodes (each within 300 µs of the one before). One that begins after a
+// gap in the probe's sends (over 1.5 intervals: the probe itself was held up, and catches up in a
+// burst) while the responder sleeps costs a wake-up and then the whole burst: the shape a thread
+// that sleeps through a pause has and a busy C loop does not (docs/tuning.md, "Spinning through a pause").
+const asleep: [number, number][] = [];
+let sleptAt = -1;
+for (const e of runnable) {
+  if (!responder.has(e.tid)) continue;
+  if (e.ev === 'slept') sleptAt = e.t;
+  else if ((e.ev === 'woken' || e.ev === 'in') && sleptAt >= 0) (asleep.push([sleptAt, e.t]), (sleptAt = -1));
+}
+const isAsleep = (t: number) => asleep.some(([a, b]) => a <= t && t <= b);
+const gaps = rows.slice(1).map((r, i) => r[0] - rows[i][0]).sort((a, b) => a - b);
+const interval = gaps[gaps.length >> 1] ?? 0;
+const episodes = new Map<string, [number, number]>();
+let prevSlow = -Infinity;
+let current = '';
+rows.forEach(([sent, rtt], i) => {
+  if (sent - t0 < argv['skip-s'] || sent < first || sent > last || (rtt >= 0 && rtt < argv['slow-us'])) return;
+  if (sent - prevSlow > 300e-6) {
+    const late = i > 0 && sent - rows[i - 1][0] > 1.5 * interval;
+    current = `${late ? 'after a gap in the sends' : 'sends on time'}, the responder ${isAsleep(sent) ? 'asleep' : 'awake'}`;
+    const e = episodes.get(current) ?? [0, 0];
+    e[0]++;
+    episodes.set(current, e);
+  }
+  episodes.get(current)![1]++;
+  prevSlow = sent;
+});
+console.log('episodes (slow requests each within 300 µs of the last), by how they began:');
+for (const [k, [n, reqs]] of [...episodes].sort((a, b) => b[1][1] - a[1][1])) console.log(`  ${k}: ${n} episodes, ${reqs} slow requests`);
+
 const by = [...preemptedBy].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([c, n]) => `${c} ${n}`).join(', ');
 console.log(`the responder (${guestTids.size > 0 ? THREAD_NAME.guest : `pid ${argv.pid}`}) waited to run ${waitS.toFixed(3)} s of the ${(last - first).toFixed(1)} s recorded; preempted by: ${by || 'nobody'}`);

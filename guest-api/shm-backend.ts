@@ -17,6 +17,8 @@ export interface ShmBackendConfig {
   spinNs: number;
   /** The most the window grows to while wake-ups keep coming soon after it; default spinNs (fixed). */
   spinMaxNs?: number;
+  /** A guest kept spinning by its peer spins through a pause this long instead of sleeping (spin-window.ts); default 0: never. */
+  spinStallNs?: number;
   /**
    * With the token, waiting for RX on one NIC with nothing left to send: how long a spin round
    * looks at the empty TAP inside the addon (native SpinRead) before it comes back to JS; 0 or
@@ -136,7 +138,7 @@ export class ShmBackend implements NetBackend {
     this.pending = layout.nics.map(() => false);
     this.releaseBatch = layout.nics.map((n) => Math.max(1, Math.min(32, n.slotCount >> 2)));
     this.svc = cfg.service ?? null;
-    this.spin = new SpinWindow(cfg.spinNs, Math.max(cfg.spinNs, cfg.spinMaxNs ?? cfg.spinNs));
+    this.spin = new SpinWindow(cfg.spinNs, Math.max(cfg.spinNs, cfg.spinMaxNs ?? cfg.spinNs), cfg.spinStallNs ?? 0);
     this.spinSliceNs = cfg.spinSliceNs ?? 0;
     this.holds = layout.nics.map((n) => new Holds(n.slotCount));
     this.slotViews = this.rxViews.map((v) => Array.from({ length: v.count }, (_, k) => new Uint8Array(cfg.region, v.frameOffset(k), v.capacity - v.hdrBytes)));
@@ -350,6 +352,7 @@ export class ShmBackend implements NetBackend {
     got = this.poll(forRoom);
     if (got !== 0) {
       this.give(false);
+      this.spin.spun(0);
       return got;
     }
     const { nowNs } = this.cfg;
@@ -358,7 +361,7 @@ export class ShmBackend implements NetBackend {
     // RX frames stream in: the IO thread is busy filling the ring, and spinning would only
     // take its core; nap instead (notify.ts, step 4). Such a wait says nothing of the window.
     let streaming = false;
-    const spinUntil = Math.min(now + this.spin.ns, deadlineNs);
+    const spinUntil = Math.min(now + this.spin.spinFor(now), deadlineNs);
     this.askAfter = now + ASK_AFTER_NS;
     let slept = false;
     let rounds = 0;
@@ -412,6 +415,7 @@ export class ShmBackend implements NetBackend {
       return 0;
     } finally {
       if (slept && !streaming) this.spin.slept(nowNs() - start, got !== 0);
+      else if (!streaming) this.spin.spun(now - start);
       if (svc !== null) {
         this.notify.stopAsking();
         this.give(false);

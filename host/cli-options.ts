@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { computeLayout } from '../guest-api/abi.js';
 import { UsageError } from './endings.js';
 import { BACKOFF_FRAMES, BACKOFF_MAX_NS, BACKOFF_NS, type Mode } from '../guest-api/notify.js';
+import { STALL_SHARE, STALL_STREAK } from '../guest-api/spin-window.js';
 
 export interface NicOption {
   name: string;
@@ -26,6 +27,8 @@ export interface TenderOptions {
   guestSpinUs: number;
   /** The most the guest's spin window grows to (guest-api/spin-window.ts); = guestSpinUs: fixed. */
   guestSpinMaxUs: number;
+  /** A guest its peer keeps spinning spins through a pause this long (guest-api/spin-window.ts); 0: never. */
+  guestSpinStallUs: number;
   /** hybrid with the token: how long one spin round looks at an empty TAP inside the addon; 0: from JS, a look per round. */
   guestSpinSliceUs: number;
   /** hybrid with the token: the most the backed-off IO thread's sleep grows to beside a guest keeping up alone. */
@@ -71,6 +74,7 @@ export const DEFAULTS = {
   guestSpinUs: { poll: 50, event: 0, hybrid: 50, baseline: 0 } as Record<Mode, number>,
   // hybrid only: poll already keeps a core busy, event is the mode that never spins.
   guestSpinMaxUs: { poll: 0, event: 0, hybrid: 500, baseline: 0 } as Record<Mode, number>,
+  guestSpinStallUs: 5000,
   guestSpinSliceUs: 20,
   ioBackoffMaxUs: BACKOFF_MAX_NS / 1000,
   /** hybrid: the IO token with one poller or two as measured (auto); off with --pcap (the capture has one writer, the IO thread). */
@@ -148,6 +152,7 @@ export function buildParser(argv: string[]) {
     .option('poll-idle-max-us', { type: 'number', describe: 'hybrid: the idle poll grows toward this while frames or kicks come within it, and drops back when they do not (default 500)' })
     .option('guest-spin-us', { type: 'number', describe: 'how long the guest spins before it sleeps in yield_until (default: poll 50, event 0, hybrid 50)' })
     .option('guest-spin-max-us', { type: 'number', describe: 'the guest spin grows toward this while wake-ups come within it, and drops back when one does not (default: hybrid 500; others: fixed at --guest-spin-us)' })
+    .option('guest-spin-stall-us', { type: 'number', describe: `hybrid: a guest whose last ${STALL_STREAK} waits all ended spinning within the cap spins through a pause up to this long instead of sleeping, for at most 1/${STALL_SHARE} of the time (default ${DEFAULTS.guestSpinStallUs}; 0: never)` })
     .option('guest-spin-slice-us', { type: 'number', describe: `hybrid with the IO token: a spinning guest looks at an empty TAP inside the addon for up to this long per round (default ${DEFAULTS.guestSpinSliceUs}; 0: one look per round, from JS)` })
     .option('io-backoff-max-us', { type: 'number', describe: `hybrid with the IO token: beside a guest that keeps up alone, the backed-off IO thread's sleep grows from ${BACKOFF_NS / 1000} µs toward this, no further than ${BACKOFF_FRAMES} frames take at its pace (default ${BACKOFF_MAX_NS / 1000}; ${BACKOFF_NS / 1000}: fixed); a guest that stops taking the token is taken over within it` })
     .option('io-token', { type: 'string', choices: ['on', 'solo', 'auto', 'off'], describe: `hybrid: a guest about to wait moves its own frames, holding the IO token, while the IO thread backs off; solo: and never polls beside it; auto: polls beside it only where that measured better (default ${DEFAULTS.ioToken}, off with --pcap)` })
@@ -249,6 +254,9 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
   const spinMaxArg = a['guest-spin-max-us'] as number | undefined;
   const guestSpinMaxUs = spinMaxArg === undefined ? Math.max(guestSpinUs, DEFAULTS.guestSpinMaxUs[mode]) : intIn('guest-spin-max-us', spinMaxArg, 0, 10_000_000);
   if (guestSpinMaxUs < guestSpinUs) throw new UsageError(`--guest-spin-max-us (${guestSpinMaxUs}) must be at least --guest-spin-us (${guestSpinUs})`);
+  const stallGiven = a['guest-spin-stall-us'] as number | undefined;
+  if (stallGiven !== undefined && mode !== 'hybrid') throw new UsageError('--guest-spin-stall-us applies to --shm=hybrid only');
+  const guestSpinStallUs = mode !== 'hybrid' ? 0 : stallGiven === undefined ? DEFAULTS.guestSpinStallUs : intIn('guest-spin-stall-us', stallGiven, 0, 1_000_000);
   const sliceGiven = a['guest-spin-slice-us'] as number | undefined;
   if (sliceGiven !== undefined && mode !== 'hybrid') throw new UsageError('--guest-spin-slice-us applies to --shm=hybrid only');
   const guestSpinSliceUs = sliceGiven === undefined ? DEFAULTS.guestSpinSliceUs : intIn('guest-spin-slice-us', sliceGiven, 0, 1000);
@@ -268,6 +276,7 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     pollIdleMaxUs,
     guestSpinUs,
     guestSpinMaxUs,
+    guestSpinStallUs,
     guestSpinSliceUs,
     ioBackoffMaxUs,
     ioToken: mode === 'hybrid' && ioTokenArg !== 'off',

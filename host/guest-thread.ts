@@ -41,6 +41,7 @@ export interface GuestConfig {
   kick: KickPolicy;
   spinUs: number;
   spinMaxUs: number;
+  spinStallUs: number;
   spinSliceUs: number;
   /** hybrid: the guest services its own rings while it waits, holding the IO token (notify.ts). */
   ioToken: boolean;
@@ -92,6 +93,7 @@ function makeBackend(): NetBackend {
         kick: cfg.kick,
         spinNs: cfg.spinUs * 1000,
         spinMaxNs: cfg.spinMaxUs * 1000,
+        spinStallNs: cfg.spinStallUs * 1000,
         spinSliceNs: cfg.spinSliceUs * 1000,
         kickFn: (fd) => addon.eventfdWrite(fd),
         relax: () => addon.yieldCpu(),

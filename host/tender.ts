@@ -210,6 +210,7 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
     kick: kickPolicyFor(opts.mode, opts.suppress),
     spinUs: opts.guestSpinUs,
     spinMaxUs: opts.guestSpinMaxUs,
+    spinStallUs: opts.guestSpinStallUs,
     spinSliceUs: opts.guestSpinSliceUs,
     ioToken: shm && opts.ioToken,
     pollBudget: opts.pollBudget,

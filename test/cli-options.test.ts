@@ -30,6 +30,14 @@ describe('tender command line', () => {
     await refuses(['--shm=hybrid', '--poll-idle-max-us=10', 'a.js'], /^--poll-idle-max-us \(10\) must be at least --poll-idle-us \(50\)$/);
   });
 
+  it('spinning through a pause: 5000 µs by default in hybrid, 0 turns it off, hybrid only', async () => {
+    expect((await parseArgs(['--shm=hybrid', 'a.js']))!.guestSpinStallUs).toBe(5000);
+    expect((await parseArgs(['--shm=hybrid', '--guest-spin-stall-us=0', 'a.js']))!.guestSpinStallUs).toBe(0);
+    expect((await parseArgs(['--shm=poll', 'a.js']))!.guestSpinStallUs).toBe(0);
+    await refuses(['--shm=event', '--guest-spin-stall-us=100', 'a.js'], /^--guest-spin-stall-us applies to --shm=hybrid only$/);
+    await refuses(['--shm=hybrid', '--guest-spin-stall-us=-1', 'a.js'], /guest-spin-stall-us/);
+  });
+
   it('the spin slice in the addon: 20 µs by default, 0 spins from JS, hybrid only, an integer up to 1000', async () => {
     expect((await parseArgs(['--shm=hybrid', 'a.js']))!.guestSpinSliceUs).toBe(20);
     expect((await parseArgs(['--shm=hybrid', '--guest-spin-slice-us=0', 'a.js']))!.guestSpinSliceUs).toBe(0);
