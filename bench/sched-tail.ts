@@ -135,10 +135,11 @@ for (const e of runnable) {
     preemptedBy.set(e.by!, (preemptedBy.get(e.by!) ?? 0) + 1);
   } else if (!running && since < 0) since = e.t; // woken: a wake-up of a running thread changes nothing
 }
-// Slow requests come in episodes (each within 300 µs of the one before). One that begins after a
-// gap in the probe's sends (over 1.5 intervals: the probe itself was held up, and catches up in a
-// burst) while the responder sleeps costs a wake-up and then the whole burst: the shape a thread
-// that sleeps through a pause has and a busy C loop does not (docs/tuning.md, "Spinning through a pause").
+// Slow requests come in episodes (each within 300 µs of the one before). One that begins with
+// the probe behind its schedule (icmp_probe sends request i at start + i intervals: late by over
+// one, it was held up and catches up in a burst) while the responder sleeps costs a wake-up and
+// then the whole burst: the shape a thread that sleeps through a pause has and a busy C loop
+// does not (docs/tuning.md, "Spinning through a pause").
 const asleep: [number, number][] = [];
 let sleptAt = -1;
 for (const e of runnable) {
@@ -155,8 +156,8 @@ let current = '';
 rows.forEach(([sent, rtt], i) => {
   if (sent - t0 < argv['skip-s'] || sent < first || sent > last || (rtt >= 0 && rtt < argv['slow-us'])) return;
   if (sent - prevSlow > 300e-6) {
-    const late = i > 0 && sent - rows[i - 1][0] > 1.5 * interval;
-    current = `${late ? 'after a gap in the sends' : 'sends on time'}, the responder ${isAsleep(sent) ? 'asleep' : 'awake'}`;
+    const late = sent - (t0 + i * interval) > interval;
+    current = `the probe ${late ? 'behind' : 'on'} schedule, the responder ${isAsleep(sent) ? 'asleep' : 'awake'}`;
     const e = episodes.get(current) ?? [0, 0];
     e[0]++;
     episodes.set(current, e);
