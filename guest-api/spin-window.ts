@@ -18,7 +18,7 @@
 
 /** Below this a doubling window would take too many waits to reach a 100 µs gap. */
 const MIN_GROWN_NS = 10_000;
-/** Waits in a row that ended spinning within the cap before a pause may be spun through. */
+/** Waits that ended spinning within the cap, since the last sleep, before a pause may be spun through. */
 export const STALL_STREAK = 32;
 /** Spinning through pauses takes at most 1/STALL_SHARE of the time. */
 export const STALL_SHARE = 20;
@@ -26,7 +26,7 @@ export const STALL_SHARE = 20;
 export class SpinWindow {
   /** The window the next wait spins for, unless it may spin through a pause (spinFor). */
   ns: number;
-  /** Waits in a row that ended spinning, none past the cap, since the last sleep. */
+  /** Waits that ended spinning within the cap since the last sleep (a pause spun through neither counts nor ends it). */
   private streak = 0;
   /** Ns of spinning through pauses still allowed, as of budgetAt; starts full. */
   private budgetNs: number;
