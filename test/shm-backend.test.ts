@@ -7,7 +7,7 @@ import { AGAIN, EINVAL, OK } from '../guest-api/results.js';
 import { Consumer, Producer, RingView } from '../guest-api/ring.js';
 import { ShmBackend } from '../guest-api/shm-backend.js';
 
-function rig(kick: KickPolicy, slots = 4) {
+function rig(kick: KickPolicy, slots = 4, o: { spinStallNs?: number; onRelax?: () => void } = {}) {
   const layout = computeLayout([{ mtu: 1500, slotCount: slots }]);
   const region = createRegion(layout, [new Uint8Array(6)]);
   const i32 = new Int32Array(region);
@@ -18,7 +18,7 @@ function rig(kick: KickPolicy, slots = 4) {
   let now = 1e9;
   let relaxes = 0;
   const backend = new ShmBackend({
-    region, kickFds: [42], kick, spinNs: 10_000, kickFn: (fd) => kicks.push(fd), relax: () => relaxes++,
+    region, kickFds: [42], kick, spinNs: 10_000, spinStallNs: o.spinStallNs, kickFn: (fd) => kicks.push(fd), relax: () => (relaxes++, o.onRelax?.()),
     nowNs: () => (now += 1000), // every look at the clock moves it 1 µs
   });
   const rxView = new RingView(i32, u32, nic, 'rx');
@@ -122,6 +122,24 @@ describe('ShmBackend', () => {
     expect(r.backend.wait(t0 + 5_000)).toBe(0); // within the 10 µs spin: no sleep at all
     expect(r.relaxes()).toBeGreaterThan(0);
     expect(relaxes()).toBe(0);
+  });
+
+  it('a guest its peer keeps busy spins through a pause (--guest-spin-stall-us) and catches the frame; without it, it sleeps past it', () => {
+    for (const stallNs of [5_000_000, 0]) {
+      let dueAt = Infinity; // the fake time at which the next frame arrives, while the guest spins
+      const r = rig('suppress', 4, { spinStallNs: stallNs, onRelax: () => { if (r.now() >= dueAt) (r.deliver(Array.from(frame(60))), (dueAt = Infinity)); } });
+      const waitFor = (afterNs: number, forNs: number) => {
+        dueAt = r.now() + afterNs;
+        const got = r.backend.wait(r.now() + forNs);
+        if (got !== 0) (r.backend.readView(0), r.backend.readDone(0));
+        return got;
+      };
+      // 32 requests caught within the 10 µs window: a busy peer.
+      for (let k = 0; k < 32; k++) expect(waitFor(1_000, 1e9)).toBe(1);
+      // Then a 200 µs pause: spun through, or slept through to the 300 µs deadline (the frame
+      // only comes while the guest spins, so a sleeping guest misses it here).
+      expect(waitFor(200_000, 300_000)).toBe(stallNs > 0 ? 1 : 0);
+    }
   });
 
   it('close flushes what was queued', () => {
