@@ -1,7 +1,7 @@
 // The bench's plan: every workload is one entry, with its rows. A workload from elsewhere
 // (e.g. a relay through two TAPs) is one more entry; a row variant (e.g. "hybrid+pcap") is one
 // more row in the workloads it belongs to (see rows.ts: tenderRow).
-import { ALL_ROWS, STREAM_ROWS, HYBRID_FIXED, HYBRID_READ, HYBRID_WRITE, HYBRID_PCAP, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF, HYBRID_STALL_OFF, HYBRID_JS_SPIN, HYBRID_BACKOFF_1MS, MODE_ROWS } from './rows.js';
+import { ALL_ROWS, STREAM_ROWS, HYBRID_FIXED, HYBRID_READ, HYBRID_WRITE, HYBRID_PCAP, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF, HYBRID_STALL_OFF, HYBRID_COALESCE_OFF, HYBRID_JS_SPIN, HYBRID_BACKOFF_1MS, MODE_ROWS } from './rows.js';
 import type { Sizes, Workload } from './types.js';
 import { drain } from './workloads/drain.js';
 import { flood } from './workloads/flood.js';
@@ -28,8 +28,9 @@ export const PLAN: Workload[] = [
   tx({ id: 'tx-b32', title: 'TX as sender, batch 32', short: 'TX batch 32', batch: 32, rows: [...STREAM_ROWS, HYBRID_WRITE, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF] }),
   pingFlood({ id: 'ping', title: 'ping -f (56 bytes)', short: 'ping -f', payload: 56, rows: [...ALL_ROWS, HYBRID_READ, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF, HYBRID_FIXED, HYBRID_JS_SPIN, HYBRID_BACKOFF_1MS, HYBRID_PCAP] }),
   pingFlood({ id: 'ping-1400', title: 'ping -f -s 1400', short: 'ping -f 1400 B', payload: 1400, rows: [...ALL_ROWS, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF, HYBRID_FIXED] }),
-  latency({ id: 'lat', title: 'Latency: echo requests at a fixed rate (p99)', short: 'p99, light load', flood: false, rows: [...ALL_ROWS, HYBRID_READ, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF, HYBRID_STALL_OFF, HYBRID_FIXED, HYBRID_JS_SPIN, HYBRID_BACKOFF_1MS] }),
+  pingFlood({ id: 'ping-l16', title: 'ping -f -l 16: 16 requests in flight (56 bytes)', short: 'ping -f, 16 in flight', payload: 56, preload: 16, rows: [...ALL_ROWS, HYBRID_COALESCE_OFF, HYBRID_TOKEN_SOLO] }),
+  latency({ id: 'lat', title: 'Latency: echo requests at a fixed rate (p99)', short: 'p99, light load', flood: false, rows: [...ALL_ROWS, HYBRID_READ, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF, HYBRID_STALL_OFF, HYBRID_COALESCE_OFF, HYBRID_FIXED, HYBRID_JS_SPIN, HYBRID_BACKOFF_1MS] }),
   relay({ id: 'relay', title: 'Relay: iperf3 TCP (3 streams) through firewall.js between two TAPs, with and without offloads', short: 'TCP relay', streams: 3, rows: RELAY_ROWS }),
   relay({ id: 'relay-pinned', title: 'Relay on a core of its own: the same, the relay pinned to CPU 0 and iperf3 to CPU 1', short: 'TCP relay, pinned', streams: 3, rows: PINNED_RELAY_ROWS, cpus: { relay: '0', traffic: '1' } }),
-  latency({ id: 'lat-flood', title: 'Latency under a flood: the same probe while 1300-byte UDP floods another port', short: 'p99 under a flood', flood: true, rows: [...ALL_ROWS, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF, HYBRID_STALL_OFF, HYBRID_FIXED, HYBRID_BACKOFF_1MS] }),
+  latency({ id: 'lat-flood', title: 'Latency under a flood: the same probe while 1300-byte UDP floods another port', short: 'p99 under a flood', flood: true, rows: [...ALL_ROWS, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF, HYBRID_STALL_OFF, HYBRID_COALESCE_OFF, HYBRID_FIXED, HYBRID_BACKOFF_1MS] }),
 ];

@@ -45,6 +45,12 @@ export const HYBRID_TOKEN_SOLO: Row = tenderRow('hybrid', 'token-solo', () => ['
  * what spinning through pauses buys (docs/tuning.md, "Spinning through a pause").
  */
 export const HYBRID_STALL_OFF: Row = tenderRow('hybrid', 'stall-off', () => ['--guest-spin-stall-us=0']);
+/**
+ * hybrid whose guest sends each answer as it writes it, even in the middle of a burst of
+ * requests, as before session 17 (--guest-tx-coalesce=off), instead of one send after the
+ * burst's last frame: what coalescing the answers buys (docs/tuning.md, "Answering a burst").
+ */
+export const HYBRID_COALESCE_OFF: Row = tenderRow('hybrid', 'coalesce-off', () => ['--guest-tx-coalesce=off']);
 /** hybrid with 0.1's fixed windows (50 µs guest spin, 50 µs idle poll): what adapting them buys (guest-api/spin-window.ts). */
 export const HYBRID_FIXED: Row = tenderRow('hybrid', 'fixed', () => ['--guest-spin-max-us=50', '--poll-idle-max-us=50']);
 /**

@@ -26,6 +26,11 @@ export interface ShmBackendConfig {
    * read() (docs/tuning.md, "Spinning in the addon"). A wait can outlast its window by this much.
    */
   spinSliceNs?: number;
+  /**
+   * With the token: a net_write made while more RX frames wait to be read goes out with the
+   * write after the burst's last frame (queued), one send for the burst; default false.
+   */
+  txCoalesce?: boolean;
   kickFn: (fd: number) => void;
   /** Called on each empty spin round (sched_yield), so a spinning guest gives way to runnable threads. */
   relax: () => void;
@@ -92,6 +97,8 @@ const CLOCK_EVERY = 8;
  * thread, docs/tuning.md, the IO token).
  */
 const TX_SELF_SENDS = 32;
+/** The most net_write frames held back while the app reads on through a burst (queued): one io_uring batch. */
+const TX_DEFER_MAX = 32;
 
 export class ShmBackend implements NetBackend {
   private readonly u8: Uint8Array;
@@ -105,6 +112,10 @@ export class ShmBackend implements NetBackend {
   private readonly mtuFrame: number[];
   private readonly hdr: number[];
   private readonly pending: boolean[];
+  /** NICs with net_write frames held back while the app reads on through a burst (queued). */
+  private readonly deferred: boolean[];
+  private deferredCount = 0;
+  private readonly txCoalesce: boolean;
   private readonly releaseBatch: number[];
   private readonly svc: TokenService | null;
   private readonly spin: SpinWindow;
@@ -136,10 +147,12 @@ export class ShmBackend implements NetBackend {
     this.mtuFrame = layout.nics.map((n) => n.mtuFrame);
     this.hdr = layout.nics.map((n) => n.vnetHdrBytes);
     this.pending = layout.nics.map(() => false);
+    this.deferred = layout.nics.map(() => false);
     this.releaseBatch = layout.nics.map((n) => Math.max(1, Math.min(32, n.slotCount >> 2)));
     this.svc = cfg.service ?? null;
     this.spin = new SpinWindow(cfg.spinNs, Math.max(cfg.spinNs, cfg.spinMaxNs ?? cfg.spinNs), cfg.spinStallNs ?? 0);
     this.spinSliceNs = cfg.spinSliceNs ?? 0;
+    this.txCoalesce = this.svc !== null && cfg.txCoalesce === true;
     this.holds = layout.nics.map((n) => new Holds(n.slotCount));
     this.slotViews = this.rxViews.map((v) => Array.from({ length: v.count }, (_, k) => new Uint8Array(cfg.region, v.frameOffset(k), v.capacity - v.hdrBytes)));
     this.lastViews = this.rxViews.map((v) => new Array<Uint8Array | null>(v.count).fill(null));
@@ -179,6 +192,7 @@ export class ShmBackend implements NetBackend {
   readView(h: number): Uint8Array | null {
     if (this.next(h) === 0) {
       this.giveBack(h); // nothing more to read: the producer gets every slot back before the app waits
+      if (this.deferredCount > 0) this.sendDeferred();
       return null;
     }
     this.selfSends = 0;
@@ -271,12 +285,46 @@ export class ShmBackend implements NetBackend {
     return OK;
   }
 
+  /**
+   * A net_write (notify) goes out now, unless the app is answering a burst: with more frames
+   * known to wait on its RX rings, it is held (TX_DEFER_MAX at most) and goes out with the
+   * write made after the burst's last frame, or when the app finds no frame, waits, flushes
+   * or ends; so a burst of requests costs one send, not one per answer. The frames are on the
+   * TX ring already: an IO thread that looks meanwhile sends them.
+   */
   private queued(h: number, notify: boolean): void {
-    if (notify) this.published(h);
-    else this.pending[h] = true;
+    if (!notify) this.pending[h] = true;
+    else if (this.txCoalesce && this.deferredCount < TX_DEFER_MAX && this.moreToRead()) {
+      this.deferred[h] = true;
+      this.deferredCount++;
+    } else if (this.deferredCount > 0) {
+      this.deferred[h] = true;
+      this.sendDeferred();
+    } else this.published(h);
+  }
+
+  /**
+   * Frames known to wait on some RX ring besides the one the app may be answering now (it
+   * calls net_read_done after its answer); no shared load: what the last read of the
+   * producer's index left.
+   */
+  private moreToRead(): boolean {
+    for (let h = 0; h < this.rx.length; h++) if (this.rx[h].knownCount - this.holds[h].count > 1) return true;
+    return false;
+  }
+
+  private sendDeferred(): void {
+    this.deferredCount = 0;
+    for (let h = 0; h < this.deferred.length; h++) {
+      if (!this.deferred[h]) continue;
+      this.deferred[h] = false;
+      this.pending[h] = false;
+      this.published(h);
+    }
   }
 
   flush(h: number): Result {
+    if (this.deferred[h]) this.sendDeferred();
     if (this.pending[h]) this.published(h);
     return OK;
   }
@@ -343,6 +391,7 @@ export class ShmBackend implements NetBackend {
    * sleep is on the TAPs while holding the token, else on the doorbell (notify.ts).
    */
   private waitFor(forRoom: number, what: number, deadlineNs: number): number {
+    if (this.deferredCount > 0) this.sendDeferred();
     let got = this.check(forRoom);
     if (got !== 0) return got;
     const svc = this.svc;

@@ -29,6 +29,8 @@ export interface TenderOptions {
   guestSpinMaxUs: number;
   /** A guest its peer keeps spinning spins through a pause this long (guest-api/spin-window.ts); 0: never. */
   guestSpinStallUs: number;
+  /** hybrid with the IO token: answers to a burst go out together (guest-api/shm-backend.ts, queued). */
+  guestTxCoalesce: boolean;
   /** hybrid with the token: how long one spin round looks at an empty TAP inside the addon; 0: from JS, a look per round. */
   guestSpinSliceUs: number;
   /** hybrid with the token: the most the backed-off IO thread's sleep grows to beside a guest keeping up alone. */
@@ -75,6 +77,7 @@ export const DEFAULTS = {
   // hybrid only: poll already keeps a core busy, event is the mode that never spins.
   guestSpinMaxUs: { poll: 0, event: 0, hybrid: 500, baseline: 0 } as Record<Mode, number>,
   guestSpinStallUs: 5000,
+  guestTxCoalesce: true,
   guestSpinSliceUs: 20,
   ioBackoffMaxUs: BACKOFF_MAX_NS / 1000,
   /** hybrid: the IO token with one poller or two as measured (auto); off with --pcap (the capture has one writer, the IO thread). */
@@ -153,6 +156,7 @@ export function buildParser(argv: string[]) {
     .option('guest-spin-us', { type: 'number', describe: 'how long the guest spins before it sleeps in yield_until (default: poll 50, event 0, hybrid 50)' })
     .option('guest-spin-max-us', { type: 'number', describe: 'the guest spin grows toward this while wake-ups come within it, and drops back when one does not (default: hybrid 500; others: fixed at --guest-spin-us)' })
     .option('guest-spin-stall-us', { type: 'number', describe: `hybrid: a guest that has caught ${STALL_STREAK} waits spinning within the cap since it last slept spins through a pause up to this long instead of sleeping, for at most 1/${STALL_SHARE} of the time (default ${DEFAULTS.guestSpinStallUs}; 0: never)` })
+    .option('guest-tx-coalesce', { type: 'string', choices: ['on', 'off'], describe: 'hybrid with the IO token: a net_write made while more received frames wait to be read goes out with the answer to the last of them, one send per burst (default on)' })
     .option('guest-spin-slice-us', { type: 'number', describe: `hybrid with the IO token: a spinning guest looks at an empty TAP inside the addon for up to this long per round (default ${DEFAULTS.guestSpinSliceUs}; 0: one look per round, from JS)` })
     .option('io-backoff-max-us', { type: 'number', describe: `hybrid with the IO token: beside a guest that keeps up alone, the backed-off IO thread's sleep grows from ${BACKOFF_NS / 1000} µs toward this, no further than ${BACKOFF_FRAMES} frames take at its pace (default ${BACKOFF_MAX_NS / 1000}; ${BACKOFF_NS / 1000}: fixed); a guest that stops taking the token is taken over within it` })
     .option('io-token', { type: 'string', choices: ['on', 'solo', 'auto', 'off'], describe: `hybrid: a guest about to wait moves its own frames, holding the IO token, while the IO thread backs off; solo: and never polls beside it; auto: polls beside it only where that measured better (default ${DEFAULTS.ioToken}, off with --pcap)` })
@@ -257,6 +261,9 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
   const stallGiven = a['guest-spin-stall-us'] as number | undefined;
   if (stallGiven !== undefined && mode !== 'hybrid') throw new UsageError('--guest-spin-stall-us applies to --shm=hybrid only');
   const guestSpinStallUs = mode !== 'hybrid' ? 0 : stallGiven === undefined ? DEFAULTS.guestSpinStallUs : intIn('guest-spin-stall-us', stallGiven, 0, 1_000_000);
+  const coalesceGiven = a['guest-tx-coalesce'] as 'on' | 'off' | undefined;
+  if (coalesceGiven !== undefined && mode !== 'hybrid') throw new UsageError('--guest-tx-coalesce applies to --shm=hybrid only');
+  const guestTxCoalesce = mode === 'hybrid' && (coalesceGiven === undefined ? DEFAULTS.guestTxCoalesce : coalesceGiven === 'on');
   const sliceGiven = a['guest-spin-slice-us'] as number | undefined;
   if (sliceGiven !== undefined && mode !== 'hybrid') throw new UsageError('--guest-spin-slice-us applies to --shm=hybrid only');
   const guestSpinSliceUs = sliceGiven === undefined ? DEFAULTS.guestSpinSliceUs : intIn('guest-spin-slice-us', sliceGiven, 0, 1000);
@@ -277,6 +284,7 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     guestSpinUs,
     guestSpinMaxUs,
     guestSpinStallUs,
+    guestTxCoalesce,
     guestSpinSliceUs,
     ioBackoffMaxUs,
     ioToken: mode === 'hybrid' && ioTokenArg !== 'off',

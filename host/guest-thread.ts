@@ -42,6 +42,7 @@ export interface GuestConfig {
   spinUs: number;
   spinMaxUs: number;
   spinStallUs: number;
+  txCoalesce: boolean;
   spinSliceUs: number;
   /** hybrid: the guest services its own rings while it waits, holding the IO token (notify.ts). */
   ioToken: boolean;
@@ -94,6 +95,7 @@ function makeBackend(): NetBackend {
         spinNs: cfg.spinUs * 1000,
         spinMaxNs: cfg.spinMaxUs * 1000,
         spinStallNs: cfg.spinStallUs * 1000,
+        txCoalesce: cfg.txCoalesce,
         spinSliceNs: cfg.spinSliceUs * 1000,
         kickFn: (fd) => addon.eventfdWrite(fd),
         relax: () => addon.yieldCpu(),

@@ -211,6 +211,7 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
     spinUs: opts.guestSpinUs,
     spinMaxUs: opts.guestSpinMaxUs,
     spinStallUs: opts.guestSpinStallUs,
+    txCoalesce: opts.guestTxCoalesce,
     spinSliceUs: opts.guestSpinSliceUs,
     ioToken: shm && opts.ioToken,
     pollBudget: opts.pollBudget,

@@ -38,6 +38,14 @@ describe('tender command line', () => {
     await refuses(['--shm=hybrid', '--guest-spin-stall-us=-1', 'a.js'], /guest-spin-stall-us/);
   });
 
+  it('answers to a burst sent together: on by default in hybrid, off on request, hybrid only', async () => {
+    expect((await parseArgs(['--shm=hybrid', 'a.js']))!.guestTxCoalesce).toBe(true);
+    expect((await parseArgs(['--shm=hybrid', '--guest-tx-coalesce=off', 'a.js']))!.guestTxCoalesce).toBe(false);
+    expect((await parseArgs(['--shm=poll', 'a.js']))!.guestTxCoalesce).toBe(false);
+    await refuses(['--shm=event', '--guest-tx-coalesce=on', 'a.js'], /^--guest-tx-coalesce applies to --shm=hybrid only$/);
+    await refuses(['--shm=hybrid', '--guest-tx-coalesce=maybe', 'a.js'], /guest-tx-coalesce/);
+  });
+
   it('the spin slice in the addon: 20 µs by default, 0 spins from JS, hybrid only, an integer up to 1000', async () => {
     expect((await parseArgs(['--shm=hybrid', 'a.js']))!.guestSpinSliceUs).toBe(20);
     expect((await parseArgs(['--shm=hybrid', '--guest-spin-slice-us=0', 'a.js']))!.guestSpinSliceUs).toBe(0);

@@ -186,6 +186,84 @@ describe('ShmBackend with the IO token', () => {
   });
 });
 
+describe('answers to a burst (--guest-tx-coalesce)', () => {
+  /** A guest with the IO token free, its service sending what the TX ring holds and recording each send's size. */
+  function tokenRig(txCoalesce: boolean) {
+    const layout = computeLayout([{ mtu: 1500, slotCount: 8 }]);
+    const region = createRegion(layout, [new Uint8Array(6)]);
+    const i32 = new Int32Array(region);
+    const u32 = new Uint32Array(region);
+    const u8 = new Uint8Array(region);
+    const nic = layout.nics[0];
+    const rxView = new RingView(i32, u32, nic, 'rx');
+    const io = { rx: new Producer(rxView), tx: new Consumer(new RingView(i32, u32, nic, 'tx'), MIN_FRAME, nic.maxFrame) };
+    const sends: number[] = [];
+    let now = 1e9;
+    const backend = new ShmBackend({
+      region, kickFds: [42], kick: kickPolicyFor('hybrid', true), spinNs: 0, kickFn: () => {}, relax: () => {}, nowNs: () => (now += 1000), txCoalesce,
+      service: {
+        resync: () => {}, round: () => 0, rxFull: false, rxMoved: 0, txLeft: () => false, tapReadable: () => false, releaseRings: () => {}, sleepOnDevice: () => false,
+        flushTx: () => {
+          const n = io.tx.available();
+          if (n > 0) (sends.push(n), io.tx.release(n));
+          return n;
+        },
+      },
+    });
+    const deliver = (count: number) => {
+      for (let i = 0; i < count; i++) {
+        u8.set(frame(60, i + 1), rxView.dataOffset(io.rx.index));
+        io.rx.setLength(0, 60);
+        io.rx.publish(1);
+      }
+    };
+    /** What ping_serve does with one frame: answer it where it lies, then let it go. */
+    const answer = () => {
+      const v = backend.readView(0)!;
+      expect(backend.write(0, v, v.length, true)).toBe(OK);
+      expect(backend.readDone(0)).toBe(OK);
+    };
+    return { backend, deliver, answer, sends };
+  }
+
+  it('a burst of requests is answered with one send after its last frame; off, one send per answer', () => {
+    const on = tokenRig(true);
+    on.deliver(3);
+    on.answer();
+    on.answer();
+    expect(on.sends).toEqual([]); // two answers held while the third request waits
+    on.answer();
+    expect(on.sends).toEqual([3]);
+    const off = tokenRig(false);
+    off.deliver(3);
+    for (let i = 0; i < 3; i++) off.answer();
+    expect(off.sends).toEqual([1, 1, 1]);
+  });
+
+  it('an answer held back goes out when the app finds no frame, waits, or ends', () => {
+    const noFrame = tokenRig(true);
+    noFrame.deliver(2);
+    noFrame.answer();
+    expect(noFrame.backend.readView(0)).not.toBeNull(); // the second frame, not answered
+    expect(noFrame.backend.readDone(0)).toBe(OK);
+    expect(noFrame.sends).toEqual([]);
+    expect(noFrame.backend.readView(0)).toBeNull();
+    expect(noFrame.sends).toEqual([1]);
+
+    const waits = tokenRig(true);
+    waits.deliver(2);
+    waits.answer();
+    expect(waits.backend.wait(0)).toBe(1); // the second frame is there: no sleep, but the answer goes first
+    expect(waits.sends).toEqual([1]);
+
+    const ends = tokenRig(true);
+    ends.deliver(2);
+    ends.answer();
+    ends.backend.close();
+    expect(ends.sends).toEqual([1]);
+  });
+});
+
 describe('step 4: RX frames streaming in (notify.ts)', () => {
   const streamingWord = (i32: Int32Array) => Atomics.load(i32, G.ioStreaming);
 

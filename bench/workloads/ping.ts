@@ -14,12 +14,17 @@ export function tapFrames(ctx: Context) {
   return t.packets + r.packets;
 }
 
-export function pingFlood(o: { id: string; title: string; short: string; payload: number; rows: Row[] }): Workload {
+/**
+ * preload: requests ping keeps in flight (-l), so the responder meets bursts and what it pays
+ * per echo within one shows; counted echoes are then scaled by it, as they come that much faster.
+ */
+export function pingFlood(o: { id: string; title: string; short: string; payload: number; preload?: number; rows: Row[] }): Workload {
+  const load = o.preload === undefined ? [] : ['-l', String(o.preload)];
   return {
     id: o.id,
     title: o.title,
     short: o.short,
-    how: `\`ping -f -c N -s ${o.payload}\` from the namespace against the responder (the tender's ping_serve.js, tap_echo, node-readsync --echo), after 2 s of the same as a warm-up that is not counted: echoes/s from ping's summary`,
+    how: `\`ping -f -c N -s ${o.payload}${o.preload === undefined ? '' : ` -l ${o.preload}`}\` from the namespace against the responder (the tender's ping_serve.js, tap_echo, node-readsync --echo), after 2 s of the same as a warm-up that is not counted: echoes/s from ping's summary`,
     metric: { label: 'echoes/s', better: 'higher' },
     rows: o.rows,
     columns: [
@@ -34,10 +39,10 @@ export function pingFlood(o: { id: string; title: string; short: string; payload
         // Not counted: the responder's start-up (bench/README.md, Warm-up). 30,000 echoes last under
         // a second, and the tender's first second is V8 compiling its IO thread's paths and
         // --io-token=auto's first trial.
-        if (ctx.sizes.pingWarmS > 0) await collect(ctx.ns.spawn('ping', ['-f', '-q', '-w', String(ctx.sizes.pingWarmS), '-s', String(o.payload), '10.0.0.2']), 60_000);
+        if (ctx.sizes.pingWarmS > 0) await collect(ctx.ns.spawn('ping', ['-f', '-q', ...load, '-w', String(ctx.sizes.pingWarmS), '-s', String(o.payload), '10.0.0.2']), 60_000);
         const cpu0 = procCpuS(r.pid);
         const frames0 = tapFrames(ctx);
-        const p = parsePing((await collect(ctx.ns.spawn('ping', ['-f', '-q', '-c', String(ctx.sizes.pingCount), '-s', String(o.payload), ...PING_UNTIL_ANSWERED, '10.0.0.2']), 300_000)).stdout);
+        const p = parsePing((await collect(ctx.ns.spawn('ping', ['-f', '-q', ...load, '-c', String(ctx.sizes.pingCount * (o.preload ?? 1)), '-s', String(o.payload), ...PING_UNTIL_ANSWERED, '10.0.0.2']), 300_000)).stdout);
         const cpuS = procCpuS(r.pid) - cpu0;
         const frames = tapFrames(ctx) - frames0;
         const f = await stop(r);
