@@ -116,6 +116,10 @@ export class ShmBackend implements NetBackend {
   private readonly deferred: boolean[];
   private deferredCount = 0;
   private readonly txCoalesce: boolean;
+  /** The NIC whose frame net_read_view last handed out, while answers may be held (queued); -1: none. */
+  private answering = -1;
+  /** That frame has had a net_write: a second one is not an answer to a burst. */
+  private answered = false;
   private readonly releaseBatch: number[];
   private readonly svc: TokenService | null;
   private readonly spin: SpinWindow;
@@ -192,9 +196,15 @@ export class ShmBackend implements NetBackend {
   readView(h: number): Uint8Array | null {
     if (this.next(h) === 0) {
       this.giveBack(h); // nothing more to read: the producer gets every slot back before the app waits
+      this.answering = -1;
       if (this.deferredCount > 0) this.sendDeferred();
       return null;
     }
+    // A frame read after one that got no answer: the burst of requests is over, or other
+    // traffic came between them; what is held goes now, not after the rest of the ring.
+    if (this.deferredCount > 0 && (!this.answered || this.answering !== h)) this.sendDeferred();
+    this.answering = h;
+    this.answered = false;
     this.selfSends = 0;
     const rx = this.rx[h];
     const held = this.holds[h].count;
@@ -243,7 +253,7 @@ export class ShmBackend implements NetBackend {
     const plan = hdr === 0 ? headerlessPlan(vnet, size) : size > this.mtuFrame[h] && (vnet === undefined || vnet.gsoType === VNET_GSO_NONE) ? 'refuse' : 'as-is';
     if (plan === 'refuse') return EINVAL;
     const tx = this.tx[h];
-    if (tx.space() === 0) return AGAIN;
+    if (tx.space() === 0 && !this.sentDeferred(tx)) return AGAIN;
     const at = this.txViews[h].dataOffset(tx.index);
     if (hdr > 0 && !encodeVnet(this.u8, at, vnet)) return EINVAL;
     this.u8.set(size === buf.length ? buf : buf.subarray(0, size), at + hdr);
@@ -275,7 +285,7 @@ export class ShmBackend implements NetBackend {
     if (this.hdr[to] > 0 && len > this.mtuFrame[to] && this.u8[this.rxViews[from].dataOffset(this.nextIndex(from)) + VNET.gsoType] === VNET_GSO_NONE) return EINVAL;
     if (this.hdr[to] === 0 && len > this.mtuFrame[to]) return EINVAL;
     const tx = this.tx[to];
-    if (tx.room() === 0) return AGAIN;
+    if (tx.room() === 0 && !this.sentDeferred(tx)) return AGAIN;
     tx.setLength(0, len);
     tx.setRef(0, encodeRef(from, this.nextIndex(from) & this.rxViews[from].mask));
     const index = tx.index;
@@ -286,31 +296,36 @@ export class ShmBackend implements NetBackend {
   }
 
   /**
-   * A net_write (notify) goes out now, unless the app is answering a burst: with more frames
-   * known to wait on its RX rings, it is held (TX_DEFER_MAX at most) and goes out with the
-   * write made after the burst's last frame, or when the app finds no frame, waits, flushes
-   * or ends; so a burst of requests costs one send, not one per answer. The frames are on the
-   * TX ring already: an IO thread that looks meanwhile sends them.
+   * A net_write (notify) goes out now, unless the app is answering a burst: the first write
+   * after net_read_view handed out a frame, with more frames known to wait behind that one,
+   * is held (TX_DEFER_MAX at most) and goes out with the write made after the burst's last
+   * frame, or when the app reads a frame it does not answer, writes twice, finds no frame,
+   * waits, flushes or ends; so a burst of requests costs one send, not one per answer. The
+   * frames are on the TX ring already: an IO thread that looks meanwhile sends them.
    */
   private queued(h: number, notify: boolean): void {
-    if (!notify) this.pending[h] = true;
-    else if (this.txCoalesce && this.deferredCount < TX_DEFER_MAX && this.moreToRead()) {
+    if (!notify) {
+      this.pending[h] = true;
+      return;
+    }
+    const a = this.answering;
+    const hold = this.txCoalesce && a >= 0 && !this.answered && this.deferredCount < TX_DEFER_MAX &&
+      // Behind the frame being answered (net_read_done comes after the answer); no shared
+      // load: what the last read of the producer's index left.
+      this.rx[a].knownCount - this.holds[a].count > 1;
+    this.answered = true;
+    if (hold || this.deferredCount > 0) {
       this.deferred[h] = true;
       this.deferredCount++;
-    } else if (this.deferredCount > 0) {
-      this.deferred[h] = true;
-      this.sendDeferred();
+      if (!hold) this.sendDeferred();
     } else this.published(h);
   }
 
-  /**
-   * Frames known to wait on some RX ring besides the one the app may be answering now (it
-   * calls net_read_done after its answer); no shared load: what the last read of the
-   * producer's index left.
-   */
-  private moreToRead(): boolean {
-    for (let h = 0; h < this.rx.length; h++) if (this.rx[h].knownCount - this.holds[h].count > 1) return true;
-    return false;
+  /** Full TX ring tx with answers held: sends them; whether tx has room now. */
+  private sentDeferred(tx: Producer): boolean {
+    if (this.deferredCount === 0) return false;
+    this.sendDeferred();
+    return tx.room() > 0;
   }
 
   private sendDeferred(): void {
@@ -391,6 +406,7 @@ export class ShmBackend implements NetBackend {
    * sleep is on the TAPs while holding the token, else on the doorbell (notify.ts).
    */
   private waitFor(forRoom: number, what: number, deadlineNs: number): number {
+    this.answering = -1;
     if (this.deferredCount > 0) this.sendDeferred();
     let got = this.check(forRoom);
     if (got !== 0) return got;

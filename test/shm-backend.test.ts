@@ -262,6 +262,42 @@ describe('answers to a burst (--guest-tx-coalesce)', () => {
     ends.backend.close();
     expect(ends.sends).toEqual([1]);
   });
+
+  it('only one answer per frame read is held: a frame left unanswered, a second write, a write with nothing read send at once', () => {
+    const skipped = tokenRig(true);
+    skipped.deliver(3);
+    skipped.answer();
+    expect(skipped.backend.readView(0)).not.toBeNull(); // not a request: no answer
+    expect(skipped.backend.readDone(0)).toBe(OK);
+    expect(skipped.sends).toEqual([]);
+    expect(skipped.backend.readView(0)).not.toBeNull(); // the answer does not wait for the rest of the ring
+    expect(skipped.sends).toEqual([1]);
+
+    const twice = tokenRig(true);
+    twice.deliver(3);
+    const v = twice.backend.readView(0)!;
+    expect(twice.backend.write(0, v, v.length, true)).toBe(OK);
+    expect(twice.sends).toEqual([]);
+    expect(twice.backend.write(0, v, v.length, true)).toBe(OK); // a sender now, not an answer
+    expect(twice.sends).toEqual([2]);
+
+    const sender = tokenRig(true);
+    sender.deliver(2);
+    expect(sender.backend.wait(0)).toBe(1); // frames known to wait, none read
+    expect(sender.backend.write(0, frame(60), 60, true)).toBe(OK);
+    expect(sender.sends).toEqual([1]);
+  });
+
+  it('a TX ring filled by held answers and queued frames takes the next write: what is held goes first', () => {
+    const r = tokenRig(true);
+    r.deliver(3);
+    const v = r.backend.readView(0)!;
+    for (let i = 0; i < 7; i++) expect(r.backend.write(0, frame(60), 60, false)).toBe(OK); // net_queue
+    expect(r.backend.write(0, v, v.length, true)).toBe(OK); // held: the ring's 8 slots are full
+    expect(r.backend.readDone(0)).toBe(OK);
+    r.answer();
+    expect(r.sends).toEqual([8]);
+  });
 });
 
 describe('step 4: RX frames streaming in (notify.ts)', () => {
