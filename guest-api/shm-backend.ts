@@ -27,8 +27,9 @@ export interface ShmBackendConfig {
    */
   spinSliceNs?: number;
   /**
-   * With the token: a net_write made while more RX frames wait to be read goes out with the
-   * write after the burst's last frame (queued), one send for the burst; default false.
+   * With the token: the answer to a frame with more frames behind it on its RX ring is held
+   * and goes out with the answer to the burst's last frame (queued), one send for the burst;
+   * default false.
    */
   txCoalesce?: boolean;
   kickFn: (fd: number) => void;
