@@ -160,6 +160,7 @@ export class BaselineDevice implements NetBackend {
     this.record(h, DIR.out, REASON.none, buf, size);
     const c = this.counters[h];
     this.stats[c.tx_frames]++;
+    this.stats[c.tx_bursts]++; // a trap per frame: each its own send
     this.stats[c.tx_bytes] += size;
     if (hdr !== undefined && hdr[VNET.gsoType] !== VNET_GSO_NONE) this.stats[c.tx_gso]++;
     if (size > this.stats[c.tx_max]) this.stats[c.tx_max] = size;

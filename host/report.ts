@@ -14,7 +14,8 @@ export interface StatsReport {
   nics: ({ name: string; iface: string; offloads: OffloadName[]; tap_reads: 'io_uring' | 'read'; tap_writes: 'io_uring' | 'write' } & Omit<NicTotals, 'tap_uring' | 'tap_uring_tx'>)[];
   notifications: { traps: number; kicks: number; interrupts: number; tap_wakeups: number; io_wakeups: number; total: number; per_frame: number };
   /** Where the frames were moved: by the IO thread, or by the guest's own thread (baseline traps, or the IO token). */
-  serviced: { io: { rx_frames: number; tx_frames: number }; guest: { rx_frames: number; tx_frames: number }; token_handoffs: number; poller_trials: number; two_pollers: number };
+  /** tx_bursts: the sends each thread made of its tx_frames (one system call each through io_uring; with write(), one per frame). */
+  serviced: { io: { rx_frames: number; tx_frames: number; tx_bursts: number }; guest: { rx_frames: number; tx_frames: number; tx_bursts: number }; token_handoffs: number; poller_trials: number; two_pollers: number };
   cpu_s: { tender: number; io: number; guest: number; process: number };
   guest_faults: number;
   /** Capture records lost (all NICs): the record ring was full, or a FIFO's reader too slow at exit. */
@@ -52,7 +53,7 @@ export function formatSummary(r: StatsReport, capturing = false): string {
   const x = r.notifications;
   lines.push(`  notifications: ${x.total} (traps ${x.traps}, kicks ${x.kicks}, interrupts ${x.interrupts}${x.tap_wakeups > 0 ? `, tap wake-ups ${x.tap_wakeups}` : ''}), ${x.per_frame} per frame; io wake-ups ${x.io_wakeups}`);
   const v = r.serviced;
-  lines.push(`  serviced by: io thread rx ${v.io.rx_frames} tx ${v.io.tx_frames}, guest thread rx ${v.guest.rx_frames} tx ${v.guest.tx_frames}; token hand-offs ${v.token_handoffs}${v.poller_trials > 0 ? `; pollers tried ${v.poller_trials}×, two picked ${v.two_pollers}×` : ''}`);
+  lines.push(`  serviced by: io thread rx ${v.io.rx_frames} tx ${v.io.tx_frames} (${v.io.tx_bursts} sends), guest thread rx ${v.guest.rx_frames} tx ${v.guest.tx_frames} (${v.guest.tx_bursts} sends); token hand-offs ${v.token_handoffs}${v.poller_trials > 0 ? `; pollers tried ${v.poller_trials}×, two picked ${v.two_pollers}×` : ''}`);
   if (capturing) lines.push(`  capture: ${r.pcap_dropped} records dropped (${r.nics.map((n) => `${n.name} ${n.pcap_dropped}`).join(', ')})`);
   lines.push(`  cpu s: tender ${r.cpu_s.tender.toFixed(3)}, io ${r.cpu_s.io.toFixed(3)}, guest ${r.cpu_s.guest.toFixed(3)}, process ${r.cpu_s.process.toFixed(3)}`);
   return lines.join('\n') + '\n';

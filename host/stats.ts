@@ -13,7 +13,8 @@ export const GLOBAL_COUNTERS = ['traps', 'kicks', 'interrupts', 'tap_wakeups', '
 // pcap_dropped: capture records refused because the record ring was full (host/capture.ts).
 // tap_uring / tap_uring_tx: 1 when the IO thread reads / writes this NIC's TAP through io_uring
 // (--tap-reads, --tap-writes); the report says "tap_reads" and "tap_writes".
-export const NIC_COUNTERS = ['rx_frames', 'rx_bytes', 'tx_frames', 'tx_bytes', 'rx_drops', 'tx_drops', 'rx_bad', 'pcap_dropped', 'rx_gso', 'tx_gso', 'rx_max', 'tx_max', 'tap_uring', 'tap_uring_tx'] as const;
+// tx_bursts: the sends that handed this NIC's TX frames to the kernel, one burst each (frames per burst: how well sends were batched).
+export const NIC_COUNTERS = ['rx_frames', 'rx_bytes', 'tx_frames', 'tx_bytes', 'rx_drops', 'tx_drops', 'rx_bad', 'pcap_dropped', 'rx_gso', 'tx_gso', 'rx_max', 'tx_max', 'tap_uring', 'tap_uring_tx', 'tx_bursts'] as const;
 /** Counters that hold the largest value seen, not a count: combined across threads by max. */
 const MAXIMA: readonly NicCounter[] = ['rx_max', 'tx_max'];
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
@@ -52,12 +53,13 @@ export interface NicTotals {
   rx_max: number; tx_max: number;
   tap_uring: number;
   tap_uring_tx: number;
+  tx_bursts: number;
 }
 export interface Totals {
   traps: number; kicks: number; interrupts: number; tap_wakeups: number; io_wakeups: number; faults: number; token_handoffs: number; poller_trials: number; two_pollers: number;
   cpu_s: Record<ThreadName, number>;
   /** Frames each thread moved between a TAP and the guest (all NICs): where the work ran. */
-  serviced: Record<ThreadName, { rx_frames: number; tx_frames: number }>;
+  serviced: Record<ThreadName, { rx_frames: number; tx_frames: number; tx_bursts: number }>;
   nics: NicTotals[];
 }
 
@@ -75,10 +77,11 @@ export function totals(stats: StatsBuffers, nicCount: number): Totals {
   const serviced = {} as Totals['serviced'];
   THREADS.forEach((t, i) => {
     cpu[t] = secs[i][COUNTER.cpu_s];
-    serviced[t] = { rx_frames: 0, tx_frames: 0 };
+    serviced[t] = { rx_frames: 0, tx_frames: 0, tx_bursts: 0 };
     for (let n = 0; n < nicCount; n++) {
       serviced[t].rx_frames += secs[i][nIndex(n, 'rx_frames')];
       serviced[t].tx_frames += secs[i][nIndex(n, 'tx_frames')];
+      serviced[t].tx_bursts += secs[i][nIndex(n, 'tx_bursts')];
     }
   });
   return {

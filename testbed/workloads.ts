@@ -36,12 +36,13 @@ export function parsePing(text: string) {
   };
 }
 
-export async function pingFlood(ns: Netns, mode: string, count: number, opts: { size?: number; extra?: string[]; interval?: string } = {}): Promise<PingResult> {
+/** preload: requests ping keeps in flight (-l), so that the responder meets bursts. */
+export async function pingFlood(ns: Netns, mode: string, count: number, opts: { size?: number; extra?: string[]; interval?: string; preload?: number } = {}): Promise<PingResult> {
   const stats = statsPath();
   const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...modeArgs(mode), `--stats-json=${stats}`, ...(opts.extra ?? []), EXAMPLE('ping_serve.js'), `--limit=${count}`]);
   const tender = collect(t, 600_000);
   await waitForLine(t, /ping_serve: answering/);
-  const pingArgs = opts.interval ? ['-i', opts.interval] : ['-f'];
+  const pingArgs = [...(opts.interval ? ['-i', opts.interval] : ['-f']), ...(opts.preload ? ['-l', String(opts.preload)] : [])];
   const p = await collect(ns.spawn('ping', [...pingArgs, '-q', '-c', String(count), '-s', String(opts.size ?? 56), ...PING_UNTIL_ANSWERED, '10.0.0.2']), 600_000);
   const r = await tender;
   if (r.code !== 0) throw new Error(`tender (${mode}) exited ${r.code}: ${r.stderr}`);

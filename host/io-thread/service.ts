@@ -255,6 +255,7 @@ export class RingService {
     // Counted before anything else runs: a guest thread stopped right after the call (it may
     // run this code, holding the token) still counts what reached the kernel.
     s[p.c.tx_frames] += put;
+    if (put > 0) s[p.c.tx_bursts]++;
     let bytes = 0;
     let dropped = 0;
     for (let i = 0; i < put; i++) {
