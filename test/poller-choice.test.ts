@@ -39,15 +39,36 @@ describe('PollerChoice', () => {
     expect(c.two).toBe(false); // equal frames: one poller, the cheaper
   });
 
-  it('keeps two pollers where they move 1.3× the frames, and one where they move 1.1×', () => {
-    for (const [gain, two] of [[1.3, true], [1.1, false]] as const) {
+  it('keeps two pollers where they move 1.3× the frames, and one where they move 1.1× (asked twice: the first answer of one is not kept)', () => {
+    for (const [gain, two, trials] of [[1.3, true, 1], [1.1, false, 2]] as const) {
       const c = new PollerChoice();
       const clock = { now: 0, frames: 0 };
-      drive(c, clock, HOLD_NS + 4 * TRIAL_NS + 20e6, (t) => (t ? gain * 30_000 : 30_000));
-      expect(c.trials).toBe(1);
+      drive(c, clock, HOLD_NS + 8 * TRIAL_NS + 20e6, (t) => (t ? gain * 30_000 : 30_000));
+      expect(c.trials).toBe(trials);
       expect(c.two).toBe(two);
       expect(c.picks).toBe(two ? 1 : 0);
     }
+  });
+
+  it('tries again at once when the first trial says one poller: two pollers are slow at first (cold code)', () => {
+    const c = new PollerChoice();
+    const clock = { now: 0, frames: 0 };
+    let twoNs = 0; // time spent with two pollers so far
+    const fps = (two: boolean) => {
+      if (!two) return 40_000;
+      twoNs += 1e6;
+      return twoNs <= 2 * TRIAL_NS ? 20_000 : 80_000; // the first trial's two slots: half speed
+    };
+    const starts = drive(c, clock, HOLD_NS + 8 * TRIAL_NS + 20e6, fps);
+    expect(starts).toHaveLength(2);
+    expect(starts[1] - starts[0]).toBeLessThanOrEqual(4 * TRIAL_NS + 4e6); // at once, not after a hold
+    expect(c.two).toBe(true);
+    expect(c.picks).toBe(1);
+    // Later answers of one are kept as they come: the next trial comes a hold later, not at once.
+    const later = drive(c, clock, 3 * HOLD_NS, (t) => (t ? 30_000 : 40_000));
+    expect(later.length).toBeGreaterThanOrEqual(1);
+    later.slice(1).forEach((s, i) => expect(s - later[i]).toBeGreaterThanOrEqual(4 * TRIAL_NS + HOLD_NS));
+    expect(c.two).toBe(false);
   });
 
   it('a trial that confirms the choice doubles the hold up to HOLD_MAX_NS; a change starts it again', () => {
