@@ -1,7 +1,7 @@
 // Command-line parsing (yargs). Turns argv into TenderOptions or a UsageError with one line.
 import { resolve } from 'node:path';
 import yargs from 'yargs';
-import { computeLayout } from '../guest-api/abi.js';
+import { computeLayout, slotSizeFor } from '../guest-api/abi.js';
 import { UsageError } from './endings.js';
 import { BACKOFF_FRAMES, BACKOFF_MAX_NS, BACKOFF_NS, type Mode } from '../guest-api/notify.js';
 import { STALL_SHARE, STALL_STREAK } from '../guest-api/spin-window.js';
@@ -19,7 +19,8 @@ export interface TenderOptions {
   nics: NicOption[];
   mtu: number;
   memMb: number;
-  ringSlots: number;
+  /** Slots per ring, every NIC; undefined: by slot size (defaultRingSlots). */
+  ringSlots: number | undefined;
   pollBudget: number;
   pollIdleUs: number;
   /** hybrid: the most the IO thread's idle poll grows to; = pollIdleUs: fixed. */
@@ -66,8 +67,7 @@ export interface TenderOptions {
 export const DEFAULTS = {
   mtu: 1500,
   memMb: 256,
-  // Frames, whatever their size: with --offload too (a 64-slot ring, measured, cuts a UDP
-  // flood of 1300-byte frames to a fifth; docs/abi.md gives what each costs in memory).
+  // At most: fewer where slots are large (defaultRingSlots).
   ringSlots: 512,
   pollBudget: 64,
   pollIdleUs: 50,
@@ -85,6 +85,21 @@ export const DEFAULTS = {
   tapReads: 'auto' as TapReads,
   tapWrites: 'auto' as TapWrites,
 };
+
+/** The most a ring's slots hold by default: see defaultRingSlots. */
+export const RING_BYTES = 8 << 20;
+
+/**
+ * Slots per ring without --ring-slots: DEFAULTS.ringSlots, or fewer so the slots hold at most
+ * RING_BYTES: --offload's 64 KiB slots get 64 (a relay of TCP super-frames through 512 of them
+ * moved ~14% less, presumably each frame copied into a slot and out of it long after, out of
+ * the cache: docs/tuning.md, "--ring-slots"); up to MTU 9000 without offloads it stays 512.
+ */
+export function defaultRingSlots(mtu: number, vnet: boolean): number {
+  let slots = DEFAULTS.ringSlots;
+  while (slots > 2 && slots * slotSizeFor(mtu, vnet) > RING_BYTES) slots /= 2;
+  return slots;
+}
 
 /** native/uring_rx.cc; docs/tuning.md "Reading the TAP". */
 export type TapReads = 'auto' | 'uring' | 'read';
@@ -149,7 +164,7 @@ export function buildParser(argv: string[]) {
     .option('mtu', { type: 'number', default: DEFAULTS.mtu, describe: 'MTU of every NIC' })
     .option('mem', { type: 'number', default: DEFAULTS.memMb, describe: 'guest memory limit in MB: its heap, and what the process may grow by for it (docs/reliability.md, Memory)' })
     .option('offload', { type: 'boolean', describe: 'virtio-net offloads on every NIC: checksum, TSO, USO, 64 KiB frames (--offload:NAME for one NIC)' })
-    .option('ring-slots', { type: 'number', default: DEFAULTS.ringSlots, describe: 'slots per ring (a power of two)' })
+    .option('ring-slots', { type: 'number', describe: 'slots per ring (a power of two; default 512, 64 with --offload)' })
     .option('poll-budget', { type: 'number', default: DEFAULTS.pollBudget, describe: 'frames moved per NIC per direction per IO round' })
     .option('poll-idle-us', { type: 'number', default: DEFAULTS.pollIdleUs, describe: 'hybrid: keep polling this long after the last frame before sleeping' })
     .option('poll-idle-max-us', { type: 'number', describe: 'hybrid: the idle poll grows toward this while frames or kicks come within it, and drops back when they do not (default 500)' })
@@ -222,12 +237,13 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
   if (!app) throw new UsageError('missing APP (the guest program to run)');
 
   const mode = (a.shm as Mode | undefined) ?? 'baseline';
-  const ringSlots = intIn('ring-slots', a['ring-slots'] as number, 2, 65536);
-  if (ringSlots & (ringSlots - 1)) throw new UsageError(`--ring-slots must be a power of two (got ${ringSlots})`);
+  const slotsGiven = a['ring-slots'] as number | undefined;
+  const ringSlots = slotsGiven === undefined ? undefined : intIn('ring-slots', slotsGiven, 2, 65536);
+  if (ringSlots !== undefined && ringSlots & (ringSlots - 1)) throw new UsageError(`--ring-slots must be a power of two (got ${ringSlots})`);
   const mtu = intIn('mtu', a.mtu as number, 68, 65535);
   if (nics.length > 0) {
     try {
-      computeLayout(nics.map((n) => ({ mtu, slotCount: ringSlots, vnet: n.offload })));
+      computeLayout(nics.map((n) => ({ mtu, slotCount: ringSlots ?? defaultRingSlots(mtu, n.offload), vnet: n.offload })));
     } catch (err) {
       throw new UsageError((err as Error).message);
     }

@@ -11,7 +11,8 @@ export interface StatsReport {
   exit_code: number | null;
   /** offloads: what the kernel accepted for the NIC's TAP ([] without --offload). */
   /** tap_reads / tap_writes: how the IO thread read / wrote the TAP (--tap-reads, --tap-writes): through io_uring, or a system call per frame. */
-  nics: ({ name: string; iface: string; offloads: OffloadName[]; tap_reads: 'io_uring' | 'read'; tap_writes: 'io_uring' | 'write' } & Omit<NicTotals, 'tap_uring' | 'tap_uring_tx'>)[];
+  /** ring_slots: slots in each of the NIC's rings (--ring-slots, or by slot size); 0 in the baseline, which has none. */
+  nics: ({ name: string; iface: string; offloads: OffloadName[]; ring_slots: number; tap_reads: 'io_uring' | 'read'; tap_writes: 'io_uring' | 'write' } & Omit<NicTotals, 'tap_uring' | 'tap_uring_tx'>)[];
   notifications: { traps: number; kicks: number; interrupts: number; tap_wakeups: number; io_wakeups: number; total: number; per_frame: number };
   /** Where the frames were moved: by the IO thread, or by the guest's own thread (baseline traps, or the IO token). */
   /** tx_bursts: the sends each thread made of its tx_frames (one system call each through io_uring; with write(), one per frame). */
@@ -22,7 +23,7 @@ export interface StatsReport {
   pcap_dropped: number;
 }
 
-export function buildReport(mode: Mode, durationS: number, exitCode: number | null, nics: { name: string; iface: string; offloads: number }[], t: Totals, processCpuS: number): StatsReport {
+export function buildReport(mode: Mode, durationS: number, exitCode: number | null, nics: { name: string; iface: string; offloads: number; ringSlots: number }[], t: Totals, processCpuS: number): StatsReport {
   const frames = t.nics.reduce((a, n) => a + n.rx_frames + n.tx_frames, 0);
   const total = notificationsOf(t);
   return {
@@ -31,7 +32,7 @@ export function buildReport(mode: Mode, durationS: number, exitCode: number | nu
     exit_code: exitCode,
     nics: nics.map((n, i) => {
       const { tap_uring, tap_uring_tx, ...counts } = t.nics[i];
-      return { name: n.name, iface: n.iface, offloads: offloadNames(n.offloads), tap_reads: tap_uring > 0 ? 'io_uring' : 'read', tap_writes: tap_uring_tx > 0 ? 'io_uring' : 'write', ...counts };
+      return { name: n.name, iface: n.iface, offloads: offloadNames(n.offloads), ring_slots: n.ringSlots, tap_reads: tap_uring > 0 ? 'io_uring' : 'read', tap_writes: tap_uring_tx > 0 ? 'io_uring' : 'write', ...counts };
     }),
     notifications: {
       traps: t.traps, kicks: t.kicks, interrupts: t.interrupts, tap_wakeups: t.tap_wakeups, io_wakeups: t.io_wakeups, total,
@@ -47,7 +48,7 @@ export function buildReport(mode: Mode, durationS: number, exitCode: number | nu
 export function formatSummary(r: StatsReport, capturing = false): string {
   const lines = [`tender: mode ${r.mode}, ${r.duration_s.toFixed(3)} s, exit ${r.exit_code}`];
   for (const n of r.nics) {
-    lines.push(`  ${n.name} (${n.iface}): rx ${n.rx_frames} frames ${n.rx_bytes} B, tx ${n.tx_frames} frames ${n.tx_bytes} B, drops rx ${n.rx_drops} tx ${n.tx_drops}, bad rx ${n.rx_bad}; TAP read with ${n.tap_reads === 'io_uring' ? 'io_uring' : 'read()'}, written with ${n.tap_writes === 'io_uring' ? 'io_uring' : 'write()'}`);
+    lines.push(`  ${n.name} (${n.iface}): rx ${n.rx_frames} frames ${n.rx_bytes} B, tx ${n.tx_frames} frames ${n.tx_bytes} B, drops rx ${n.rx_drops} tx ${n.tx_drops}, bad rx ${n.rx_bad}; TAP read with ${n.tap_reads === 'io_uring' ? 'io_uring' : 'read()'}, written with ${n.tap_writes === 'io_uring' ? 'io_uring' : 'write()'}${n.ring_slots > 0 ? `; rings of ${n.ring_slots} slots` : ''}`);
     if (n.offloads.length > 0) lines.push(`    offloads ${n.offloads.join(',')}: gso rx ${n.rx_gso} tx ${n.tx_gso}, largest frame rx ${n.rx_max} tx ${n.tx_max} B`);
   }
   const x = r.notifications;

@@ -11,7 +11,7 @@ import { kickPolicyFor } from '../guest-api/notify.js';
 import { addon, errnoCode, threadCpuSeconds } from '../native/index.js';
 import { Capture, type CaptureFile, type CaptureNic } from './capture.js';
 import { openTap } from './tap.js';
-import type { NicOption, TenderOptions } from './cli-options.js';
+import { defaultRingSlots, type NicOption, type TenderOptions } from './cli-options.js';
 import { describeEnding, EndingError, type Ending } from './endings.js';
 import type { GuestConfig } from './guest-thread.js';
 import { GuestWatch } from './guest-watch.js';
@@ -92,7 +92,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
   // A guest with no NIC (solo5 allows it) needs no rings and no IO thread in any mode.
   const shm = opts.mode !== 'baseline' && nics.length > 0;
   const stats = createStats();
-  const layout = nics.length > 0 ? computeLayout(nics.map((n) => ({ mtu: opts.mtu, slotCount: opts.ringSlots, vnet: n.vnet, offloads: n.offloads }))) : null;
+  const layout = nics.length > 0 ? computeLayout(nics.map((n) => ({ mtu: opts.mtu, slotCount: opts.ringSlots ?? defaultRingSlots(opts.mtu, n.vnet), vnet: n.vnet, offloads: n.offloads }))) : null;
   const region = shm && layout ? createRegion(layout, nics.map((n) => n.mac)) : null;
   const capture = outs.pcaps.length > 0 ? startCapture(opts, outs.pcaps, nics) : null;
   const wakeFd = addon.eventfdCreate(); // wakes a baseline guest out of epoll_wait so it can be stopped
@@ -121,7 +121,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
       section(stats.tender)[COUNTER.cpu_s] = threadCpuSeconds();
       const t = totals(stats, nics.length);
       const cpu = process.cpuUsage();
-      return { totals: t, report: buildReport(opts.mode, durationS, exitCode, nics, t, (cpu.user + cpu.system) / 1e6) };
+      return { totals: t, report: buildReport(opts.mode, durationS, exitCode, nics.map((n, i) => ({ ...n, ringSlots: region && layout ? layout.nics[i].slotCount : 0 })), t, (cpu.user + cpu.system) / 1e6) };
     };
     guest = startGuest(opts, nics, layout, region, stats, wakeFd, io?.kickFds ?? [], shm ? null : capture?.tap ?? null, go.buffer as SharedArrayBuffer);
     watch = new GuestWatch(guest, go, io?.exited ?? null, opts.timeoutS, nics, watchFd);

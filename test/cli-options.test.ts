@@ -1,7 +1,8 @@
 // Command-line parsing in-process (no root): what each accepted form becomes, and the one
 // line each bad form is refused with. test/tender.test.ts checks the same end to end.
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from '../host/cli-options.js';
+import { defaultRingSlots, parseArgs, RING_BYTES } from '../host/cli-options.js';
+import { slotSizeFor } from '../guest-api/abi.js';
 import { UsageError } from '../host/endings.js';
 
 const refuses = async (argv: string[], line: RegExp) => {
@@ -12,9 +13,10 @@ const refuses = async (argv: string[], line: RegExp) => {
 };
 
 describe('tender command line', () => {
-  it('defaults: baseline, MTU 1500, 512 slots, the mode-specific guest spin', async () => {
+  it('defaults: baseline, MTU 1500, slots by their size (512 at MTU 1500), the mode-specific guest spin', async () => {
     const o = (await parseArgs(['--net=tap0', 'app.js']))!;
-    expect(o).toMatchObject({ mode: 'baseline', mtu: 1500, ringSlots: 512, pollBudget: 64, pollIdleUs: 50, guestSpinUs: 0, suppress: true, stats: 'none', app: 'app.js', appArgs: [] });
+    expect(defaultRingSlots(1500, false)).toBe(512);
+    expect(o).toMatchObject({ mode: 'baseline', mtu: 1500, ringSlots: undefined, pollBudget: 64, pollIdleUs: 50, guestSpinUs: 0, suppress: true, stats: 'none', app: 'app.js', appArgs: [] });
     expect(o.nics).toEqual([{ name: 'service', iface: 'tap0', mac: undefined, offload: false }]);
     expect((await parseArgs(['--shm=hybrid', 'a.js']))!.guestSpinUs).toBe(50);
     expect((await parseArgs(['--shm=event', 'a.js']))!.guestSpinUs).toBe(0);
@@ -74,10 +76,14 @@ describe('tender command line', () => {
     expect(await parseArgs(['--', '--weird.js', 'x'])).toMatchObject({ app: '--weird.js', appArgs: ['x'] });
   });
 
-  it('--offload for every NIC, --offload:NAME for one; the rings stay 512 frames; a region over 2 GiB is refused', async () => {
+  it('--offload for every NIC, --offload:NAME for one; 64 KiB slots make 64-slot rings unless --ring-slots says; a region over 2 GiB is refused', async () => {
     const all = (await parseArgs(['--net:a=tap0', '--net:b=tap1', '--offload', 'fw.js']))!;
     expect(all.nics.map((n) => n.offload)).toEqual([true, true]);
-    expect(all.ringSlots).toBe(512);
+    expect(all.ringSlots).toBe(undefined);
+    expect(defaultRingSlots(1500, true)).toBe(64); // 64 × 65600 B: at most RING_BYTES
+    expect(defaultRingSlots(9000, false)).toBe(512); // jumbo frames keep 512 (9088 B slots)
+    expect(64 * slotSizeFor(1500, true)).toBeLessThanOrEqual(RING_BYTES);
+    expect((await parseArgs(['--net=tap0', '--offload', '--ring-slots=512', 'fw.js']))!.ringSlots).toBe(512);
     const one = (await parseArgs(['--net:a=tap0', '--net:b=tap1', '--offload:b', 'fw.js', '--offload']))!;
     expect(one.nics.map((n) => n.offload)).toEqual([false, true]);
     expect(one.appArgs).toEqual(['--offload']); // the APP's, not ours

@@ -55,6 +55,8 @@ describe.skipIf(skipReal())('offloads: TCP through examples/firewall.js', () => 
       expect(r.code, r.stderr).toBe(143); // stopped by us, stats written
       const [service, backend] = r.stats.nics;
       for (const n of r.stats.nics) expect(n.offloads).toEqual(expect.arrayContaining(['csum', 'tso4', 'tso6']));
+      // 64 KiB slots: rings of 64 by default (cli-options.ts, defaultRingSlots); the baseline has none.
+      for (const n of r.stats.nics) expect(n.ring_slots).toBe(mode === 'baseline' ? 0 : 64);
       // Data enters on service as super-frames and leaves on backend as they came.
       expect(service.rx_gso).toBeGreaterThan(0);
       expect(service.rx_max).toBeGreaterThan(MAX_MTU_FRAME);
@@ -71,6 +73,7 @@ describe.skipIf(skipReal())('offloads: TCP through examples/firewall.js', () => 
     expect(r.got.bytes).toBe(16 << 20);
     for (const n of r.stats.nics) {
       expect(n.offloads).toEqual([]);
+      expect(n.ring_slots).toBe(512);
       expect(n.rx_gso + n.tx_gso).toBe(0);
       expect(n.rx_max).toBeLessThanOrEqual(MAX_MTU_FRAME);
       expect(n.rx_bad).toBe(0);
@@ -95,6 +98,7 @@ describe.skipIf(skipReal())('offloads: TCP through examples/firewall.js', () => 
     const s = readStats(stats);
     expect(s.nics[0].offloads).toContain('tso4');
     expect(s.nics[1].offloads).toEqual([]);
+    expect(s.nics.map((n) => n.ring_slots)).toEqual([64, 512]); // by each NIC's own slot size
     expect(refused).toBeGreaterThan(0); // the super-frames a NIC without offloads cannot take
     expect(refused).toBeLessThanOrEqual(s.nics[0].rx_gso);
     expect(s.nics[1].tx_max).toBeLessThanOrEqual(MAX_MTU_FRAME);
