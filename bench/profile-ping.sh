@@ -22,17 +22,18 @@ WARM_S=${WARM_S:-2} COUNT=${COUNT:-30000} REPS=${REPS:-4} SIZE=${SIZE:-56}
 out=/tmp/ping-$who.out
 case $who in
   c) ip netns exec "$ns" testbed/bin/tap_echo --tap=tap0 "$@" >"$out" 2>&1 & ;;
-  tender) ip netns exec "$ns" node ${NODE_FLAGS:-} ${DIST:-dist}/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/ping_serve.js --count=0 >"$out" 2>&1 & ;;
+  tender) ip netns exec "$ns" node ${NODE_FLAGS:-} ${DIST:-dist}/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/ping_serve.js >"$out" 2>&1 & ;;
   *) echo "bench/profile-ping.sh: c or tender, not $who" >&2; exit 64 ;;
 esac
 pid=$!
-sleep 1.5
+# Ready when it says so (ping_serve: "answering"; tap_echo: {"ready":true}), 10 s at most.
+for _ in $(seq 100); do grep -qE 'answering|"ready":true' "$out" && break; sleep 0.1; done
 pre=${PRELOAD:+-l $PRELOAD}
 [ "$WARM_S" = 0 ] || nsx ping -f -q $pre -w "$WARM_S" -s "$SIZE" 10.0.0.2 >/dev/null || true
 rates=() total_ms=0
 for _ in $(seq "$REPS"); do
   # "30000 packets transmitted, 30000 received, 0% packet loss, time 523ms"
-  ms=$(nsx ping -f -q $pre -c "$COUNT" -w 60 -s "$SIZE" 10.0.0.2 | sed -n 's/.* received, .* time \([0-9]*\)ms.*/\1/p')
+  ms=$(nsx ping -f -q $pre -c "$COUNT" -w 60 -s "$SIZE" 10.0.0.2 | sed -n 's/.* received, .* time \([0-9]*\)ms.*/\1/p' || true)
   [ -n "$ms" ] && [ "$ms" -gt 0 ] || { echo "bench/profile-ping.sh: ping gave no time" >&2; exit 1; }
   rates+=("$((COUNT * 1000 / ms))")
   total_ms=$((total_ms + ms))

@@ -92,7 +92,7 @@ export const RING_BYTES = 8 << 20;
 /**
  * Slots per ring without --ring-slots: DEFAULTS.ringSlots, or fewer so the slots hold at most
  * RING_BYTES: --offload's 64 KiB slots get 64 (a relay of TCP super-frames through 512 of them
- * moved ~14% less, presumably each frame copied into a slot and out of it long after, out of
+ * moved ~15% less, presumably each frame copied into a slot and out of it long after, out of
  * the cache: docs/tuning.md, "--ring-slots"); up to MTU 9000 without offloads it stays 512.
  */
 export function defaultRingSlots(mtu: number, vnet: boolean): number {
@@ -164,7 +164,7 @@ export function buildParser(argv: string[]) {
     .option('mtu', { type: 'number', default: DEFAULTS.mtu, describe: 'MTU of every NIC' })
     .option('mem', { type: 'number', default: DEFAULTS.memMb, describe: 'guest memory limit in MB: its heap, and what the process may grow by for it (docs/reliability.md, Memory)' })
     .option('offload', { type: 'boolean', describe: 'virtio-net offloads on every NIC: checksum, TSO, USO, 64 KiB frames (--offload:NAME for one NIC)' })
-    .option('ring-slots', { type: 'number', describe: 'slots per ring (a power of two; default 512, 64 with --offload)' })
+    .option('ring-slots', { type: 'number', describe: 'slots per ring (a power of two; default 512, fewer where a slot is over 16 KiB: 64 with --offload)' })
     .option('poll-budget', { type: 'number', default: DEFAULTS.pollBudget, describe: 'frames moved per NIC per direction per IO round' })
     .option('poll-idle-us', { type: 'number', default: DEFAULTS.pollIdleUs, describe: 'hybrid: keep polling this long after the last frame before sleeping' })
     .option('poll-idle-max-us', { type: 'number', describe: 'hybrid: the idle poll grows toward this while frames or kicks come within it, and drops back when they do not (default 500)' })

@@ -194,7 +194,6 @@ describe.skipIf(skipReal())('the IO token', () => {
       const r = await pingFlood(ns, 'hybrid', count, { preload: 16, extra: ['--io-token=solo', `--guest-tx-coalesce=${coalesce}`] });
       expect(r.received).toBe(count);
       const v = r.stats.serviced;
-      expect(v.io.tx_bursts + v.guest.tx_bursts).toBe(r.stats.nics[0].tx_bursts);
       expect(v.guest.tx_frames).toBeGreaterThan(0.9 * count);
       expect(v.guest.tx_bursts).toBeLessThanOrEqual(v.guest.tx_frames);
       perSend[coalesce] = v.guest.tx_frames / v.guest.tx_bursts;

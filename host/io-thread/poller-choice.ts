@@ -105,7 +105,7 @@ export class PollerChoice {
     const [one, two] = this.moved;
     const same = two < SAME * one && one < SAME * two;
     const pick = two > MARGIN * one;
-    if (this.cold && !pick && !same) {
+    if (this.cold && !pick && !same && mayTry) {
       // The first trial ran the IO thread's polling path for the first time (code V8 had not
       // compiled yet, presumably, its compiler a third thread on two busy cores). Its two-poller
       // slots lost to the one-poller ones in 5 of 5 runs where later trials had two win by

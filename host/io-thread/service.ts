@@ -255,7 +255,6 @@ export class RingService {
     // Counted before anything else runs: a guest thread stopped right after the call (it may
     // run this code, holding the token) still counts what reached the kernel.
     s[p.c.tx_frames] += put;
-    if (put > 0) s[p.c.tx_bursts]++;
     let bytes = 0;
     let dropped = 0;
     for (let i = 0; i < put; i++) {
@@ -276,6 +275,7 @@ export class RingService {
     }
     s[p.c.tx_frames] -= dropped;
     s[p.c.tx_drops] += dropped;
+    if (put > dropped) s[p.c.tx_bursts]++; // a send that got a frame through, as the baseline counts
     s[p.c.tx_bytes] += bytes;
     if (put > 0) p.tx.release(put);
     return put;
