@@ -15,7 +15,7 @@ export interface StatsReport {
   nics: ({ name: string; iface: string; offloads: OffloadName[]; ring_slots: number; tap_reads: 'io_uring' | 'read'; tap_writes: 'io_uring' | 'write' } & Omit<NicTotals, 'tap_uring' | 'tap_uring_tx'>)[];
   notifications: { traps: number; kicks: number; interrupts: number; tap_wakeups: number; io_wakeups: number; total: number; per_frame: number };
   /** Where the frames were moved: by the IO thread, or by the guest's own thread (baseline traps, or the IO token). */
-  /** tx_bursts: the sends each thread made of its tx_frames (one system call each through io_uring; with write(), one per frame). */
+  /** tx_bursts: the sends each thread made of its tx_frames (one io_uring_enter per up to 64 frames; with write(), a system call per frame all the same). */
   serviced: { io: { rx_frames: number; tx_frames: number; tx_bursts: number }; guest: { rx_frames: number; tx_frames: number; tx_bursts: number }; token_handoffs: number; poller_trials: number; two_pollers: number };
   cpu_s: { tender: number; io: number; guest: number; process: number };
   guest_faults: number;

@@ -16,7 +16,8 @@
 // machine, and at 10k echo/s trials every 1-2 s showed in the p99. Frames coming RATE_CHANGE×
 // faster or slower than in the last trial are a new load, and so is one after rest: each is
 // tried at the end of the HOLD_NS spell that shows it. The first trial runs the IO thread's
-// polling path cold, which handicaps two pollers: its answer of one poller is asked again at once.
+// polling path cold, which handicaps two pollers: its answer of one poller is asked again at once
+// (not where both moved alike, nor once the frames no longer come at a round-trip pace).
 // The frame count includes the guest's own (G.guestRxFrames, guest-written): a guest that lies
 // there only changes how its own frames are polled.
 
