@@ -36,14 +36,29 @@ export function parsePing(text: string) {
   };
 }
 
-/** preload: requests ping keeps in flight (-l), so that the responder meets bursts. */
+/**
+ * ping's command line against the guest (10.0.0.2), one place for the tests and the bench: a
+ * flood (-f) unless `interval`; `preload` requests kept in flight (-l), so that the responder
+ * meets bursts; `count` echoes (waiting up to PING_UNTIL_ANSWERED for the last), or for `seconds`.
+ */
+export function pingCommand(o: { count?: number; seconds?: number; size?: number; preload?: number; interval?: string }): string[] {
+  return [
+    ...(o.interval ? ['-i', o.interval] : ['-f']),
+    ...(o.preload ? ['-l', String(o.preload)] : []),
+    '-q',
+    ...(o.count !== undefined ? ['-c', String(o.count), ...PING_UNTIL_ANSWERED] : ['-w', String(o.seconds ?? 1)]),
+    '-s', String(o.size ?? 56),
+    '10.0.0.2',
+  ];
+}
+
+/** The tender's ping_serve.js answering `count` echoes of pingCommand(opts). */
 export async function pingFlood(ns: Netns, mode: string, count: number, opts: { size?: number; extra?: string[]; interval?: string; preload?: number } = {}): Promise<PingResult> {
   const stats = statsPath();
   const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...modeArgs(mode), `--stats-json=${stats}`, ...(opts.extra ?? []), EXAMPLE('ping_serve.js'), `--limit=${count}`]);
   const tender = collect(t, 600_000);
   await waitForLine(t, /ping_serve: answering/);
-  const pingArgs = [...(opts.interval ? ['-i', opts.interval] : ['-f']), ...(opts.preload ? ['-l', String(opts.preload)] : [])];
-  const p = await collect(ns.spawn('ping', [...pingArgs, '-q', '-c', String(count), '-s', String(opts.size ?? 56), ...PING_UNTIL_ANSWERED, '10.0.0.2']), 600_000);
+  const p = await collect(ns.spawn('ping', pingCommand({ count, size: opts.size, preload: opts.preload, interval: opts.interval })), 600_000);
   const r = await tender;
   if (r.code !== 0) throw new Error(`tender (${mode}) exited ${r.code}: ${r.stderr}`);
   const ping = parsePing(p.stdout);

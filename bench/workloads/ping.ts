@@ -3,7 +3,7 @@
 import { collect } from '../../testbed/netns.js';
 import { procCpuS } from '../../testbed/cpu.js';
 import { kernelRx, kernelTx } from '../../testbed/tap-stats.js';
-import { parsePing, PING_UNTIL_ANSWERED } from '../../testbed/workloads.js';
+import { parsePing, pingCommand } from '../../testbed/workloads.js';
 import { kill, startRow, stop, type Started } from '../start.js';
 import type { Context, Row, Sample, Workload } from '../types.js';
 
@@ -19,7 +19,6 @@ export function tapFrames(ctx: Context) {
  * per echo within one shows; counted echoes are then scaled by it, as they come that much faster.
  */
 export function pingFlood(o: { id: string; title: string; short: string; payload: number; preload?: number; rows: Row[] }): Workload {
-  const load = o.preload === undefined ? [] : ['-l', String(o.preload)];
   return {
     id: o.id,
     title: o.title,
@@ -39,10 +38,10 @@ export function pingFlood(o: { id: string; title: string; short: string; payload
         // Not counted: the responder's start-up (bench/README.md, Warm-up). 30,000 echoes last under
         // a second, and the tender's first second is V8 compiling its IO thread's paths and
         // --io-token=auto's first trial.
-        if (ctx.sizes.pingWarmS > 0) await collect(ctx.ns.spawn('ping', ['-f', '-q', ...load, '-w', String(ctx.sizes.pingWarmS), '-s', String(o.payload), '10.0.0.2']), 60_000);
+        if (ctx.sizes.pingWarmS > 0) await collect(ctx.ns.spawn('ping', pingCommand({ seconds: ctx.sizes.pingWarmS, size: o.payload, preload: o.preload })), 60_000);
         const cpu0 = procCpuS(r.pid);
         const frames0 = tapFrames(ctx);
-        const p = parsePing((await collect(ctx.ns.spawn('ping', ['-f', '-q', ...load, '-c', String(ctx.sizes.pingCount * (o.preload ?? 1)), '-s', String(o.payload), ...PING_UNTIL_ANSWERED, '10.0.0.2']), 300_000)).stdout);
+        const p = parsePing((await collect(ctx.ns.spawn('ping', pingCommand({ count: ctx.sizes.pingCount * (o.preload ?? 1), size: o.payload, preload: o.preload })), 300_000)).stdout);
         const cpuS = procCpuS(r.pid) - cpu0;
         const frames = tapFrames(ctx) - frames0;
         const f = await stop(r);
