@@ -8,7 +8,8 @@
 #   for d in dist-old dist; do DIST=$d bench/profile-ping.sh tender --shm=hybrid --stats; done
 #
 # Prints one line: the echoes/s of each repetition, their total rate, and (tender) the
-# `serviced by` line of --stats (token hand-offs, `pollers tried N×, two picked M×`).
+# `serviced by` line of --stats (token hand-offs, `pollers tried N×, two picked M×` and the last
+# trial's frames/s with one poller and with two).
 # Environment: WARM_S (seconds of `ping -f` first, not counted; default 2, as the bench's
 # pingWarmS), COUNT (echoes per repetition, default 30000), REPS (default 4), SIZE (payload
 # bytes, default 56), PRELOAD (ping's -l), DIST (default dist), NODE_FLAGS. The tender's output

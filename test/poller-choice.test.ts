@@ -47,6 +47,9 @@ describe('PollerChoice', () => {
       expect(c.trials).toBe(trials);
       expect(c.two).toBe(two);
       expect(c.picks).toBe(two ? 1 : 0);
+      // The last trial's rates, as the stats give them (a 1 ms tick comes up to 1 ms late).
+      expect(c.lastOneFps).toBeCloseTo(30_000, -3);
+      expect(c.lastTwoFps).toBeCloseTo(gain * 30_000, -3);
     }
   });
 

@@ -40,6 +40,9 @@ export class PollerChoice {
   /** Trials run, and how many picked two pollers: the stats' poller_trials / two_pollers. */
   trials = 0;
   picks = 0;
+  /** Frames per second with one poller and with two over the last trial that ended (a cold one too): the stats' poller_one_fps / poller_two_fps. */
+  lastOneFps = 0;
+  lastTwoFps = 0;
   /** The last trial's pick (the arrangement held between trials). */
   private chosen = false;
   private slot = -1; // -1: holding
@@ -104,6 +107,9 @@ export class PollerChoice {
     }
     const before = this.chosen;
     const [one, two] = this.moved;
+    // Two slots of each: the summed frames per ns over 2, per second.
+    this.lastOneFps = one * 5e8;
+    this.lastTwoFps = two * 5e8;
     const same = two < SAME * one && one < SAME * two;
     const pick = two > MARGIN * one;
     if (this.cold && !pick && !same && mayTry) {

@@ -334,6 +334,8 @@ export class Pump {
     const two = choice.tick(nowNs(), own + this.guestFrames, roundTrips);
     this.stats[COUNTER.poller_trials] = choice.trials;
     this.stats[COUNTER.two_pollers] = choice.picks;
+    this.stats[COUNTER.poller_one_fps] = choice.lastOneFps;
+    this.stats[COUNTER.poller_two_fps] = choice.lastTwoFps;
     return two;
   }
 
