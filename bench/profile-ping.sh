@@ -34,7 +34,7 @@ pre=${PRELOAD:+-l $PRELOAD}
 rates=() total_ms=0
 for _ in $(seq "$REPS"); do
   # "30000 packets transmitted, 30000 received, 0% packet loss, time 523ms"
-  ms=$(nsx ping -f -q $pre -c "$COUNT" -w 60 -s "$SIZE" 10.0.0.2 | sed -n 's/.* received, .* time \([0-9]*\)ms.*/\1/p' || true)
+  ms=$(nsx ping -f -q $pre -c "$COUNT" -w 120 -s "$SIZE" 10.0.0.2 | sed -n 's/.* received, .* time \([0-9]*\)ms.*/\1/p' || true)
   [ -n "$ms" ] && [ "$ms" -gt 0 ] || { echo "bench/profile-ping.sh: ping gave no time" >&2; exit 1; }
   rates+=("$((COUNT * 1000 / ms))")
   total_ms=$((total_ms + ms))

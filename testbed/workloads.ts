@@ -42,11 +42,12 @@ export function parsePing(text: string) {
  * meets bursts; `count` echoes (waiting up to PING_UNTIL_ANSWERED for the last), or for `seconds`.
  */
 export function pingCommand(o: { count?: number; seconds?: number; size?: number; preload?: number; interval?: string }): string[] {
+  if ((o.count === undefined) === (o.seconds === undefined)) throw new Error('pingCommand: give count or seconds, not both');
   return [
     ...(o.interval ? ['-i', o.interval] : ['-f']),
     ...(o.preload ? ['-l', String(o.preload)] : []),
     '-q',
-    ...(o.count !== undefined ? ['-c', String(o.count), ...PING_UNTIL_ANSWERED] : ['-w', String(o.seconds ?? 1)]),
+    ...(o.count !== undefined ? ['-c', String(o.count), ...PING_UNTIL_ANSWERED] : ['-w', String(o.seconds)]),
     '-s', String(o.size ?? 56),
     '10.0.0.2',
   ];
