@@ -10,7 +10,7 @@ export const GLOBAL_COUNTERS = ['traps', 'kicks', 'interrupts', 'tap_wakeups', '
 // tap_wakeups: the kernel waking the guest's thread from its sleep on its TAPs, holding the IO
 // token: the token's interrupts, and notifications as they are (README, "Counting").
 // poller_trials / two_pollers: --io-token=auto's trials of one poller against two, and how many picked two (host/io-thread/poller-choice.ts);
-// poller_one_fps / poller_two_fps: the frames per second each arrangement moved in the last trial (not counts: rates, the IO thread's only).
+// poller_one_fps / poller_two_fps: the RX frames per second each arrangement moved in the last trial (not counts: rates, the IO thread's only).
 // pcap_dropped: capture records refused because the record ring was full (host/capture.ts).
 // tap_uring / tap_uring_tx: 1 when the IO thread reads / writes this NIC's TAP through io_uring
 // (--tap-reads, --tap-writes); the report says "tap_reads" and "tap_writes".

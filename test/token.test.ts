@@ -163,8 +163,9 @@ describe.skipIf(skipReal())('the IO token', () => {
     const { v, rx } = await echoesAt10k('auto', 30000, 2000);
     expect(v.poller_trials).toBeGreaterThanOrEqual(1);
     expect(v.two_pollers).toBe(0);
-    // What the last trial measured, as the stats give it: the offered 10k requests/s either way.
-    for (const fps of [v.poller_one_fps, v.poller_two_fps]) expect(fps).toBeGreaterThan(8000), expect(fps).toBeLessThan(12000);
+    // What the last trial measured, as the stats give it: the offered 10k requests/s (RX frames)
+    // either way; wide, since the probe catches up in bursts when it falls behind its schedule.
+    for (const fps of [v.poller_one_fps, v.poller_two_fps]) expect(fps).toBeGreaterThan(7000), expect(fps).toBeLessThan(13000);
     expect(v.guest.rx_frames).toBeGreaterThan(0.8 * rx);
   });
 

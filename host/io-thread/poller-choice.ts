@@ -40,7 +40,7 @@ export class PollerChoice {
   /** Trials run, and how many picked two pollers: the stats' poller_trials / two_pollers. */
   trials = 0;
   picks = 0;
-  /** Frames per second with one poller and with two over the last trial that ended (a cold one too): the stats' poller_one_fps / poller_two_fps. */
+  /** RX frames per second with one poller and with two over the last trial that ended (a cold one too): the stats' poller_one_fps / poller_two_fps. */
   lastOneFps = 0;
   lastTwoFps = 0;
   /** The last trial's pick (the arrangement held between trials). */
