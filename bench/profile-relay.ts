@@ -1,0 +1,44 @@
+// The bench's TCP relay workload (bench/workloads/relay.ts) by hand: one relay, iperf3 with 3
+// streams through examples/firewall.js for 4 s after 1 s left out, REPS times, one line each
+// (Gbit/s, frames, each thread's CPU, who moved the frames), so two settings or two builds
+// can be compared run by run:
+//
+//   node dist-dev/bench/profile-relay.js hybrid 3                    # the tender, --shm=hybrid
+//   node dist-dev/bench/profile-relay.js hybrid 3 --io-token=off     # with more tender options
+//   node dist-dev/bench/profile-relay.js c-uring 3 --offload         # testbed's tap_relay --loop=uring
+//
+// RELAY: baseline, poll, event, hybrid, c (tap_relay, read()/write()) or c-uring; --offload
+// gives both sides offloads (the C relay, or the tender's `--offload`). Needs root, iperf3,
+// `npm run build` and `npm run build:dev`; builds the C tools if needed.
+import { buildLimitPrograms } from '../testbed/c/build.js';
+import { relayTopology, runRelay, type RelayOptions } from '../testbed/relay.js';
+
+const [relayArg, repsArg, ...rest] = process.argv.slice(2);
+const RELAYS = ['baseline', 'poll', 'event', 'hybrid', 'c', 'c-uring'];
+if (!RELAYS.includes(relayArg ?? '') || !(Number(repsArg) >= 1)) {
+  console.error(`usage: profile-relay.js ${RELAYS.join('|')} REPS [--offload] [tender options...]`);
+  process.exit(64);
+}
+const offload = rest.includes('--offload');
+const tenderArgs = rest.filter((a) => a !== '--offload');
+const c = relayArg.startsWith('c');
+if (c && tenderArgs.length > 0) {
+  console.error(`profile-relay.js: tender options (${tenderArgs.join(' ')}) given to the C relay`);
+  process.exit(64);
+}
+const bin = c ? buildLimitPrograms() : null;
+const topo = relayTopology();
+try {
+  for (let i = 0; i < Number(repsArg); i++) {
+    const o: RelayOptions = {
+      relay: c ? 'c' : (relayArg as RelayOptions['relay']), uring: relayArg === 'c-uring', tapRelay: bin?.tap_relay,
+      offload, streams: 3, seconds: 4, omit: 1, tenderArgs,
+    };
+    const r = await runRelay(topo, o);
+    const s = r.raw as { cpu_s?: Record<string, number> | number; serviced?: unknown };
+    const cpu = typeof s.cpu_s === 'object' ? Object.entries(s.cpu_s).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ') : r.cpuSeconds.toFixed(2);
+    console.log(`${relayArg}${offload ? '+offload' : ''} ${tenderArgs.join(' ')}: ${r.gbps.toFixed(2)} Gbit/s, ${r.frames} frames, cpu s ${cpu}${s.serviced ? `, serviced ${JSON.stringify(s.serviced)}` : ''}`);
+  }
+} finally {
+  topo.destroy();
+}
