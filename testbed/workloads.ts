@@ -42,7 +42,7 @@ export function parsePing(text: string) {
  * meets bursts; `count` echoes (waiting up to PING_UNTIL_ANSWERED for the last), or for `seconds`.
  */
 export function pingCommand(o: { count?: number; seconds?: number; size?: number; preload?: number; interval?: string }): string[] {
-  if ((o.count === undefined) === (o.seconds === undefined)) throw new Error('pingCommand: give count or seconds, not both');
+  if ((o.count === undefined) === (o.seconds === undefined)) throw new Error('pingCommand: give exactly one of count and seconds');
   return [
     ...(o.interval ? ['-i', o.interval] : ['-f']),
     ...(o.preload ? ['-l', String(o.preload)] : []),
