@@ -9,7 +9,8 @@
 //
 // RELAY: baseline, poll, event, hybrid, c (tap_relay, read()/write()) or c-uring; --offload
 // gives both sides offloads (the C relay, or the tender's `--offload`). Needs root, iperf3,
-// `npm run build` and `npm run build:dev`; builds the C tools if needed.
+// `npm run build` and `npm run build:dev`; builds the C tools if needed. A bad argument: one
+// usage line, exit 64.
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { relayTopology, runRelay, type RelayOptions } from '../testbed/relay.js';
 
