@@ -161,12 +161,27 @@ export function clock_wall(): number {
 
 const encoder = new TextEncoder();
 
-/** Writes to the tender's console (its stdout). A trap. */
+/** What console_write sleeps on (a futex, as Atomics.wait is) while the console is full. */
+const consoleFull = new Int32Array(new SharedArrayBuffer(4));
+const CONSOLE_FULL_WAIT_MS = 1;
+
+/**
+ * Writes to the tender's console (its stdout), all of it: where stdout is a pipe or socket
+ * that Node made non-blocking and its reader is behind (`tender app.js | less`), it waits for
+ * room as a blocking write would, instead of failing with EAGAIN. A trap.
+ */
 export function console_write(text: string | Uint8Array): void {
   runtime().countTrap();
   const bytes = typeof text === 'string' ? encoder.encode(text) : text;
   let off = 0;
-  while (off < bytes.length) off += writeSync(1, bytes, off, bytes.length - off);
+  while (off < bytes.length) {
+    try {
+      off += writeSync(1, bytes, off, bytes.length - off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(consoleFull, 0, 0, CONSOLE_FULL_WAIT_MS);
+    }
+  }
 }
 
 /** Ends the guest with `status` after flushing anything queued. */

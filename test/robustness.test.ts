@@ -204,6 +204,33 @@ describe.skipIf(skipReal())('robustness', () => {
     }
   }
 
+  it('a guest writing 8 MiB to a console its reader stops reading for a second: all of it arrives, in order; SIGTERM still stops it while the reader does not read', async () => {
+    // stdout is a socket Node made non-blocking: console_write used to fail with EAGAIN there
+    // (exit 71) once 64 KiB waited; it now waits for room as a blocking write does.
+    const t = startTender(ns, tender(['--shm=hybrid', FIXTURE('prints_much.js'), '--mb=8']));
+    const run = collect(t, 30_000);
+    t.stdout!.pause();
+    await sleep(1000);
+    t.stdout!.resume();
+    const r = await run;
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    const expected = 'x'.repeat(8 * 1024 * 1024 - 1) + '\n' + Array.from({ length: 10000 }, (_, i) => `line ${i}\n`).join('') + 'done\n';
+    expect(r.stdout.length).toBe(expected.length);
+    expect(r.stdout === expected).toBe(true); // (not toEqual: a diff of 8 MiB)
+
+    const stuck = startTender(ns, tender(['--shm=hybrid', FIXTURE('prints_much.js'), '--mb=8']));
+    const stuckRun = collect(stuck, 30_000);
+    stuck.stdout!.pause();
+    await sleep(1000);
+    const t0 = Date.now();
+    stuck.kill('SIGTERM');
+    const exited = new Promise((resolve) => stuck.on('exit', resolve));
+    expect(await exited).toBe(143);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    stuck.stdout!.resume();
+    expect((await stuckRun).stderr.trim()).toBe('tender: stopped by SIGTERM');
+  });
+
   for (const mode of ALL) {
     it(`bad frames from the wire, ${mode}: oversize frames are counted and never delivered cut short; the tender keeps running`, async () => {
       ns.run('ip', ['link', 'set', 'tap0', 'mtu', '9000']); // the TAP lets through more than the tender's MTU 1500
