@@ -16,17 +16,24 @@
 # sched-tail calls slow), DIST (default dist: the tender build to run, so two builds can be
 # compared run by run), NODE_FLAGS (e.g. --trace-gc; the tender's output is in /tmp/lat-tender.out). Needs root, `npm run build`, `npm run build:dev` (for SCHED=1) and the
 # C tools (testbed/bin); SCHED=1 needs perf.
+# RESPONDER_CPUS and PEER_CPUS (taskset lists, e.g. 1 and 0) pin the responder (every thread) and
+# the probe and the flood. GUEST runs another guest than examples/ping_serve.js, told
+# --count=WARMUP+COUNT and given up to 5 s to end on its own after the probe; with
+# GUEST=bench/guests/ping_phases.js, `node dist-dev/bench/latency-phases.js` then reads where each
+# request's time went (docs/tuning.md, "Under a flood: the request behind a slow reply").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 who=${1:?usage: bench/profile-latency.sh c|tender [options...]}
 shift
 COUNT=${COUNT:-30000} RATE=${RATE:-10000}
 WARMUP=${WARMUP:-$((RATE * 3 / 2))} # requests before the counted ones: 1.5 s, as the bench (bench/workloads/latency.ts)
+all_cpus=0-$(($(nproc) - 1))
+responder_cpus=${RESPONDER_CPUS:-$all_cpus} peer_cpus=${PEER_CPUS:-$all_cpus}
 . bench/profile-netns.sh
 out=/tmp/lat-$who.out
 case $who in
-  c) ip netns exec "$ns" testbed/bin/tap_echo --tap=tap0 "$@" >"$out" 2>&1 & ;;
-  tender) ip netns exec "$ns" node ${NODE_FLAGS:-} ${DIST:-dist}/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/ping_serve.js --count=0 >"$out" 2>&1 & ;;
+  c) ip netns exec "$ns" taskset -c "$responder_cpus" testbed/bin/tap_echo --tap=tap0 "$@" >"$out" 2>&1 & ;;
+  tender) ip netns exec "$ns" taskset -c "$responder_cpus" node ${NODE_FLAGS:-} ${DIST:-dist}/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" "${GUEST:-examples/ping_serve.js}" --count=$((WARMUP + COUNT)) >"$out" 2>&1 & ;;
   *) echo "bench/profile-latency.sh: c or tender, not $who" >&2; exit 64 ;;
 esac
 pid=$!
@@ -38,14 +45,15 @@ if [ "${SCHED:-0}" != 0 ]; then
 fi
 if [ -n "${FLOOD_PPS:-}" ]; then
   secs=$(((COUNT + WARMUP) / RATE + 3))
-  ip netns exec "$ns" testbed/bin/udp_flood --dst=10.0.0.2 --port=9001 --count=$((FLOOD_PPS * secs)) --seconds=$secs --pps="$FLOOD_PPS" --size=1300 >/dev/null &
+  ip netns exec "$ns" taskset -c "$peer_cpus" testbed/bin/udp_flood --dst=10.0.0.2 --port=9001 --count=$((FLOOD_PPS * secs)) --seconds=$secs --pps="$FLOOD_PPS" --size=1300 >/dev/null &
   floodpid=$!
   sleep 0.05 # the flood is on before the first request, as in the bench
 fi
-nsx testbed/bin/icmp_probe --dst=10.0.0.2 --count="$COUNT" --warmup="$WARMUP" --rate="$RATE" --size=56 --dump=/tmp/lat-$who.txt
+nsx taskset -c "$peer_cpus" testbed/bin/icmp_probe --dst=10.0.0.2 --count="$COUNT" --warmup="$WARMUP" --rate="$RATE" --size=56 --dump=/tmp/lat-$who.txt
 [ "${SCHED:-0}" != 0 ] && wait "$perfpid"
 [ -z "${floodpid:-}" ] || { kill "$floodpid" 2>/dev/null; wait "$floodpid" 2>/dev/null; } || true
-kill -TERM "$pid"
+if [ -n "${GUEST:-}" ]; then for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done; fi
+kill -TERM "$pid" 2>/dev/null || true
 wait "$pid" || true
 node -e '
   const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => l.split(" ").map(Number));

@@ -1,7 +1,7 @@
 // The bench harness itself, run small (--quick): every workload and every row of the plan,
 // including the drain (frozen receiver) and the latency probe, its three outputs, and the
 // README blocks derived from them. Structure only, never speed: speed lives in bench/results.
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -123,4 +123,50 @@ describe.skipIf(skipReal())('the receivers skip the warm-up port', () => {
     expect(n.code, n.stderr).toBe(0);
     expect(JSON.parse(n.stdout.trim().split('\n').pop()!).frames).toBe(200);
   }, 120_000);
+});
+
+// bench/guests/ping_phases.js and bench/latency-phases.ts (docs/tuning.md, "Under a flood: the
+// request behind a slow reply"): the guest's clock on each request agrees with the probe's, and
+// the analysis accounts for every counted request.
+describe.skipIf(skipReal())('the latency phases', () => {
+  let ns: Netns;
+  afterAll(() => ns?.destroy());
+
+  it('ping_phases.js records when each request reached the app and its reply was written; latency-phases reads them with the probe\'s dump', async () => {
+    ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
+    const bin = buildLimitPrograms();
+    const [warmup, count] = [500, 2000];
+    const guest = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', join(ROOT, 'bench', 'guests', 'ping_phases.js'), `--count=${warmup + count}`]);
+    const done = collect(guest, 60_000);
+    await waitForLine(guest, /ping_serve: answering/);
+    const dir = mkdtempSync(join(tmpdir(), 'shmt-phases-'));
+    try {
+      const dump = join(dir, 'dump.txt');
+      const probe = await collect(ns.spawn(bin.icmp_probe, ['--dst=10.0.0.2', `--count=${count}`, `--warmup=${warmup}`, '--rate=10000', '--size=56', `--dump=${dump}`]));
+      expect(JSON.parse(probe.stdout.trim().split('\n').pop()!)).toMatchObject({ sent: count, received: count });
+      const g = await done; // the guest ends after the last request
+      expect(g.code, g.stderr).toBe(0);
+      const phases = g.stdout.split('\n').filter((l) => l.startsWith('PHASE ')).map((l) => l.split(' ').slice(1).map(Number));
+      expect(phases.length).toBe(warmup + count);
+      const sent = readFileSync(dump, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number));
+      for (const [k, [t, rtt]] of sent.entries()) {
+        const [seq, got, begin, end] = phases[warmup + k];
+        expect(seq).toBe(warmup + k);
+        // After the probe sent it, before its reply was stamped (the probe's rtt comes from a
+        // CLOCK_REALTIME stamp, which a double holds to ~0.4 µs at today's date: 1 µs of slack).
+        expect(got).toBeGreaterThan(t);
+        expect(got).toBeLessThan(t + (rtt + 1) / 1e6);
+        expect(begin).toBeGreaterThanOrEqual(got);
+        expect(end).toBeGreaterThanOrEqual(begin);
+      }
+      const out = join(dir, 'tender.out');
+      writeFileSync(out, g.stdout);
+      const report = execFileSync('node', [`${DEV}bench/latency-phases.js`, `--dump=${dump}`, `--out=${out}`], { encoding: 'utf8' });
+      expect(report).toContain(`${count - 1} requests (warm-up ${warmup} left out)`);
+      const classes = [...report.matchAll(/^\S+\s+\|\s+(\d+) \|/gm)].map((m) => Number(m[1]));
+      expect(classes.reduce((a, b) => a + b, 0)).toBe(count - 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

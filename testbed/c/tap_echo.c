@@ -1,7 +1,9 @@
 /* The echo limit: answers ARP and ICMP echo for 10.0.0.2 on a TAP, with the
  * --loop=block|epoll|busy of common.h (read, then write the reply at once), until --count
  * echoes (0: no limit) or SIGTERM. The same in-place rewrite ping_serve.js does; other frames
- * (a flood beside the probe) are read and dropped, as ping_serve drops them. */
+ * (a flood beside the probe) are read and dropped, as ping_serve drops them. --delay-ns=N
+ * spins N ns before each echo's reply: a slower responder, to see what its tail looks like
+ * (docs/tuning.md, "Under a flood: the request behind a slow reply"). */
 #include "common.h"
 
 static const unsigned char MY_IP[4] = {10, 0, 0, 2};
@@ -31,6 +33,7 @@ int main(int argc, char **argv) {
   int fd = tap_attach(opt(argc, argv, "tap", "tap0"));
   enum loop l = loop_opt(argc, argv);
   long count = atol(opt(argc, argv, "count", "0"));
+  double delay = atof(opt(argc, argv, "delay-ns", "0")) * 1e-9;
   int ep = loop_setup(fd, l, EPOLLIN);
   stop_on_signals();
   static unsigned char f[65536];
@@ -49,6 +52,7 @@ int main(int argc, char **argv) {
     int what = answer(f, n);
     if (!what) continue;
     echoes += what == 1;
+    if (delay > 0 && what == 1) for (double until = now_s() + delay; now_s() < until;) {}
     /* A TAP write does not block (the kernel takes the frame or drops it); a reply lost here
      * shows as the probe's loss. */
     while (write(fd, f, n) < 0 && errno == EINTR) {}

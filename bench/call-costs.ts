@@ -1,0 +1,34 @@
+// What the guest's and IO thread's small steps cost on this machine, each timed over a
+// million calls on one thread: an addon burst call that moves nothing (the napi call and its
+// argument checks), Atomics on a shared word, and the clock the guest API reads
+// (process.hrtime). For the per-request budget in docs/tuning.md, "Under a flood: the request
+// behind a slow reply". Usage: node dist-dev/bench/call-costs.js (needs `npm run build`).
+import { addon } from '../native/index.js';
+import { monotonicNs } from '../guest-api/clock.js';
+
+const N = 1_000_000;
+const region = addon.regionOpen(new Uint8Array(new SharedArrayBuffer(1 << 16)));
+const lens = new Uint32Array(64);
+const offsets = new Uint32Array(64);
+const word = new Int32Array(new SharedArrayBuffer(64));
+
+function ns(f: () => void): number {
+  const t = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) f();
+  return Number(process.hrtime.bigint() - t) / N;
+}
+
+let sink = 0;
+const steps: [string, () => void][] = [
+  ['readBurst (8 arguments, 0 frames)', () => (sink += addon.readBurst(region, 0, 0, 2048, 2048, 0, lens, 0))],
+  ['writeBurst (5 arguments, 0 frames)', () => (sink += addon.writeBurst(region, 1, offsets, lens, 0))],
+  ['Atomics.store', () => Atomics.store(word, 1, sink)],
+  ['Atomics.compareExchange', () => (sink += Atomics.compareExchange(word, 2, 0, 0))],
+  ['Atomics.load', () => (sink += Atomics.load(word, 3))],
+  ['clock_monotonic (process.hrtime)', () => (sink += monotonicNs())],
+];
+for (let round = 1; round <= 3; round++) {
+  console.log(`round ${round}: ${steps.map(([name, f]) => `${name} ${ns(f).toFixed(1)} ns`).join(', ')}`);
+}
+addon.regionClose(region);
+if (sink === -1) console.log(''); // keeps the calls from being optimised away

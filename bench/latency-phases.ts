@@ -1,0 +1,77 @@
+// Where each request of a latency run spent its time, from bench/profile-latency.sh run with
+// GUEST=bench/guests/ping_phases.js: the probe's dump (send time, round trip) and the guest's
+// PHASE and EV lines (when each request reached the app, when its reply's net_write began and
+// returned; every frame and wait). Per class of round trip, medians of:
+//   in          send -> the app has the request (the kernel's path, the TAP read, the rings)
+//   write       the reply's net_write, begin to return (the kernel delivers the reply inside it)
+//   prev write  the previous request's net_write
+// and the share of requests sent under 10 µs after the previous one (the probe, behind its
+// schedule, catches up), the share sent before the previous request's net_write had returned
+// (so this one queued behind it), and the share sent while the app waited in yield_until. docs/tuning.md, "Under a flood: the
+// request behind a slow reply".
+// Usage: node dist-dev/bench/latency-phases.js --dump=/tmp/lat-tender.txt --out=/tmp/lat-tender.out
+import { readFileSync } from 'node:fs';
+import { command } from '../testbed/args.js';
+
+const argv = command('node dist-dev/bench/latency-phases.js --dump=FILE --out=FILE')
+  .option('dump', { type: 'string', demandOption: true, describe: "icmp_probe --dump's file" })
+  .option('out', { type: 'string', demandOption: true, describe: "the tender's output, with ping_phases.js's PHASE and EV lines" })
+  .parseSync();
+
+const EV_WAIT = 3;
+const EV_WOKE = 4;
+const dump = readFileSync(argv.dump, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number));
+const phases: number[][] = [];
+const events: [number, number][] = [];
+for (const line of readFileSync(argv.out, 'utf8').split('\n')) {
+  const f = line.split(' ');
+  if (f[0] === 'PHASE') phases[Number(f[1])] = f.slice(2).map(Number);
+  else if (f[0] === 'EV') events.push([Number(f[1]), Number(f[2])]);
+}
+if (phases.length < dump.length || events.length === 0) {
+  console.error(`latency-phases: ${argv.out} has ${phases.length} PHASE and ${events.length} EV lines for ${dump.length} requests: was the guest bench/guests/ping_phases.js, and did it get the last request?`);
+  process.exit(65);
+}
+// The dump holds the counted requests; the guest numbered the warm-up's too.
+const warmup = phases.length - dump.length;
+
+/** Whether the app was in yield_until at t (the last wait event before t began one). */
+function waitingAt(t: number): boolean {
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const m = (lo + hi) >> 1;
+    if (events[m][0] <= t) lo = m + 1;
+    else hi = m;
+  }
+  for (let i = lo - 1; i >= 0; i--) {
+    if (events[i][1] === EV_WAIT) return true;
+    if (events[i][1] !== EV_WOKE) return false;
+  }
+  return false;
+}
+
+interface Row { rtt: number; in: number; write: number; prevWrite: number; gap: number; prevBusy: boolean; waiting: boolean }
+const rows: Row[] = [];
+for (let k = 1; k < dump.length; k++) {
+  const [t, rtt] = dump[k];
+  const [tPrev] = dump[k - 1];
+  const p = phases[k + warmup];
+  const q = phases[k - 1 + warmup];
+  if (rtt < 0 || !p || !q || p[0] === 0 || q[0] === 0) continue; // lost, or not reached the app
+  rows.push({ rtt, in: (p[0] - t) * 1e6, write: (p[2] - p[1]) * 1e6, prevWrite: (q[2] - q[1]) * 1e6, gap: (t - tPrev) * 1e6, prevBusy: q[2] > t, waiting: waitingAt(t) });
+}
+
+const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
+const share = (rs: Row[], f: (r: Row) => boolean) => `${Math.round((100 * rs.filter(f).length) / rs.length)}%`;
+console.log(`${rows.length} requests (warm-up ${warmup} left out); µs are medians`);
+console.log('rtt µs   | requests | in   | write | prev write | sent <10 µs after the previous | previous net_write not yet returned | app waiting');
+for (const [lo, hi] of [[0, 6], [6, 12], [12, 40], [40, Infinity]]) {
+  const rs = rows.filter((r) => r.rtt >= lo && r.rtt < hi);
+  if (rs.length === 0) continue;
+  const label = `${lo}-${hi === Infinity ? '' : hi}`.padEnd(8);
+  console.log(
+    `${label} | ${String(rs.length).padStart(8)} | ${median(rs.map((r) => r.in)).toFixed(1).padStart(4)} | ${median(rs.map((r) => r.write)).toFixed(1).padStart(5)} | ` +
+      `${median(rs.map((r) => r.prevWrite)).toFixed(1).padStart(10)} | ${share(rs, (r) => r.gap < 10).padStart(30)} | ${share(rs, (r) => r.prevBusy).padStart(35)} | ${share(rs, (r) => r.waiting).padStart(11)}`,
+  );
+}
