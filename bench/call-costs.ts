@@ -1,8 +1,10 @@
 // What the guest's and IO thread's small steps cost on this machine, each timed over a
 // million calls on one thread: an addon burst call that moves nothing (the napi call and its
 // argument checks), Atomics on a shared word, and the clock the guest API reads
-// (process.hrtime). For the per-request budget in docs/tuning.md, "Under a flood: the request
-// behind a slow reply". Usage: node dist-dev/bench/call-costs.js (needs `npm run build`).
+// (process.hrtime). Each is called through the same closure loop, whose own cost is the first
+// row: subtract it. For the per-request budget in docs/tuning.md, "Under a flood: the request
+// behind a slow reply". Usage: node dist-dev/bench/call-costs.js (needs `npm run build:dev`
+// and the addon, `npm run build:native` or the install's prebuild).
 import { addon } from '../native/index.js';
 import { monotonicNs } from '../guest-api/clock.js';
 
@@ -20,6 +22,7 @@ function ns(f: () => void): number {
 
 let sink = 0;
 const steps: [string, () => void][] = [
+  ['the loop itself (an empty closure)', () => (sink += 1)],
   ['readBurst (8 arguments, 0 frames)', () => (sink += addon.readBurst(region, 0, 0, 2048, 2048, 0, lens, 0))],
   ['writeBurst (5 arguments, 0 frames)', () => (sink += addon.writeBurst(region, 1, offsets, lens, 0))],
   ['Atomics.store', () => Atomics.store(word, 1, sink)],

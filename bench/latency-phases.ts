@@ -7,7 +7,10 @@
 //   prev write  the previous request's net_write
 // and the share of requests sent under 10 µs after the previous one (the probe, behind its
 // schedule, catches up), the share sent before the previous request's net_write had returned
-// (so this one queued behind it), and the share sent while the app waited in yield_until. docs/tuning.md, "Under a flood: the
+// (so this one queued behind it), and the share sent while the app waited in yield_until.
+// The first counted request has no previous one and is left out; lost ones are counted apart.
+// Exit 64: a bad argument; 65: the files do not go together (not ping_phases.js's output, or
+// it stopped before the last request); 66: a file cannot be read. docs/tuning.md, "Under a flood: the
 // request behind a slow reply".
 // Usage: node dist-dev/bench/latency-phases.js --dump=/tmp/lat-tender.txt --out=/tmp/lat-tender.out
 import { readFileSync } from 'node:fs';
@@ -19,11 +22,18 @@ const argv = command('node dist-dev/bench/latency-phases.js --dump=FILE --out=FI
   .parseSync();
 
 const EV_WAIT = 3;
-const EV_WOKE = 4;
-const dump = readFileSync(argv.dump, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number));
+function read(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    console.error(`latency-phases: ${(err as Error).message}`);
+    process.exit(66);
+  }
+}
+const dump = read(argv.dump).trim().split('\n').map((l) => l.split(' ').map(Number));
 const phases: number[][] = [];
 const events: [number, number][] = [];
-for (const line of readFileSync(argv.out, 'utf8').split('\n')) {
+for (const line of read(argv.out).split('\n')) {
   const f = line.split(' ');
   if (f[0] === 'PHASE') phases[Number(f[1])] = f.slice(2).map(Number);
   else if (f[0] === 'EV') events.push([Number(f[1]), Number(f[2])]);
@@ -32,10 +42,16 @@ if (phases.length < dump.length || events.length === 0) {
   console.error(`latency-phases: ${argv.out} has ${phases.length} PHASE and ${events.length} EV lines for ${dump.length} requests: was the guest bench/guests/ping_phases.js, and did it get the last request?`);
   process.exit(65);
 }
-// The dump holds the counted requests; the guest numbered the warm-up's too.
+// The dump holds the counted requests; the guest numbered the warm-up's too. A dump from
+// another run shows as requests that reached the app before they were sent, or after the reply.
 const warmup = phases.length - dump.length;
+const misfit = dump.slice(0, 100).filter(([t, rtt], k) => rtt >= 0 && phases[k + warmup]?.[0] > 0 && !(phases[k + warmup][0] > t && phases[k + warmup][0] < t + (rtt + 1) / 1e6));
+if (misfit.length > 0) {
+  console.error(`latency-phases: ${misfit.length} of the first 100 requests in ${argv.dump} reached the app outside their round trip in ${argv.out}: not the same run?`);
+  process.exit(65);
+}
 
-/** Whether the app was in yield_until at t (the last wait event before t began one). */
+/** Whether the app was in yield_until at t (the last event before t began a wait). */
 function waitingAt(t: number): boolean {
   let lo = 0;
   let hi = events.length;
@@ -44,27 +60,27 @@ function waitingAt(t: number): boolean {
     if (events[m][0] <= t) lo = m + 1;
     else hi = m;
   }
-  for (let i = lo - 1; i >= 0; i--) {
-    if (events[i][1] === EV_WAIT) return true;
-    if (events[i][1] !== EV_WOKE) return false;
-  }
-  return false;
+  return lo > 0 && events[lo - 1][1] === EV_WAIT;
 }
 
 interface Row { rtt: number; in: number; write: number; prevWrite: number; gap: number; prevBusy: boolean; waiting: boolean }
 const rows: Row[] = [];
+let lost = 0;
 for (let k = 1; k < dump.length; k++) {
   const [t, rtt] = dump[k];
   const [tPrev] = dump[k - 1];
   const p = phases[k + warmup];
   const q = phases[k - 1 + warmup];
-  if (rtt < 0 || !p || !q || p[0] === 0 || q[0] === 0) continue; // lost, or not reached the app
+  if (rtt < 0 || !p || !q || p[0] === 0 || q[0] === 0) { // lost, or (the previous) never reached the app
+    lost++;
+    continue;
+  }
   rows.push({ rtt, in: (p[0] - t) * 1e6, write: (p[2] - p[1]) * 1e6, prevWrite: (q[2] - q[1]) * 1e6, gap: (t - tPrev) * 1e6, prevBusy: q[2] > t, waiting: waitingAt(t) });
 }
 
 const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
 const share = (rs: Row[], f: (r: Row) => boolean) => `${Math.round((100 * rs.filter(f).length) / rs.length)}%`;
-console.log(`${rows.length} requests (warm-up ${warmup} left out); µs are medians`);
+console.log(`${rows.length} requests (the warm-up's ${warmup} and the first counted one left out${lost ? `; ${lost} lost or after a lost one` : ''}); µs are medians`);
 console.log('rtt µs   | requests | in   | write | prev write | sent <10 µs after the previous | previous net_write not yet returned | app waiting');
 for (const [lo, hi] of [[0, 6], [6, 12], [12, 40], [40, Infinity]]) {
   const rs = rows.filter((r) => r.rtt >= lo && r.rtt < hi);

@@ -17,8 +17,9 @@
 # compared run by run), NODE_FLAGS (e.g. --trace-gc; the tender's output is in /tmp/lat-tender.out). Needs root, `npm run build`, `npm run build:dev` (for SCHED=1) and the
 # C tools (testbed/bin); SCHED=1 needs perf.
 # RESPONDER_CPUS and PEER_CPUS (taskset lists, e.g. 1 and 0) pin the responder (every thread) and
-# the probe and the flood. GUEST runs another guest than examples/ping_serve.js, told
-# --count=WARMUP+COUNT and given up to 5 s to end on its own after the probe; with
+# the probe and the flood. The guest is told --count=WARMUP+COUNT (ping_serve.js ignores it);
+# GUEST runs another than examples/ping_serve.js, given up to 5 s to end on its own after the
+# probe; with
 # GUEST=bench/guests/ping_phases.js, `node dist-dev/bench/latency-phases.js` then reads where each
 # request's time went (docs/tuning.md, "Under a flood: the request behind a slow reply").
 set -euo pipefail
@@ -27,13 +28,15 @@ who=${1:?usage: bench/profile-latency.sh c|tender [options...]}
 shift
 COUNT=${COUNT:-30000} RATE=${RATE:-10000}
 WARMUP=${WARMUP:-$((RATE * 3 / 2))} # requests before the counted ones: 1.5 s, as the bench (bench/workloads/latency.ts)
-all_cpus=0-$(($(nproc) - 1))
-responder_cpus=${RESPONDER_CPUS:-$all_cpus} peer_cpus=${PEER_CPUS:-$all_cpus}
+# taskset only when asked: without it the processes keep whatever CPUs this script may use.
+responder_pin=() peer_pin=()
+[ -z "${RESPONDER_CPUS:-}" ] || responder_pin=(taskset -c "$RESPONDER_CPUS")
+[ -z "${PEER_CPUS:-}" ] || peer_pin=(taskset -c "$PEER_CPUS")
 . bench/profile-netns.sh
 out=/tmp/lat-$who.out
 case $who in
-  c) ip netns exec "$ns" taskset -c "$responder_cpus" testbed/bin/tap_echo --tap=tap0 "$@" >"$out" 2>&1 & ;;
-  tender) ip netns exec "$ns" taskset -c "$responder_cpus" node ${NODE_FLAGS:-} ${DIST:-dist}/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" "${GUEST:-examples/ping_serve.js}" --count=$((WARMUP + COUNT)) >"$out" 2>&1 & ;;
+  c) ip netns exec "$ns" "${responder_pin[@]}" testbed/bin/tap_echo --tap=tap0 "$@" >"$out" 2>&1 & ;;
+  tender) ip netns exec "$ns" "${responder_pin[@]}" node ${NODE_FLAGS:-} ${DIST:-dist}/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" "${GUEST:-examples/ping_serve.js}" --count=$((WARMUP + COUNT)) >"$out" 2>&1 & ;;
   *) echo "bench/profile-latency.sh: c or tender, not $who" >&2; exit 64 ;;
 esac
 pid=$!
@@ -45,11 +48,11 @@ if [ "${SCHED:-0}" != 0 ]; then
 fi
 if [ -n "${FLOOD_PPS:-}" ]; then
   secs=$(((COUNT + WARMUP) / RATE + 3))
-  ip netns exec "$ns" taskset -c "$peer_cpus" testbed/bin/udp_flood --dst=10.0.0.2 --port=9001 --count=$((FLOOD_PPS * secs)) --seconds=$secs --pps="$FLOOD_PPS" --size=1300 >/dev/null &
+  ip netns exec "$ns" "${peer_pin[@]}" testbed/bin/udp_flood --dst=10.0.0.2 --port=9001 --count=$((FLOOD_PPS * secs)) --seconds=$secs --pps="$FLOOD_PPS" --size=1300 >/dev/null &
   floodpid=$!
   sleep 0.05 # the flood is on before the first request, as in the bench
 fi
-nsx taskset -c "$peer_cpus" testbed/bin/icmp_probe --dst=10.0.0.2 --count="$COUNT" --warmup="$WARMUP" --rate="$RATE" --size=56 --dump=/tmp/lat-$who.txt
+nsx "${peer_pin[@]}" testbed/bin/icmp_probe --dst=10.0.0.2 --count="$COUNT" --warmup="$WARMUP" --rate="$RATE" --size=56 --dump=/tmp/lat-$who.txt
 [ "${SCHED:-0}" != 0 ] && wait "$perfpid"
 [ -z "${floodpid:-}" ] || { kill "$floodpid" 2>/dev/null; wait "$floodpid" 2>/dev/null; } || true
 if [ -n "${GUEST:-}" ]; then for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done; fi

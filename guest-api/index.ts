@@ -167,8 +167,11 @@ const CONSOLE_FULL_WAIT_MS = 1;
 
 /**
  * Writes to the tender's console (its stdout), all of it: where stdout is a pipe or socket
- * that Node made non-blocking and its reader is behind (`tender app.js | less`), it waits for
- * room as a blocking write would, instead of failing with EAGAIN. A trap.
+ * and its reader is behind (`tender app.js | less`), it waits for room, looking again every
+ * millisecond, as a blocking write would, instead of failing with EAGAIN. (The fd is
+ * non-blocking there because the main thread opened process.stdout before the lock,
+ * host/sandbox.ts prepareForLock, and Node sets pipes and sockets so; SIGTERM and --timeout
+ * still stop a guest waiting here.) A trap.
  */
 export function console_write(text: string | Uint8Array): void {
   runtime().countTrap();

@@ -2,7 +2,8 @@
 // ARP) for 10.0.0.2 as ping_serve does, and records when each echo request reached the app and
 // when its reply's net_write began and returned, by the request's sequence number (icmp_probe
 // puts it in the payload's first 4 bytes), plus a log of every frame and wait. After the request
-// numbered --count - 1 it prints them and exits:
+// numbered --count - 1, or a second without a frame once requests have come (the last one was
+// lost), it prints them and exits:
 //   PHASE seq got write_begin write_end     (seconds, CLOCK_MONOTONIC as the probe's dump)
 //   EV t kind                               (kind: flood frame, echo, wait begins, wait ends)
 // Used by bench/profile-latency.sh with GUEST=bench/guests/ping_phases.js; docs/tuning.md,
@@ -25,17 +26,20 @@ export function main({ args }) {
   let logged = 0;
   const log = (kind, t) => { logT[logged & (LOG - 1)] = t; logK[logged & (LOG - 1)] = kind; logged++; };
   console_write('ping_serve: answering on 10.0.0.2 (ping_phases)\n'); // what profile-latency.sh waits for
+  let echoes = 0;
   for (;;) {
     const frame = net_read_view(nic.handle);
     if (frame === null) {
       log(EV_WAIT, clock_monotonic());
-      yield_until(clock_monotonic() + 1e9);
+      const ready = yield_until(clock_monotonic() + 1e9);
       log(EV_WOKE, clock_monotonic());
+      if (ready === 0 && echoes > 0) break;
       continue;
     }
     const t = clock_monotonic();
     const isEcho = echoReply(frame, frame.length, ip);
-    const seq = frame.length >= 46 ? ((frame[42] << 24) | (frame[43] << 16) | (frame[44] << 8) | frame[45]) >>> 0 : -1;
+    const at = 14 + (frame[14] & 0xf) * 4 + 8; // the ICMP payload, where icmp_probe puts its sequence number
+    const seq = frame.length >= at + 4 ? ((frame[at] << 24) | (frame[at + 1] << 16) | (frame[at + 2] << 8) | frame[at + 3]) >>> 0 : -1;
     log(isEcho ? EV_ECHO : EV_FRAME, t);
     const writing = clock_monotonic();
     if (isEcho || arpReply(frame, frame.length, nic.mac, ip)) {
@@ -44,6 +48,7 @@ export function main({ args }) {
     const written = clock_monotonic();
     net_read_done(nic.handle);
     if (!isEcho || seq >= count) continue;
+    echoes++;
     got[seq] = t;
     begin[seq] = writing;
     end[seq] = written;

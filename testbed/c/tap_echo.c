@@ -30,10 +30,13 @@ static int answer(unsigned char *f, ssize_t n) {
 }
 
 int main(int argc, char **argv) {
+  char *end;
+  const char *delay_arg = opt(argc, argv, "delay-ns", "0");
+  double delay = strtod(delay_arg, &end) * 1e-9;
+  if (*end != '\0' || !(delay >= 0 && delay <= 1)) { fprintf(stderr, "tap_echo: --delay-ns must be 0..1e9\n"); return 64; }
   int fd = tap_attach(opt(argc, argv, "tap", "tap0"));
   enum loop l = loop_opt(argc, argv);
   long count = atol(opt(argc, argv, "count", "0"));
-  double delay = atof(opt(argc, argv, "delay-ns", "0")) * 1e-9;
   int ep = loop_setup(fd, l, EPOLLIN);
   stop_on_signals();
   static unsigned char f[65536];
