@@ -10,8 +10,8 @@
 // (so this one queued behind it), and the share sent while the app waited in yield_until.
 // The first counted request has no previous one and is left out; lost ones are counted apart.
 // Exit 64: a bad argument; 65: the files do not go together (not ping_phases.js's output, or
-// it stopped before the last request); 66: a file cannot be read. docs/tuning.md, "Under a flood: the
-// request behind a slow reply".
+// not the same run); 66: a file cannot be read. docs/tuning.md, "Under a flood: the request
+// behind a slow reply".
 // Usage: node dist-dev/bench/latency-phases.js --dump=/tmp/lat-tender.txt --out=/tmp/lat-tender.out
 import { readFileSync } from 'node:fs';
 import { command } from '../testbed/args.js';

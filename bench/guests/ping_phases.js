@@ -25,7 +25,7 @@ export function main({ args }) {
   const logT = new Float64Array(LOG), logK = new Uint8Array(LOG);
   let logged = 0;
   const log = (kind, t) => { logT[logged & (LOG - 1)] = t; logK[logged & (LOG - 1)] = kind; logged++; };
-  console_write('ping_serve: answering on 10.0.0.2 (ping_phases)\n'); // what profile-latency.sh waits for
+  console_write('ping_serve: answering on 10.0.0.2 (ping_phases)\n'); // ping_serve's line, which tests wait for
   let echoes = 0;
   for (;;) {
     const frame = net_read_view(nic.handle);
