@@ -7,7 +7,9 @@
 //   prev write  the previous request's net_write
 // and the share of requests sent under 10 µs after the previous one (the probe, behind its
 // schedule, catches up), the share sent before the previous request's net_write had returned
-// (so this one queued behind it), and the share sent while the app waited in yield_until.
+// (so this one queued behind it), and the share sent while the app waited in yield_until;
+// of those, how long that wait had lasted at the send and how long after it the wait ended
+// (a wait that outlasts the spin window sleeps; an unscheduled thread answers late too).
 // The first counted request has no previous one and is left out; lost ones are counted apart.
 // Exit 64: a bad argument; 65: the files do not go together (not ping_phases.js's output, or
 // not the same run); 66: a file cannot be read. docs/tuning.md, "Under a flood: the request
@@ -51,8 +53,8 @@ if (misfit.length > 0) {
   process.exit(65);
 }
 
-/** Whether the app was in yield_until at t (the last event before t began a wait). */
-function waitingAt(t: number): boolean {
+/** If the app was in yield_until at t (the last event before t began a wait): since when, and when it ended. */
+function waitAt(t: number): { since: number; until: number } | null {
   let lo = 0;
   let hi = events.length;
   while (lo < hi) {
@@ -60,10 +62,11 @@ function waitingAt(t: number): boolean {
     if (events[m][0] <= t) lo = m + 1;
     else hi = m;
   }
-  return lo > 0 && events[lo - 1][1] === EV_WAIT;
+  if (lo === 0 || events[lo - 1][1] !== EV_WAIT) return null;
+  return { since: events[lo - 1][0], until: lo < events.length ? events[lo][0] : NaN };
 }
 
-interface Row { rtt: number; in: number; write: number; prevWrite: number; gap: number; prevBusy: boolean; waiting: boolean }
+interface Row { rtt: number; in: number; write: number; prevWrite: number; gap: number; prevBusy: boolean; waited: number | null; ended: number }
 const rows: Row[] = [];
 let lost = 0;
 for (let k = 1; k < dump.length; k++) {
@@ -75,19 +78,22 @@ for (let k = 1; k < dump.length; k++) {
     lost++;
     continue;
   }
-  rows.push({ rtt, in: (p[0] - t) * 1e6, write: (p[2] - p[1]) * 1e6, prevWrite: (q[2] - q[1]) * 1e6, gap: (t - tPrev) * 1e6, prevBusy: q[2] > t, waiting: waitingAt(t) });
+  const w = waitAt(t);
+  rows.push({ rtt, in: (p[0] - t) * 1e6, write: (p[2] - p[1]) * 1e6, prevWrite: (q[2] - q[1]) * 1e6, gap: (t - tPrev) * 1e6, prevBusy: q[2] > t, waited: w && (t - w.since) * 1e6, ended: w ? (w.until - t) * 1e6 : NaN });
 }
 
 const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
 const share = (rs: Row[], f: (r: Row) => boolean) => `${Math.round((100 * rs.filter(f).length) / rs.length)}%`;
 console.log(`${rows.length} requests (the warm-up's ${warmup} and the first counted one left out${lost ? `; ${lost} lost or after a lost one` : ''}); µs are medians`);
-console.log('rtt µs   | requests | in   | write | prev write | sent <10 µs after the previous | previous net_write not yet returned | app waiting');
+console.log('rtt µs   | requests | in   | write | prev write | sent <10 µs after the previous | previous net_write not yet returned | app waiting | its wait so far, µs | ended after, µs');
 for (const [lo, hi] of [[0, 6], [6, 12], [12, 40], [40, Infinity]]) {
   const rs = rows.filter((r) => r.rtt >= lo && r.rtt < hi);
   if (rs.length === 0) continue;
   const label = `${lo}-${hi === Infinity ? '' : hi}`.padEnd(8);
+  const waiting = rs.filter((r) => r.waited !== null);
   console.log(
     `${label} | ${String(rs.length).padStart(8)} | ${median(rs.map((r) => r.in)).toFixed(1).padStart(4)} | ${median(rs.map((r) => r.write)).toFixed(1).padStart(5)} | ` +
-      `${median(rs.map((r) => r.prevWrite)).toFixed(1).padStart(10)} | ${share(rs, (r) => r.gap < 10).padStart(30)} | ${share(rs, (r) => r.prevBusy).padStart(35)} | ${share(rs, (r) => r.waiting).padStart(11)}`,
+      `${median(rs.map((r) => r.prevWrite)).toFixed(1).padStart(10)} | ${share(rs, (r) => r.gap < 10).padStart(30)} | ${share(rs, (r) => r.prevBusy).padStart(35)} | ${share(rs, (r) => r.waited !== null).padStart(11)} | ` +
+      `${median(waiting.map((r) => r.waited!)).toFixed(1).padStart(19)} | ${median(waiting.map((r) => r.ended)).toFixed(1).padStart(15)}`,
   );
 }
