@@ -17,11 +17,11 @@
 # compared run by run), NODE_FLAGS (e.g. --trace-gc; the tender's output is in /tmp/lat-tender.out). Needs root, `npm run build`, `npm run build:dev` (for SCHED=1) and the
 # C tools (testbed/bin); SCHED=1 needs perf.
 # RESPONDER_CPUS and PEER_CPUS (taskset lists, e.g. 1 and 0) pin the responder (every thread) and
-# the probe and the flood. The guest is told --count=WARMUP+COUNT (ping_serve.js ignores it);
-# GUEST runs another than examples/ping_serve.js, given up to 5 s to end on its own after the
-# probe; with
-# GUEST=bench/guests/ping_phases.js, `node dist-dev/bench/latency-phases.js` then reads where each
-# request's time went (docs/tuning.md, "Under a flood: the request behind a slow reply").
+# the probe and the flood. The guest is told --count=WARMUP+COUNT (ping_serve.js ignores it).
+# GUEST runs another guest than examples/ping_serve.js, given up to 5 s to end on its own after
+# the probe; with GUEST=bench/guests/ping_phases.js, `node dist-dev/bench/latency-phases.js` then
+# reads where each request's time went (docs/tuning.md, "Under a flood: the request behind a
+# slow reply").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 who=${1:?usage: bench/profile-latency.sh c|tender [options...]}

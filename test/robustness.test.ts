@@ -212,7 +212,7 @@ describe.skipIf(skipReal())('robustness', () => {
 
   it('a guest writing 8 MiB to a console its reader stops reading for a while: all of it arrives, in order; SIGTERM still stops it while the reader does not read', async () => {
     // stdout is a socket Node made non-blocking: console_write used to fail with EAGAIN there
-    // (exit 71) once 64 KiB waited; it now waits for room as a blocking write does.
+    // (exit 71) once the socket's buffer was full; it now waits for room as a blocking write does.
     const t = startTender(ns, tender(['--shm=hybrid', FIXTURE('prints_much.js'), '--mb=8']));
     const run = collect(t, 30_000);
     t.stdout!.pause();

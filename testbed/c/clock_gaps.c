@@ -3,7 +3,7 @@
  * ticks, interrupts, and on a VM the host taking the vCPU). Run it pinned (taskset -c N) beside
  * a workload to see what that CPU costs any responder there; docs/tuning.md, "Under a flood:
  * the request behind a slow reply". Prints {"seconds":S,"reads":N,"gaps_5us":A,"gaps_10us":B,
- * "gaps_30us":C,"longest_us":L}. */
+ * "gaps_30us":C,"longest_us":L}; a bad --seconds: one line, exit 64. */
 #include "common.h"
 
 int main(int argc, char **argv) {
