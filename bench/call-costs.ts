@@ -10,8 +10,9 @@ import { monotonicNs } from '../guest-api/clock.js';
 
 const N = 1_000_000;
 const region = addon.regionOpen(new Uint8Array(new SharedArrayBuffer(1 << 16)));
-const lens = new Uint32Array(64);
-const offsets = new Uint32Array(64);
+const lens = new Uint32Array(new SharedArrayBuffer(64 * 4));
+const offsets = new Uint32Array(new SharedArrayBuffer(64 * 4));
+const port = addon.burstPortOpen(region, 0, -1, -1, 0, 2048, 2048, 16, lens, offsets); // stdin, never read: 0 frames
 const word = new Int32Array(new SharedArrayBuffer(64));
 
 function ns(f: () => void): number {
@@ -23,8 +24,8 @@ function ns(f: () => void): number {
 let sink = 0;
 const steps: [string, () => void][] = [
   ['the loop itself (an empty closure)', () => (sink += 1)],
-  ['readBurst (8 arguments, 0 frames)', () => (sink += addon.readBurst(region, 0, 0, 2048, 2048, 0, lens, 0))],
-  ['writeBurst (5 arguments, 0 frames)', () => (sink += addon.writeBurst(region, 1, offsets, lens, 0))],
+  ['burstRead (4 arguments, 0 frames)', () => (sink += addon.burstRead(port, 0, 0, 0))],
+  ['burstWrite (2 arguments, 0 frames)', () => (sink += addon.burstWrite(port, 0))],
   ['Atomics.store', () => Atomics.store(word, 1, sink)],
   ['Atomics.compareExchange', () => (sink += Atomics.compareExchange(word, 2, 0, 0))],
   ['Atomics.load', () => (sink += Atomics.load(word, 3))],
@@ -33,5 +34,6 @@ const steps: [string, () => void][] = [
 for (let round = 1; round <= 3; round++) {
   console.log(`round ${round}: ${steps.map(([name, f]) => `${name} ${ns(f).toFixed(1)} ns`).join(', ')}`);
 }
+addon.burstPortClose(port);
 addon.regionClose(region);
 if (sink === -1) console.log(''); // keeps the calls from being optimised away

@@ -11,14 +11,14 @@ namespace shmtender {
 
 bool TypedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type want, void** data, size_t* length) {
   Napi::Env env = info.Env();
-  if (i >= info.Length() || !info[i].IsTypedArray()) {
+  napi_typedarray_type type;
+  // napi_get_typedarray_info refuses a value that is not a typed array (napi_invalid_arg):
+  // that is the check, without a napi_is_typedarray before it.
+  if (i >= info.Length() || napi_get_typedarray_info(env, info[i], &type, length, data, nullptr, nullptr) != napi_ok) {
     Napi::TypeError::New(env, "argument " + std::to_string(i) + " must be a typed array").ThrowAsJavaScriptException();
     return false;
   }
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t offset;
-  if (napi_get_typedarray_info(env, info[i], &type, length, data, &ab, &offset) != napi_ok || type != want) {
+  if (type != want) {
     Napi::TypeError::New(env, "argument " + std::to_string(i) + " has the wrong typed array type").ThrowAsJavaScriptException();
     return false;
   }
@@ -66,25 +66,6 @@ static Napi::Value RegionClose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-bool ParseBurst(const Napi::CallbackInfo& info, Burst& b, int64_t& span) {
-  Napi::Env env = info.Env();
-  size_t a = 2;
-  b.region = ArgRegion(info, 0);
-  if (b.region == nullptr || !ArgFd(info, 1, b.fd) || !ArgInt(info, a++, b.first) || !ArgInt(info, a++, b.stride)) return false;
-  if (!ArgInt(info, a++, span)) return false;
-  if (!ArgInt(info, a++, b.count)) return false;
-  void* lensData;
-  size_t lensLen;
-  if (!TypedArg(info, a, napi_uint32_array, &lensData, &lensLen)) return false;
-  b.lens = static_cast<uint32_t*>(lensData);
-  bool ok = b.first >= 0 && b.stride > 0 && b.stride <= (1 << 20) && span >= 0 && span <= b.stride && b.count >= 0 &&
-            b.count <= 65536 && static_cast<uint64_t>(b.count) <= lensLen;
-  if (ok && b.count > 0)
-    ok = static_cast<uint64_t>(b.first) + static_cast<uint64_t>(b.count - 1) * b.stride + span <= b.region->length;
-  if (!ok) Napi::RangeError::New(env, "burst lies outside the shared region").ThrowAsJavaScriptException();
-  return ok;
-}
-
 ssize_t SpinRead(int fd, void* buf, size_t n, int64_t spinNs) {
   int64_t until = 0;
   for (;;) {
@@ -101,7 +82,7 @@ ssize_t SpinRead(int fd, void* buf, size_t n, int64_t spinNs) {
   }
 }
 
-bool ArgSpinNs(const Napi::CallbackInfo& info, size_t i, int64_t& out) {
+static bool ArgSpinNs(const Napi::CallbackInfo& info, size_t i, int64_t& out) {
   out = 0;
   if (info.Length() <= i || info[i].IsUndefined()) return true;
   if (!ArgInt(info, i, out)) return false;
@@ -112,16 +93,10 @@ bool ArgSpinNs(const Napi::CallbackInfo& info, size_t i, int64_t& out) {
   return true;
 }
 
-// readBurst(region, fd, firstOffset, stride, capacity, count, lens: Uint32Array, spinNs?) -> frames read
 // One read() per frame into buffer i (capacity bytes), length into lens[i]; stops at the
 // first EAGAIN. A frame larger than capacity comes back with a length >= capacity: the
 // caller compares against its max frame size and counts it, it is never passed on cut short.
-static Napi::Value ReadBurst(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Burst b;
-  int64_t capacity;
-  int64_t spinNs;
-  if (!ParseBurst(info, b, capacity) || !ArgSpinNs(info, 7, spinNs)) return env.Undefined();
+Napi::Value ReadFrames(const Napi::Env& env, const Burst& b, int64_t capacity, int64_t spinNs) {
   int64_t n = 0;
   while (n < b.count) {
     ssize_t got = SpinRead(b.fd, b.at(n), static_cast<size_t>(capacity), n == 0 ? spinNs : 0);
@@ -135,29 +110,6 @@ static Napi::Value ReadBurst(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
-bool ParseWriteBurst(const Napi::CallbackInfo& info, WriteBurstArgs& w) {
-  Napi::Env env = info.Env();
-  w.region = ArgRegion(info, 0);
-  if (w.region == nullptr || !ArgFd(info, 1, w.fd) || !ArgInt(info, 4, w.count)) return false;
-  void* offsData;
-  void* lensData;
-  size_t offsLen, lensLen;
-  if (!TypedArg(info, 2, napi_uint32_array, &offsData, &offsLen) || !TypedArg(info, 3, napi_uint32_array, &lensData, &lensLen)) return false;
-  if (w.count < 0 || static_cast<uint64_t>(w.count) > lensLen || static_cast<uint64_t>(w.count) > offsLen) {
-    Napi::RangeError::New(env, "count outside the offsets/lens arrays").ThrowAsJavaScriptException();
-    return false;
-  }
-  w.offs = static_cast<const uint32_t*>(offsData);
-  w.lens = static_cast<uint32_t*>(lensData);
-  for (int64_t i = 0; i < w.count; i++) {
-    if (static_cast<uint64_t>(w.offs[i]) + w.lens[i] > w.region->length) {
-      Napi::RangeError::New(env, "burst lies outside the shared region").ThrowAsJavaScriptException();
-      return false;
-    }
-  }
-  return true;
-}
-
 int WriteOne(int fd, const void* buf, size_t n) {
   for (;;) {
     if (RawWrite(fd, buf, n) >= 0) return kWritten;
@@ -169,22 +121,14 @@ int WriteOne(int fd, const void* buf, size_t n) {
   }
 }
 
-// writeBurst(region, fd, offsets: Uint32Array, lens: Uint32Array, count) -> frames consumed
-// One write() per frame, of lens[i] bytes at offsets[i], each checked to lie inside the region
-// before any is written (a frame may be anywhere: in another ring's slot when the guest
-// forwards it without a copy). Stops at EAGAIN (the frame stays queued). A frame the kernel
-// refuses (bad length, a virtio-net header it rejects, interface down) is consumed and its
-// lens[i] set to 0 so the caller counts it as dropped instead of retrying it forever.
-static Napi::Value WriteBurst(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  WriteBurstArgs w;
-  if (!ParseWriteBurst(info, w)) return env.Undefined();
-  const int fd = w.fd;
-  const int64_t count = w.count;
+// One write() per frame. Stops at EAGAIN (the frame stays queued). A frame the kernel refuses
+// (bad length, a virtio-net header it rejects, interface down) is consumed and its lens[i]
+// set to 0 so the caller counts it as dropped instead of retrying it forever.
+Napi::Value WriteFrames(const Napi::Env& env, const WriteBurstArgs& w) {
   uint32_t* lens = w.lens;
   int64_t n = 0;
-  while (n < count) {
-    int r = WriteOne(fd, w.at(n), static_cast<size_t>(lens[n]));
+  while (n < w.count) {
+    int r = WriteOne(w.fd, w.at(n), static_cast<size_t>(lens[n]));
     if (r == kAgain) break;
     if (r > 0) {
       if (n > 0) break;
@@ -194,6 +138,128 @@ static Napi::Value WriteBurst(const Napi::CallbackInfo& info) {
     n++;
   }
   return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// The port keeps pointers into its lens and offsets arrays between calls: an ArrayBuffer can be
+// detached (transferred) under them, a SharedArrayBuffer cannot.
+static bool OverSharedBuffer(const Napi::CallbackInfo& info, size_t i) {
+  napi_value ab;
+  bool plain = true;
+  if (napi_get_typedarray_info(info.Env(), info[i], nullptr, nullptr, nullptr, &ab, nullptr) != napi_ok ||
+      napi_is_arraybuffer(info.Env(), ab, &plain) != napi_ok || plain) {
+    Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be over a SharedArrayBuffer").ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
+// burstPortOpen(region, fd, readRing, writeRing, rxFirst, rxStride, rxCapacity, rxSlots,
+// lens: Uint32Array, offsets: Uint32Array) -> port id. A NIC's bursts, bound (BurstPort in
+// shmtender.h): its RX slots (rxSlots buffers of rxCapacity bytes, rxStride apart from rxFirst)
+// are checked against the region here, once; readRing/writeRing are io_uring ids (uring_rx.cc)
+// or -1 for read()/write() per frame.
+static Napi::Value BurstPortOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BurstPort p;
+  int64_t region;
+  if (!ArgInt(info, 0, region) || ArgRegion(info, 0) == nullptr || !ArgFd(info, 1, p.fd) || !ArgInt(info, 2, p.readRing) ||
+      !ArgInt(info, 3, p.writeRing) || !ArgInt(info, 4, p.rxFirst) || !ArgInt(info, 5, p.rxStride) ||
+      !ArgInt(info, 6, p.rxCapacity) || !ArgInt(info, 7, p.rxSlots))
+    return env.Undefined();
+  void* lensData;
+  void* offsData;
+  if (!TypedArg(info, 8, napi_uint32_array, &lensData, &p.lensLen) || !TypedArg(info, 9, napi_uint32_array, &offsData, &p.offsLen) ||
+      !OverSharedBuffer(info, 8) || !OverSharedBuffer(info, 9))
+    return env.Undefined();
+  AddonState& st = State(env);
+  const Region& r = st.regions[static_cast<size_t>(region)];
+  bool ok = p.rxFirst >= 0 && p.rxStride > 0 && p.rxStride <= (1 << 20) && p.rxCapacity > 0 && p.rxCapacity <= p.rxStride &&
+            p.rxSlots > 0 && p.rxSlots <= 65536 &&
+            static_cast<uint64_t>(p.rxFirst) + static_cast<uint64_t>(p.rxSlots - 1) * p.rxStride + p.rxCapacity <= r.length;
+  if (!ok) {
+    Napi::RangeError::New(env, "the RX slots lie outside the shared region").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  p.region = static_cast<size_t>(region);
+  p.lens = static_cast<uint32_t*>(lensData);
+  p.offs = static_cast<const uint32_t*>(offsData);
+  p.lensRef = Napi::Persistent(info[8].As<Napi::Uint32Array>());
+  p.offsRef = Napi::Persistent(info[9].As<Napi::Uint32Array>());
+  p.open = true;
+  for (size_t id = 0; id < st.ports.size(); id++) {
+    if (!st.ports[id].open) {
+      st.ports[id] = std::move(p);
+      return Napi::Number::New(env, static_cast<double>(id));
+    }
+  }
+  st.ports.push_back(std::move(p));
+  return Napi::Number::New(env, static_cast<double>(st.ports.size() - 1));
+}
+
+// The open port `id` of this environment and its region, still open (else it throws and returns null).
+static BurstPort* ArgPort(const Napi::CallbackInfo& info, Region** region) {
+  int64_t id;
+  if (!ArgInt(info, 0, id)) return nullptr;
+  AddonState& st = State(info.Env());
+  if (id < 0 || static_cast<size_t>(id) >= st.ports.size() || !st.ports[id].open) {
+    Napi::RangeError::New(info.Env(), "no such burst port").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  BurstPort* p = &st.ports[id];
+  if (st.regions[p->region].base == nullptr) {  // closed under the port: its slots are gone
+    Napi::RangeError::New(info.Env(), "no such region").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  *region = &st.regions[p->region];
+  return p;
+}
+
+// burstRead(port, slot, count, spinNs?) -> frames read into RX slots slot.. slot+count-1 (lengths
+// into the port's lens), by read() per frame or its read ring. spinNs: while the TAP is empty,
+// the first read is tried again for up to that long.
+static Napi::Value BurstRead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* region;
+  BurstPort* p = ArgPort(info, &region);
+  int64_t slot, count, spinNs;
+  if (p == nullptr || !ArgInt(info, 1, slot) || !ArgInt(info, 2, count) || !ArgSpinNs(info, 3, spinNs)) return env.Undefined();
+  if (slot < 0 || count < 0 || slot + count > p->rxSlots || static_cast<uint64_t>(count) > p->lensLen) {
+    Napi::RangeError::New(env, "burst lies outside the RX slots").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Burst b{region, p->fd, p->rxFirst + slot * p->rxStride, p->rxStride, count, p->lens};
+  return p->readRing >= 0 ? UringReadFrames(env, p->readRing, b, p->rxCapacity, spinNs) : ReadFrames(env, b, p->rxCapacity, spinNs);
+}
+
+// burstWrite(port, count) -> frames consumed: frame i is lens[i] bytes at offsets[i] (the port's
+// arrays), anywhere in the region (a forwarded frame lies in another NIC's RX slot); every one
+// is checked before any is written. By write() per frame or the port's write ring.
+static Napi::Value BurstWrite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Region* region;
+  BurstPort* p = ArgPort(info, &region);
+  int64_t count;
+  if (p == nullptr || !ArgInt(info, 1, count)) return env.Undefined();
+  if (count < 0 || static_cast<uint64_t>(count) > p->lensLen || static_cast<uint64_t>(count) > p->offsLen) {
+    Napi::RangeError::New(env, "count outside the offsets/lens arrays").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  for (int64_t i = 0; i < count; i++) {
+    if (static_cast<uint64_t>(p->offs[i]) + p->lens[i] > region->length) {
+      Napi::RangeError::New(env, "burst lies outside the shared region").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  WriteBurstArgs w{region, p->fd, p->offs, p->lens, count};
+  return p->writeRing >= 0 ? UringWriteFrames(env, p->writeRing, w) : WriteFrames(env, w);
+}
+
+static Napi::Value BurstPortClose(const Napi::CallbackInfo& info) {
+  int64_t id;
+  if (!ArgInt(info, 0, id)) return info.Env().Undefined();
+  AddonState& st = State(info.Env());
+  if (id >= 0 && static_cast<size_t>(id) < st.ports.size() && st.ports[id].open) st.ports[id] = BurstPort();
+  return info.Env().Undefined();
 }
 
 // readFrame(fd, buf: Uint8Array, hdr?: Uint8Array) -> length, or -1 when nothing is waiting
@@ -260,8 +326,10 @@ static Napi::Value WriteFrame(const Napi::CallbackInfo& info) {
 void InitBurst(Napi::Env env, Napi::Object exports) {
   exports.Set("regionOpen", Napi::Function::New(env, RegionOpen, "regionOpen"));
   exports.Set("regionClose", Napi::Function::New(env, RegionClose, "regionClose"));
-  exports.Set("readBurst", Napi::Function::New(env, ReadBurst, "readBurst"));
-  exports.Set("writeBurst", Napi::Function::New(env, WriteBurst, "writeBurst"));
+  exports.Set("burstPortOpen", Napi::Function::New(env, BurstPortOpen, "burstPortOpen"));
+  exports.Set("burstRead", Napi::Function::New(env, BurstRead, "burstRead"));
+  exports.Set("burstWrite", Napi::Function::New(env, BurstWrite, "burstWrite"));
+  exports.Set("burstPortClose", Napi::Function::New(env, BurstPortClose, "burstPortClose"));
   exports.Set("readFrame", Napi::Function::New(env, ReadFrame, "readFrame"));
   exports.Set("writeFrame", Napi::Function::New(env, WriteFrame, "writeFrame"));
 }

@@ -27,25 +27,33 @@ export interface Addon {
   regionOpen(u8: Uint8Array): number;
   regionClose(region: number): void;
   /**
-   * read() up to count frames into buffers at first + i*stride (capacity bytes each); lengths
-   * into lens. spinNs: while the TAP is empty, the first read is tried again for up to that long.
+   * A NIC's bursts, bound once (native/burst.cc): its TAP, the io_uring (from uringRxOpen) its
+   * reads and its writes go through, or -1 for read()/write() per frame; its RX slots, rxSlots
+   * buffers of rxCapacity bytes rxStride apart from rxFirst, checked against the region now;
+   * the lens and offsets arrays every burst of the port fills and reads (each over a
+   * SharedArrayBuffer, which cannot be detached under the port).
    */
-  readBurst(region: number, fd: number, first: number, stride: number, capacity: number, count: number, lens: Uint32Array, spinNs?: number): number;
+  burstPortOpen(region: number, fd: number, readRing: number, writeRing: number, rxFirst: number, rxStride: number, rxCapacity: number, rxSlots: number, lens: Uint32Array, offsets: Uint32Array): number;
+  burstPortClose(port: number): void;
+  /**
+   * Up to count frames from the TAP into RX slots slot, slot+1, …; their lengths into lens.
+   * spinNs: while the TAP is empty, the first read is tried again for up to that long.
+   */
+  burstRead(port: number, slot: number, count: number, spinNs?: number): number;
+  /**
+   * count frames to the TAP, lens[i] bytes at offsets[i] each (anywhere in the region, all
+   * checked first); a refused frame is consumed with lens[i] = 0. Frames consumed.
+   */
+  burstWrite(port: number, count: number): number;
   /**
    * An io_uring that reads fd's frames into the RX slots [slotsOffset, +slotsLength) of the
    * region, restricted to that before it is enabled (native/uring_rx.cc). Before the lock only.
    * Errors carry .code: ENOSYS/EPERM where io_uring is missing or disabled, ENOMEM past RLIMIT_MEMLOCK.
    */
   uringRxOpen(region: number, fd: number, slotsOffset: number, slotsLength: number): number;
-  /** readBurst through the io_uring `ring` (from uringRxOpen): the same frames, in order, batched. */
-  uringReadBurst(region: number, ring: number, first: number, stride: number, capacity: number, count: number, lens: Uint32Array, spinNs?: number): number;
-  /** writeBurst through the same ring: up to 64 writes per io_uring_enter, in order (native/uring_rx.cc). */
-  uringWriteBurst(region: number, ring: number, offsets: Uint32Array, lens: Uint32Array, count: number): number;
   uringRxClose(ring: number): void;
   /** io_uring_enter(fd) doing nothing: 0 or -errno; what this thread's filter lets through (test/escape.test.ts). */
   uringEnterProbe(fd: number): number;
-  /** write() count frames, lens[i] bytes at offsets[i] each; a refused frame is consumed with lens[i] = 0. */
-  writeBurst(region: number, fd: number, offsets: Uint32Array, lens: Uint32Array, count: number): number;
   /** One frame into buf (its virtio-net header into hdr, when given): the length read (header included), or -1 when nothing waits. */
   readFrame(fd: number, buf: Uint8Array, hdr?: Uint8Array): number;
   /** One frame from buf (after the virtio-net header hdr, when given): 0 written, -1 would block, -2 refused by the kernel. */

@@ -23,10 +23,29 @@ struct Region {
   Napi::Reference<Napi::Uint8Array> keepAlive;  // the SharedArrayBuffer must outlive our pointer
 };
 
+// A NIC as the burst calls see it, bound once by burstPortOpen (burst.cc): its TAP, the io_uring
+// its reads and its writes go through (or -1: read()/write()), its RX slots, and the lens and
+// offsets arrays a burst fills and reads. A burst then passes only where it starts and how many
+// frames: converting and checking the eight arguments of an unbound burst was most of the
+// call's cost (~150 ns against ~50 bound, bench/call-costs.js), twice on every round trip.
+struct BurstPort {
+  bool open = false;
+  size_t region = 0;
+  int fd = -1;
+  int64_t readRing = -1, writeRing = -1;
+  int64_t rxFirst = 0, rxStride = 0, rxCapacity = 0, rxSlots = 0;
+  uint32_t* lens = nullptr;
+  size_t lensLen = 0;
+  const uint32_t* offs = nullptr;
+  size_t offsLen = 0;
+  Napi::Reference<Napi::Uint32Array> lensRef, offsRef;  // the arrays must outlive our pointers
+};
+
 // One instance per Node environment (main thread and each worker), never process-wide,
 // so the addon can be loaded in several worker_threads at once.
 struct AddonState {
   std::vector<Region> regions;
+  std::vector<BurstPort> ports;
 };
 
 AddonState& State(const Napi::Env& env);
@@ -43,8 +62,6 @@ inline ssize_t RawWrite(int fd, const void* buf, size_t n) { return syscall(SYS_
 // looks, which made each look ~2x a bare read() (docs/tuning.md, "Spinning in the addon").
 // -1 with errno set as read() sets it (EAGAIN: nothing came in time).
 ssize_t SpinRead(int fd, void* buf, size_t n, int64_t spinNs);
-// The optional spin argument of readBurst/uringReadBurst (index i): 0 when absent.
-bool ArgSpinNs(const Napi::CallbackInfo& info, size_t i, int64_t& out);
 
 // Throws a JS Error whose .code is the errno name and whose message is `what`,
 // then returns undefined for the caller to return.
@@ -58,9 +75,8 @@ bool ArgFd(const Napi::CallbackInfo& info, size_t i, int& out);
 bool TypedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type want, void** data, size_t* length);
 Region* ArgRegion(const Napi::CallbackInfo& info, size_t i);
 
-// A burst's arguments: (region, fd, firstOffset, stride, capacity, count, lens: Uint32Array).
-// Buffer i starts at firstOffset + i*stride. ParseBurst checks that every buffer, `span`
-// (capacity) bytes long, lies inside the region, and that lens holds count entries.
+// A read burst, checked by the caller (BurstRead): buffer i starts at first + i*stride, and
+// every buffer, capacity bytes long, lies inside the region; lens holds count entries.
 struct Burst {
   Region* region;
   int fd;
@@ -68,11 +84,13 @@ struct Burst {
   uint32_t* lens;
   uint8_t* at(int64_t i) const { return region->base + first + i * stride; }
 };
-bool ParseBurst(const Napi::CallbackInfo& info, Burst& b, int64_t& span);
+// Up to b.count frames read() into the burst's buffers, lengths into b.lens; the number read,
+// or undefined with an exception pending (a hard error before any frame).
+Napi::Value ReadFrames(const Napi::Env& env, const Burst& b, int64_t capacity, int64_t spinNs);
+Napi::Value UringReadFrames(const Napi::Env& env, int64_t ring, const Burst& b, int64_t capacity, int64_t spinNs);
 
-// A write burst's arguments: (region, fd, offsets: Uint32Array, lens: Uint32Array, count).
-// Frame i is lens[i] bytes at offsets[i], anywhere in the region (a forwarded frame lies in an
-// RX slot). ParseWriteBurst checks every frame before any is written.
+// A write burst, checked by the caller (BurstWrite): frame i is lens[i] bytes at offs[i],
+// anywhere in the region (a forwarded frame lies in an RX slot).
 struct WriteBurstArgs {
   Region* region;
   int fd;
@@ -81,7 +99,8 @@ struct WriteBurstArgs {
   int64_t count;
   uint8_t* at(int64_t i) const { return region->base + offs[i]; }
 };
-bool ParseWriteBurst(const Napi::CallbackInfo& info, WriteBurstArgs& w);
+Napi::Value WriteFrames(const Napi::Env& env, const WriteBurstArgs& w);
+Napi::Value UringWriteFrames(const Napi::Env& env, int64_t ring, const WriteBurstArgs& w);
 
 // One frame's write(), as every write path treats its outcome: kWritten; kAgain (EAGAIN,
 // ENOBUFS: the frame stays queued); kRefused (the kernel refused this frame: it is consumed

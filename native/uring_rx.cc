@@ -35,7 +35,7 @@ struct UringRx {
   size_t length;
   int tap;  // the TAP, registered as the ring's fixed file; read() and write() it alone
   // Reads to submit next: doubles while every read finds a frame, then shrinks to what the
-  // last batch found (+1), so a poll of an idle TAP costs one read, as readBurst's does.
+  // last batch found (+1), so a poll of an idle TAP costs one read, as ReadFrames' does.
   unsigned batch = 1;
 };
 
@@ -121,7 +121,7 @@ static Napi::Value UringRxOpen(const Napi::CallbackInfo& info) {
   std::memset(only, 0, sizeof only);
   only[0].opcode = IORING_RESTRICTION_SQE_OP;
   only[0].sqe_op = IORING_OP_READ_FIXED;
-  only[1].opcode = IORING_RESTRICTION_SQE_OP;  // uringWriteBurst's: TX frames to the same TAP
+  only[1].opcode = IORING_RESTRICTION_SQE_OP;  // UringWriteFrames': TX frames to the same TAP
   only[1].sqe_op = IORING_OP_WRITE;
   only[2].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
   only[2].sqe_flags = IOSQE_FIXED_FILE;
@@ -170,19 +170,14 @@ static bool SubmitAndReap(const Napi::Env& env, UringRx* u, unsigned want, int32
   return true;
 }
 
-// uringReadBurst(region, id, firstOffset, stride, capacity, count, lens) -> frames read.
-// What readBurst does, with the reads batched: each batch's reads are non-blocking
+// ReadFrames (burst.cc) through the ring `ring` (burstRead, for a port bound to it): the same
+// frames, with the reads batched. Each batch's reads are non-blocking
 // (RWF_NOWAIT: one that finds no frame completes with EAGAIN instead of waiting), a frame
 // read after one that found none is moved down so the frames stay in order and contiguous,
 // and the burst ends at the first batch that was not all frames. A hard error ends the burst
 // and is thrown if no frame came before it (else the next call meets it).
-static Napi::Value UringReadBurst(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Burst b;
-  int64_t capacity;
-  int64_t spinNs;
-  if (!ParseBurst(info, b, capacity) || !ArgSpinNs(info, 7, spinNs)) return env.Undefined();
-  UringRx* u = Lookup(env, b.fd);
+Napi::Value UringReadFrames(const Napi::Env& env, int64_t ring, const Burst& b, int64_t capacity, int64_t spinNs) {
+  UringRx* u = Lookup(env, ring);
   if (u == nullptr) return env.Undefined();
   if (b.count > 0 && (b.at(0) < u->slots || b.at(b.count - 1) + capacity > u->slots + u->length)) {
     Napi::RangeError::New(env, "burst lies outside the registered RX slots").ThrowAsJavaScriptException();
@@ -239,19 +234,15 @@ static Napi::Value UringReadBurst(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
-// uringWriteBurst(region, id, offsets, lens, count) -> frames consumed: writeBurst (burst.cc)
-// through the ring, up to 64 writes per io_uring_enter instead of a write() each; on a machine
-// where a system call is dear that is most of a frame's cost (docs/tuning.md, "Writing the
-// TAP"). Each write is non-blocking (RWF_NOWAIT), so none is handed to a kernel worker and
-// they reach the TAP in order. As writeBurst: a frame the kernel refuses is consumed with its
-// length zeroed (the caller counts it); EAGAIN/ENOBUFS ends the burst there, the frame kept
-// (unless a later one of its batch went out: then it is refused, so no frame overtakes
-// another); a dead TAP is thrown if nothing went before it.
-static Napi::Value UringWriteBurst(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  WriteBurstArgs w;
-  if (!ParseWriteBurst(info, w)) return env.Undefined();
-  UringRx* u = Lookup(env, w.fd);
+// WriteFrames (burst.cc) through the ring `ring`: up to 64 writes per io_uring_enter instead
+// of a write() each; on a machine where a system call is dear that is most of a frame's cost
+// (docs/tuning.md, "Writing the TAP"). Each write is non-blocking (RWF_NOWAIT), so none is
+// handed to a kernel worker and they reach the TAP in order. As WriteFrames: a frame the
+// kernel refuses is consumed with its length zeroed (the caller counts it); EAGAIN/ENOBUFS
+// ends the burst there, the frame kept (unless a later one of its batch went out: then it is
+// refused, so no frame overtakes another); a dead TAP is thrown if nothing went before it.
+Napi::Value UringWriteFrames(const Napi::Env& env, int64_t ring, const WriteBurstArgs& w) {
+  UringRx* u = Lookup(env, ring);
   if (u == nullptr) return env.Undefined();
   const int64_t count = w.count;
   uint32_t* lens = w.lens;
@@ -323,8 +314,6 @@ static Napi::Value UringEnterProbe(const Napi::CallbackInfo& info) {
 void InitUringRx(Napi::Env env, Napi::Object exports) {
   exports.Set("uringEnterProbe", Napi::Function::New(env, UringEnterProbe, "uringEnterProbe"));
   exports.Set("uringRxOpen", Napi::Function::New(env, UringRxOpen, "uringRxOpen"));
-  exports.Set("uringReadBurst", Napi::Function::New(env, UringReadBurst, "uringReadBurst"));
-  exports.Set("uringWriteBurst", Napi::Function::New(env, UringWriteBurst, "uringWriteBurst"));
   exports.Set("uringRxClose", Napi::Function::New(env, UringRxClose, "uringRxClose"));
 }
 

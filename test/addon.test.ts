@@ -32,25 +32,54 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
     closeSync(nullNonBlocking);
   });
 
-  it('readBurst fills count buffers of capacity bytes at first + i*stride, and nothing else', () => {
+  /** A Uint32Array of n entries (or these) over a SharedArrayBuffer, as a burst port needs. */
+  function shared(n: number | number[]): Uint32Array {
+    const values = typeof n === 'number' ? new Array<number>(n).fill(0) : n;
+    const a = new Uint32Array(new SharedArrayBuffer(Math.max(values.length, 1) * 4));
+    a.set(values);
+    return a;
+  }
+
+  it('burstRead fills count RX slots of capacity bytes from the one asked for, and nothing else', () => {
     u8.fill(0xaa);
-    const lens = new Uint32Array(4);
-    expect(addon.readBurst(region, zero, 128, 256, 100, 4, lens)).toBe(4);
-    expect(Array.from(lens)).toEqual([100, 100, 100, 100]);
-    for (let i = 0; i < 4; i++) {
-      expect(u8[128 + i * 256]).toBe(0);
-      expect(u8[128 + i * 256 + 99]).toBe(0);
-      expect(u8[128 + i * 256 + 100]).toBe(0xaa); // capacity respected
+    const lens = shared(8);
+    const port = addon.burstPortOpen(region, zero, -1, -1, 128, 256, 100, 8, lens, shared(8));
+    try {
+      expect(addon.burstRead(port, 2, 4)).toBe(4);
+      expect(Array.from(lens.subarray(0, 4))).toEqual([100, 100, 100, 100]);
+      for (let i = 0; i < 8; i++) {
+        const inBurst = i >= 2 && i < 6;
+        expect(u8[128 + i * 256]).toBe(inBurst ? 0 : 0xaa);
+        expect(u8[128 + i * 256 + 99]).toBe(inBurst ? 0 : 0xaa);
+        expect(u8[128 + i * 256 + 100]).toBe(0xaa); // capacity respected
+      }
+      expect(u8[127]).toBe(0xaa);
+    } finally {
+      addon.burstPortClose(port);
     }
-    expect(u8[127]).toBe(0xaa);
+    expect(() => addon.burstRead(port, 0, 1)).toThrow(/no such burst port/);
   });
 
-  it('readBurst refuses a burst whose last buffer would end past the region', () => {
-    const lens = new Uint32Array(4);
-    expect(() => addon.readBurst(region, zero, 4096 - 256, 128, 128, 3, lens)).toThrow(/outside the shared region/);
-    expect(() => addon.readBurst(region, zero, -1, 128, 64, 1, lens)).toThrow(RangeError);
-    expect(() => addon.readBurst(region, zero, 0, 64, 128, 1, lens)).toThrow(RangeError); // capacity > stride
-    expect(() => addon.readBurst(region, zero, 0, 64, 64, 5, lens)).toThrow(RangeError); // lens shorter than count
+  it('a burst port refuses RX slots past the region, and a burst past its RX slots or its lens', () => {
+    const lens = shared(4);
+    const offsets = shared(4);
+    expect(() => addon.burstPortOpen(region, zero, -1, -1, 4096 - 256, 128, 128, 3, lens, offsets)).toThrow(/outside the shared region/);
+    expect(() => addon.burstPortOpen(region, zero, -1, -1, -1, 128, 64, 1, lens, offsets)).toThrow(RangeError);
+    expect(() => addon.burstPortOpen(region, zero, -1, -1, 0, 64, 128, 1, lens, offsets)).toThrow(RangeError); // capacity > stride
+    // The port keeps pointers into lens and offsets: an ArrayBuffer could be detached under it.
+    expect(() => addon.burstPortOpen(region, zero, -1, -1, 0, 64, 64, 4, new Uint32Array(4), offsets)).toThrow(/SharedArrayBuffer/);
+    expect(() => addon.burstPortOpen(region, zero, -1, -1, 0, 64, 64, 4, lens, new Uint32Array(4))).toThrow(/SharedArrayBuffer/);
+    const port = addon.burstPortOpen(region, zero, -1, -1, 4096 - 256, 128, 128, 2, lens, offsets); // the last slot ends at 4096
+    try {
+      expect(addon.burstRead(port, 0, 2)).toBe(2);
+      expect(() => addon.burstRead(port, 1, 2)).toThrow(/outside the RX slots/);
+      expect(() => addon.burstRead(port, -1, 1)).toThrow(/outside the RX slots/);
+      const many = addon.burstPortOpen(region, zero, -1, -1, 0, 64, 64, 8, lens, offsets);
+      expect(() => addon.burstRead(many, 0, 5)).toThrow(/outside the RX slots/); // lens shorter than count
+      addon.burstPortClose(many);
+    } finally {
+      addon.burstPortClose(port);
+    }
   });
 
   /**
@@ -67,64 +96,94 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
     }
   }
 
-  it('uringReadBurst reads as readBurst does, into the slots its ring registered, and only there', (ctx) => {
+  it('burstRead through a ring reads as read() does, into the slots its ring registered, and only there', (ctx) => {
     const ring = openRing(ctx, zeroNonBlocking);
     expect(() => addon.uringRxOpen(region, zero, 1024, 2048)).toThrow(/must be non-blocking/); // a read could wait in the kernel
+    const lens = shared(8);
+    const offsets = shared(8);
+    const ports: number[] = [];
+    const port = (rxFirst: number, stride: number, capacity: number, slots: number, l = lens) => {
+      ports.push(addon.burstPortOpen(region, zeroNonBlocking, ring, -1, rxFirst, stride, capacity, slots, l, offsets));
+      return ports[ports.length - 1];
+    };
+    let inSlots = -1;
     try {
       u8.fill(0xaa);
-      const lens = new Uint32Array(8);
+      inSlots = port(1024, 256, 100, 8);
       // The batch starts at one read and doubles while every read finds data: two read()s (1, 2),
       // then through the ring 4, and the 2 left of 8.
-      expect(addon.uringReadBurst(region, ring, 1024, 256, 100, 8, lens)).toBe(8);
+      expect(addon.burstRead(inSlots, 0, 8)).toBe(8);
       expect(Array.from(lens)).toEqual(Array(8).fill(100));
       for (let i = 0; i < 8; i++) {
         expect(u8[1024 + i * 256]).toBe(0);
         expect(u8[1024 + i * 256 + 100]).toBe(0xaa); // capacity respected
       }
       expect(u8[1023]).toBe(0xaa);
-      expect(() => addon.uringReadBurst(region, ring, 0, 256, 100, 1, lens)).toThrow(/outside the registered RX slots/);
-      expect(() => addon.uringReadBurst(region, ring, 1024 + 7 * 256, 256, 257, 1, lens)).toThrow(RangeError); // capacity > stride
-      expect(() => addon.uringReadBurst(region, ring, 2048 + 1024 - 64, 128, 128, 1, lens)).toThrow(/outside the registered RX slots/);
+      expect(() => addon.burstRead(port(0, 256, 100, 1), 0, 1)).toThrow(/outside the registered RX slots/);
+      expect(() => addon.burstRead(port(2048 + 1024 - 64, 128, 128, 1), 0, 1)).toThrow(/outside the registered RX slots/);
       expect(() => addon.uringRxOpen(region, zeroNonBlocking, 4096 - 128, 256)).toThrow(/outside the shared region/);
       // More than one batch's worth (64) in one call: as many frames as asked for, in 8-byte slots.
-      const many = new Uint32Array(200);
-      expect(addon.uringReadBurst(region, ring, 1024, 8, 8, 200, many)).toBe(200);
+      const many = shared(200);
+      expect(addon.burstRead(port(1024, 8, 8, 200, many), 0, 200)).toBe(200);
       expect(many.every((l) => l === 8)).toBe(true);
     } finally {
       addon.uringRxClose(ring);
     }
-    expect(() => addon.uringReadBurst(region, ring, 1024, 256, 100, 1, new Uint32Array(1))).toThrow(/no such io_uring/);
+    expect(() => addon.burstRead(inSlots, 0, 1)).toThrow(/no such io_uring/);
+    for (const p of ports) addon.burstPortClose(p);
   });
 
-  it('uringWriteBurst writes as writeBurst does, through the ring, more than one batch per call, and nothing outside the region', (ctx) => {
+  it('burstWrite through a ring writes as write() does, more than one batch per call, and nothing outside the region', (ctx) => {
     const ring = openRing(ctx, nullNonBlocking);
+    const lens = shared(200);
+    const offsets = shared(200);
+    const port = addon.burstPortOpen(region, nullNonBlocking, -1, ring, 1024, 256, 100, 8, lens, offsets);
     try {
-      const lens = Uint32Array.from([60, 64, 14]);
-      expect(addon.uringWriteBurst(region, ring, Uint32Array.from([0, 3000, 64]), lens, 3)).toBe(3);
-      expect(Array.from(lens)).toEqual([60, 64, 14]); // none refused
-      expect(addon.uringWriteBurst(region, ring, Uint32Array.from([128]), Uint32Array.from([60]), 1)).toBe(1); // one frame: a write()
-      const many = new Uint32Array(200).fill(60);
-      expect(addon.uringWriteBurst(region, ring, new Uint32Array(200).map((_, i) => i * 16), many, 200)).toBe(200); // 64 per io_uring_enter
-      expect(() => addon.uringWriteBurst(region, ring, Uint32Array.from([4096 - 10]), Uint32Array.from([60]), 1)).toThrow(/outside the shared region/);
-      expect(() => addon.uringWriteBurst(region, ring, Uint32Array.from([0]), Uint32Array.from([60]), 2)).toThrow(/count outside/);
+      offsets.set([0, 3000, 64]);
+      lens.set([60, 64, 14]);
+      expect(addon.burstWrite(port, 3)).toBe(3);
+      expect(Array.from(lens.subarray(0, 3))).toEqual([60, 64, 14]); // none refused
+      offsets[0] = 128;
+      expect(addon.burstWrite(port, 1)).toBe(1); // one frame: a write()
+      lens.fill(60);
+      offsets.set(offsets.map((_, i) => i * 16));
+      expect(addon.burstWrite(port, 200)).toBe(200); // 64 per io_uring_enter
+      offsets[0] = 4096 - 10;
+      expect(() => addon.burstWrite(port, 1)).toThrow(/outside the shared region/);
+      expect(() => addon.burstWrite(port, 201)).toThrow(/count outside/);
     } finally {
       addon.uringRxClose(ring);
     }
-    expect(() => addon.uringWriteBurst(region, ring, Uint32Array.from([0]), Uint32Array.from([60]), 1)).toThrow(/no such io_uring/);
+    offsets[0] = 0;
+    expect(() => addon.burstWrite(port, 1)).toThrow(/no such io_uring/);
+    addon.burstPortClose(port);
   });
 
-  it('writeBurst writes each frame from its own offset (slots, or an RX slot a TX slot names)', () => {
-    const lens = Uint32Array.from([60, 64, 14]);
-    expect(addon.writeBurst(region, devnull, Uint32Array.from([0, 3000, 64]), lens, 3)).toBe(3);
+  it('burstWrite writes each frame from its own offset (slots, or an RX slot a TX slot names)', () => {
+    const lens = shared([60, 64, 14]);
+    const port = addon.burstPortOpen(region, devnull, -1, -1, 1024, 256, 100, 8, lens, shared([0, 3000, 64]));
+    expect(addon.burstWrite(port, 3)).toBe(3);
     expect(Array.from(lens)).toEqual([60, 64, 14]);
+    addon.burstPortClose(port);
   });
 
-  it('writeBurst checks every frame, not just the first: one ending past the region throws before any is written', () => {
+  it('burstWrite checks every frame, not just the first: one ending past the region throws before any is written', () => {
+    const lens = shared(3);
+    const offsets = shared(3);
+    const port = addon.burstPortOpen(region, devnull, -1, -1, 1024, 256, 100, 8, lens, offsets);
+    const write = (offs: number[], ls: number[]) => {
+      offsets.set(offs);
+      lens.set(ls);
+      return addon.burstWrite(port, offs.length);
+    };
     // Every frame starts inside the region, but the last 64-byte one would end at 4106.
-    expect(() => addon.writeBurst(region, devnull, Uint32Array.from([0, 64, 4042]), Uint32Array.from([10, 10, 64]), 3)).toThrow(/outside the shared region/);
-    expect(() => addon.writeBurst(region, devnull, Uint32Array.from([0]), Uint32Array.from([0xffffffff]), 1)).toThrow(RangeError);
-    expect(() => addon.writeBurst(region, devnull, Uint32Array.from([0xffffffff]), Uint32Array.from([1]), 1)).toThrow(RangeError);
-    expect(() => addon.writeBurst(region, devnull, Uint32Array.from([0]), Uint32Array.from([10, 10]), 2)).toThrow(/count outside/); // offsets shorter than count
+    expect(() => write([0, 64, 4042], [10, 10, 64])).toThrow(/outside the shared region/);
+    expect(() => write([0], [0xffffffff])).toThrow(RangeError);
+    expect(() => write([0xffffffff], [1])).toThrow(RangeError);
+    const short = addon.burstPortOpen(region, devnull, -1, -1, 1024, 256, 100, 8, shared(4), shared(2));
+    expect(() => addon.burstWrite(short, 3)).toThrow(/count outside/); // offsets shorter than count
+    addon.burstPortClose(short);
+    addon.burstPortClose(port);
   });
 
   /**
@@ -132,13 +191,14 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
    * the IO token spins there, not in JS). A FIFO stands in for the TAP: empty, a read gets
    * EAGAIN; a worker thread writes to it while this thread is inside the spin.
    */
-  it('readBurst and uringReadBurst with spinNs: look again until a frame comes, or give up after spinNs', async (ctx) => {
+  it('burstRead with spinNs, by read() and through a ring: look again until a frame comes, or give up after spinNs', async (ctx) => {
     const dir = mkdtempSync(join(tmpdir(), 'shmt-spin-'));
     const fifo = join(dir, 'f');
     execFileSync('mkfifo', [fifo]);
     const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     const wfd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-    const lens = new Uint32Array(4);
+    const lens = shared(4);
+    const offsets = shared(4);
     const late = (ms: number) =>
       new Worker(`const { writeSync } = require('node:fs'); const { workerData } = require('node:worker_threads'); setTimeout(() => writeSync(workerData, 'hello'), ${ms});`, { eval: true, workerData: wfd });
     const ring = (() => {
@@ -150,8 +210,9 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
       }
     })();
     try {
-      const reads: [string, (spinNs?: number) => number][] = [['readBurst', (spinNs) => addon.readBurst(region, rfd, 1024, 256, 100, 4, lens, spinNs)]];
-      if (ring >= 0) reads.push(['uringReadBurst', (spinNs) => addon.uringReadBurst(region, ring, 1024, 256, 100, 4, lens, spinNs)]);
+      const ports = [addon.burstPortOpen(region, rfd, -1, -1, 1024, 256, 100, 4, lens, offsets)];
+      if (ring >= 0) ports.push(addon.burstPortOpen(region, rfd, ring, -1, 1024, 256, 100, 4, lens, offsets));
+      const reads = ports.map((port, i): [string, (spinNs?: number) => number] => [i === 0 ? 'read()' : 'io_uring', (spinNs) => addon.burstRead(port, 0, 4, spinNs)]);
       for (const [name, read] of reads) {
         expect(read(), name).toBe(0); // no spin: one look
         let t = process.hrtime.bigint();
@@ -168,7 +229,8 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
         expect(() => read(-1), name).toThrow(/spinNs outside/);
         expect(() => read(2e9), name).toThrow(/spinNs outside/);
       }
-      if (ring < 0) ctx.skip('io_uring unavailable here: only readBurst was tested');
+      for (const port of ports) addon.burstPortClose(port);
+      if (ring < 0) ctx.skip('io_uring unavailable here: only read() was tested');
     } finally {
       if (ring >= 0) addon.uringRxClose(ring);
       closeSync(rfd);
@@ -177,9 +239,13 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
     }
   });
 
-  it('a closed region id is refused', () => {
+  it('a closed region id is refused, and a port whose region was closed under it', () => {
     const r = addon.regionOpen(new Uint8Array(new SharedArrayBuffer(64)));
+    const port = addon.burstPortOpen(r, devnull, -1, -1, 0, 64, 64, 1, shared([10]), shared([0]));
+    expect(addon.burstWrite(port, 1)).toBe(1);
     addon.regionClose(r);
-    expect(() => addon.writeBurst(r, devnull, Uint32Array.from([0]), Uint32Array.from([10]), 1)).toThrow(/no such region/);
+    expect(() => addon.burstWrite(port, 1)).toThrow(/no such region/);
+    expect(() => addon.burstPortOpen(r, devnull, -1, -1, 0, 64, 64, 1, shared(1), shared(1))).toThrow(/no such region/);
+    addon.burstPortClose(port);
   });
 });

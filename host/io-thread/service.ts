@@ -44,6 +44,8 @@ export interface ServicePort {
    * nothing, a system call on every round trip's path; the round after reads a whole burst.
    */
   lastReads: number;
+  /** Its bursts as the addon binds them (burstPortOpen): bound again whenever `ring` or its use changes. */
+  burst: number;
 }
 
 /** --pcap's hook (the IO thread's only: capture and the token are not combined): one record per frame. */
@@ -62,7 +64,7 @@ export class RingService {
   private readonly u8: Uint8Array;
   private readonly region: number;
   private readonly lens: Uint32Array;
-  private readonly sentLens: Uint32Array; // a TX burst's lengths, kept: writeBurst zeroes those the kernel refused
+  private readonly sentLens: Uint32Array; // a TX burst's lengths, kept: burstWrite zeroes those the kernel refused
   private readonly offsets: Uint32Array; // where each frame of a TX burst lies
   private readonly backlogFrames: number;
 
@@ -80,9 +82,11 @@ export class RingService {
     const u32 = new Uint32Array(regionSab);
     this.u8 = new Uint8Array(regionSab);
     this.region = addon.regionOpen(this.u8);
-    this.lens = new Uint32Array(Math.max(...layout.nics.map((n) => n.slotCount)));
-    this.sentLens = new Uint32Array(this.lens.length);
-    this.offsets = new Uint32Array(this.lens.length);
+    // Over SharedArrayBuffers: the addon's burst ports keep pointers into them (native/burst.cc).
+    const most = Math.max(...layout.nics.map((n) => n.slotCount));
+    this.lens = new Uint32Array(new SharedArrayBuffer(most * 4));
+    this.sentLens = new Uint32Array(most);
+    this.offsets = new Uint32Array(new SharedArrayBuffer(most * 4));
     this.backlogFrames = Math.max(2, budget >> 2);
     this.ports = nics.map((nic, index) => {
       const l = layout.nics[index];
@@ -91,9 +95,17 @@ export class RingService {
       return {
         iface: nic.iface, fd: nic.fd, rxView, txView, rx: new Producer(rxView), tx: new Consumer(txView, MIN_FRAME, l.maxFrame),
         maxFrame: l.maxFrame, mtuFrame: l.mtuFrame, hdr: l.vnetHdrBytes, layout: l, c: nicCounters(index),
-        index, captured: (captured[index] ?? false) && recorder !== null, ring: -1, uringReads: false, uringWrites: false, lastReads: 0,
+        index, captured: (captured[index] ?? false) && recorder !== null, ring: -1, uringReads: false, uringWrites: false, lastReads: 0, burst: -1,
       };
     });
+    for (const p of this.ports) this.bindBursts(p);
+  }
+
+  /** (Re)binds p's bursts to its TAP and to its ring for what goes through it. */
+  private bindBursts(p: ServicePort): void {
+    if (p.burst >= 0) addon.burstPortClose(p.burst);
+    const v = p.rxView;
+    p.burst = addon.burstPortOpen(this.region, p.fd, p.uringReads ? p.ring : -1, p.uringWrites ? p.ring : -1, v.dataOffset(0), v.slotSize, v.capacity, v.count, this.lens, this.offsets);
   }
 
   /**
@@ -111,7 +123,7 @@ export class RingService {
       } catch (err) {
         if (errnoCode(err) === undefined) throw err;
         if (reads !== 'uring' && writes !== 'uring') continue;
-        for (const q of this.ports) if (q.ring >= 0) (addon.uringRxClose(q.ring), (q.ring = -1), (q.uringReads = q.uringWrites = false));
+        this.releaseRings();
         const [option, fallback] = reads === 'uring' ? ['--tap-reads', 'read()'] : ['--tap-writes', 'write()'];
         throw new Error(`${option}=uring: ${p.iface}: ${(err as Error).message}; ${option}=auto falls back to ${fallback}`);
       }
@@ -124,6 +136,7 @@ export class RingService {
     p.ring = addon.uringRxOpen(this.region, p.fd, l.rxSlotsOffset, l.slotCount * l.slotSize);
     p.uringReads = reads;
     p.uringWrites = writes;
+    this.bindBursts(p);
   }
 
   /** On taking the token after the other thread held it: it moved the indices; read them back, checked. */
@@ -184,9 +197,7 @@ export class RingService {
       const run = view.contiguous(start, want - kept);
       let got: number;
       try {
-        got = p.uringReads
-          ? addon.uringReadBurst(this.region, p.ring, view.dataOffset(start), view.slotSize, view.capacity, run, this.lens, reads === 0 ? spinNs : 0)
-          : addon.readBurst(this.region, p.fd, view.dataOffset(start), view.slotSize, view.capacity, run, this.lens, reads === 0 ? spinNs : 0);
+        got = addon.burstRead(p.burst, start & view.mask, run, reads === 0 ? spinNs : 0);
       } catch (err) {
         throw deviceFault(p.iface, err);
       }
@@ -246,9 +257,7 @@ export class RingService {
     if (p.captured) this.sentLens.set(this.lens.subarray(0, want));
     let put: number;
     try {
-      put = p.uringWrites
-        ? addon.uringWriteBurst(this.region, p.ring, this.offsets, this.lens, want)
-        : addon.writeBurst(this.region, p.fd, this.offsets, this.lens, want);
+      put = addon.burstWrite(p.burst, want);
     } catch (err) {
       throw deviceFault(p.iface, err);
     }
@@ -294,6 +303,7 @@ export class RingService {
 
   close(): void {
     this.releaseRings();
+    for (const p of this.ports) addon.burstPortClose(p.burst);
     addon.regionClose(this.region);
   }
 
@@ -304,9 +314,11 @@ export class RingService {
    */
   releaseRings(): void {
     for (const p of this.ports) {
-      if (p.ring >= 0) addon.uringRxClose(p.ring);
+      if (p.ring < 0) continue;
+      addon.uringRxClose(p.ring);
       p.ring = -1;
       p.uringReads = p.uringWrites = false;
+      this.bindBursts(p);
     }
   }
 }
