@@ -33,6 +33,8 @@ interface Runtime {
   nics: NetInfo[];
   countTrap: () => void;
   onExit: (status: number) => never;
+  /** The console's reader went away (EPIPE): the tender stops the guest, as SIGPIPE stops a program. */
+  onConsoleClosed: () => never;
 }
 
 let rt: Runtime | undefined;
@@ -171,7 +173,8 @@ const CONSOLE_FULL_WAIT_MS = 1;
  * millisecond, as a blocking write would, instead of failing with EAGAIN. (The fd is
  * non-blocking there because the main thread opened process.stdout before the lock,
  * host/sandbox.ts prepareForLock, and Node sets pipes and sockets so; SIGTERM and --timeout
- * still stop a guest waiting here.) A trap.
+ * still stop a guest waiting here.) Where the reader has gone (`tender app.js | head -1`), the
+ * run ends as a program's does on SIGPIPE: the guest is stopped, exit 141. A trap.
  */
 export function console_write(text: string | Uint8Array): void {
   runtime().countTrap();
@@ -181,7 +184,9 @@ export function console_write(text: string | Uint8Array): void {
     try {
       off += writeSync(1, bytes, off, bytes.length - off);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') runtime().onConsoleClosed();
+      if (code !== 'EAGAIN') throw err;
       Atomics.wait(consoleFull, 0, 0, CONSOLE_FULL_WAIT_MS);
     }
   }

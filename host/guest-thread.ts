@@ -64,7 +64,7 @@ export interface GuestConfig {
 }
 
 /** Messages from the guest thread to the tender. */
-export type GuestMessage = { type: 'started'; tid: number } | { type: 'loaded' } | { type: 'locked' } | { type: 'lock-failed'; message: string } | { type: 'exit'; status: number } | { type: 'fault'; message: string } | { type: 'device-fault'; message: string } | { type: 'crash'; message: string } | { type: 'bad-app'; message: string };
+export type GuestMessage = { type: 'started'; tid: number } | { type: 'loaded' } | { type: 'locked' } | { type: 'lock-failed'; message: string } | { type: 'exit'; status: number } | { type: 'console-closed' } | { type: 'fault'; message: string } | { type: 'device-fault'; message: string } | { type: 'crash'; message: string } | { type: 'bad-app'; message: string };
 
 const cfg = workerData as GuestConfig;
 const stats = section(cfg.stats);
@@ -110,10 +110,10 @@ const nics: NetInfo[] = cfg.nics.map((n, handle) => ({
   handle, name: n.name, mac: Uint8Array.from(n.mac), mtu: n.mtu, maxFrame: n.maxFrame, offloads: n.offloads, vnet: n.vnetHdrBytes > 0,
 }));
 
-function finish(status: number): never {
+function finish(status: number, why: GuestMessage = { type: 'exit', status }): never {
   backend.close();
   stats[COUNTER.cpu_s] = threadCpuSeconds();
-  post({ type: 'exit', status });
+  post(why);
   process.exit(status);
 }
 
@@ -124,6 +124,7 @@ __installRuntime({
   nics,
   countTrap: () => stats[COUNTER.traps]++,
   onExit: (status) => finish(normaliseStatus(status)),
+  onConsoleClosed: () => finish(1, { type: 'console-closed' }),
 });
 
 function normaliseStatus(v: unknown): number {

@@ -129,6 +129,9 @@ export class GuestWatch {
         if (!Number.isInteger(msg.status) || (msg.status as number) < 0 || (msg.status as number) > 255) break;
         this.ending = { kind: 'guest-status', status: msg.status as number };
         return null;
+      case 'console-closed':
+        this.ending = { kind: 'console-closed' };
+        return null;
       case 'crash':
         this.ending = { kind: 'guest-crash', detail: text() };
         return null;

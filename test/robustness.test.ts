@@ -240,6 +240,17 @@ describe.skipIf(skipReal())('robustness', () => {
     expect((await stuckRun).stderr.trim()).toBe('tender: stopped by SIGTERM');
   });
 
+  it('a guest writing to a console whose reader has gone (`tender app.js | head -1`): stopped as SIGPIPE stops a program, exit 141 and one line', async () => {
+    // It used to end as a guest crash (exit 71, "guest crashed: EPIPE").
+    const t = startTender(ns, tender(['--shm=hybrid', FIXTURE('prints_much.js'), '--mb=8']));
+    const run = collect(t, 30_000);
+    t.stdout!.pause();
+    expect(await buffered(t.stdout!)).toBeGreaterThan(0); // it is writing: 8 MiB cannot fit
+    t.stdout!.destroy(); // the reader goes away, as head does after its line
+    const r = await run;
+    expect({ code: r.code, stderr: r.stderr.trim() }).toEqual({ code: 141, stderr: 'tender: stdout closed (EPIPE): the guest was stopped, as SIGPIPE stops a program' });
+  });
+
   for (const mode of ALL) {
     it(`bad frames from the wire, ${mode}: oversize frames are counted and never delivered cut short; the tender keeps running`, async () => {
       ns.run('ip', ['link', 'set', 'tap0', 'mtu', '9000']); // the TAP lets through more than the tender's MTU 1500
