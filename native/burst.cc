@@ -57,11 +57,16 @@ Region* ArgRegion(const Napi::CallbackInfo& info, size_t i) {
 }
 
 static Napi::Value RegionClose(const Napi::CallbackInfo& info) {
+  int64_t id;
   Region* r = ArgRegion(info, 0);
-  if (r != nullptr) {
+  if (r != nullptr && ArgInt(info, 0, id)) {
     r->keepAlive.Reset();
     r->base = nullptr;
     r->length = 0;
+    // Its id goes to the next region opened, maybe a smaller one: the RX slots a port checked
+    // against this region would not be checked against that one.
+    for (BurstPort& p : State(info.Env()).ports)
+      if (p.open && p.region == static_cast<size_t>(id)) p.regionClosed = true;
   }
   return info.Env().Undefined();
 }
@@ -128,7 +133,10 @@ Napi::Value WriteFrames(const Napi::Env& env, const WriteBurstArgs& w) {
   uint32_t* lens = w.lens;
   int64_t n = 0;
   while (n < w.count) {
-    int r = WriteOne(w.fd, w.at(n), static_cast<size_t>(lens[n]));
+    const uint8_t* buf;
+    uint32_t len;
+    if (!w.frame(n, &buf, &len)) return ThrowFrameMoved(env);
+    int r = WriteOne(w.fd, buf, len);
     if (r == kAgain) break;
     if (r > 0) {
       if (n > 0) break;
@@ -171,6 +179,10 @@ static Napi::Value BurstPortOpen(const Napi::CallbackInfo& info) {
   if (!TypedArg(info, 8, napi_uint32_array, &lensData, &p.lensLen) || !TypedArg(info, 9, napi_uint32_array, &offsData, &p.offsLen) ||
       !OverSharedBuffer(info, 8) || !OverSharedBuffer(info, 9))
     return env.Undefined();
+  if (p.readRing < kNoRing || p.writeRing < kNoRing) {
+    Napi::RangeError::New(env, "no such io_uring").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   AddonState& st = State(env);
   const Region& r = st.regions[static_cast<size_t>(region)];
   bool ok = p.rxFirst >= 0 && p.rxStride > 0 && p.rxStride <= (1 << 20) && p.rxCapacity > 0 && p.rxCapacity <= p.rxStride &&
@@ -206,7 +218,7 @@ static BurstPort* ArgPort(const Napi::CallbackInfo& info, Region** region) {
     return nullptr;
   }
   BurstPort* p = &st.ports[id];
-  if (st.regions[p->region].base == nullptr) {  // closed under the port: its slots are gone
+  if (p->regionClosed) {  // closed under the port: its slots are gone
     Napi::RangeError::New(info.Env(), "no such region").ThrowAsJavaScriptException();
     return nullptr;
   }
@@ -228,7 +240,7 @@ static Napi::Value BurstRead(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Burst b{region, p->fd, p->rxFirst + slot * p->rxStride, p->rxStride, count, p->lens};
-  return p->readRing >= 0 ? UringReadFrames(env, p->readRing, b, p->rxCapacity, spinNs) : ReadFrames(env, b, p->rxCapacity, spinNs);
+  return p->readRing != kNoRing ? UringReadFrames(env, p->readRing, b, p->rxCapacity, spinNs) : ReadFrames(env, b, p->rxCapacity, spinNs);
 }
 
 // burstWrite(port, count) -> frames consumed: frame i is lens[i] bytes at offsets[i] (the port's
@@ -251,7 +263,20 @@ static Napi::Value BurstWrite(const Napi::CallbackInfo& info) {
     }
   }
   WriteBurstArgs w{region, p->fd, p->offs, p->lens, count};
-  return p->writeRing >= 0 ? UringWriteFrames(env, p->writeRing, w) : WriteFrames(env, w);
+  return p->writeRing != kNoRing ? UringWriteFrames(env, p->writeRing, w) : WriteFrames(env, w);
+}
+
+Napi::Value ThrowFrameMoved(const Napi::Env& env) {
+  Napi::RangeError::New(env, "a burst's frame moved outside the shared region while it was written").ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+void PortsLoseRing(const Napi::Env& env, int64_t ring) {
+  for (BurstPort& p : State(env).ports) {
+    if (!p.open) continue;
+    if (p.readRing == ring) p.readRing = kRingClosed;
+    if (p.writeRing == ring) p.writeRing = kRingClosed;
+  }
 }
 
 static Napi::Value BurstPortClose(const Napi::CallbackInfo& info) {

@@ -28,11 +28,14 @@ struct Region {
 // offsets arrays a burst fills and reads. A burst then passes only where it starts and how many
 // frames: converting and checking the eight arguments of an unbound burst was most of the
 // call's cost (~150 ns against ~50 bound, bench/call-costs.js), twice on every round trip.
+static constexpr int64_t kNoRing = -1;      // read()/write() per frame
+static constexpr int64_t kRingClosed = -2;  // its ring was closed under it: bursts that way are refused
 struct BurstPort {
   bool open = false;
   size_t region = 0;
+  bool regionClosed = false;  // its region was closed under it (and the id may be handed out again)
   int fd = -1;
-  int64_t readRing = -1, writeRing = -1;
+  int64_t readRing = kNoRing, writeRing = kNoRing;
   int64_t rxFirst = 0, rxStride = 0, rxCapacity = 0, rxSlots = 0;
   uint32_t* lens = nullptr;
   size_t lensLen = 0;
@@ -90,16 +93,30 @@ Napi::Value ReadFrames(const Napi::Env& env, const Burst& b, int64_t capacity, i
 Napi::Value UringReadFrames(const Napi::Env& env, int64_t ring, const Burst& b, int64_t capacity, int64_t spinNs);
 
 // A write burst, checked by the caller (BurstWrite): frame i is lens[i] bytes at offs[i],
-// anywhere in the region (a forwarded frame lies in an RX slot).
+// anywhere in the region (a forwarded frame lies in an RX slot). The arrays are over
+// SharedArrayBuffers, so each frame is read once more, and checked again, where it is written:
+// a value changed since the caller's check can never point the write outside the region.
 struct WriteBurstArgs {
   Region* region;
   int fd;
   const uint32_t* offs;
   uint32_t* lens;
   int64_t count;
-  uint8_t* at(int64_t i) const { return region->base + offs[i]; }
+  // Frame i's bytes and length, or false (nothing set) where it no longer lies inside the region.
+  bool frame(int64_t i, const uint8_t** buf, uint32_t* len) const {
+    uint64_t off = offs[i];
+    uint32_t n = lens[i];
+    if (off + n > region->length) return false;
+    *buf = region->base + off;
+    *len = n;
+    return true;
+  }
 };
 Napi::Value WriteFrames(const Napi::Env& env, const WriteBurstArgs& w);
+// A frame that moved out of the region between the check and its write (WriteBurstArgs::frame).
+Napi::Value ThrowFrameMoved(const Napi::Env& env);
+// A ring closed (uringRxClose): the ports of env bound to it refuse bursts that way from now on.
+void PortsLoseRing(const Napi::Env& env, int64_t ring);
 Napi::Value UringWriteFrames(const Napi::Env& env, int64_t ring, const WriteBurstArgs& w);
 
 // One frame's write(), as every write path treats its outcome: kWritten; kAgain (EAGAIN,

@@ -248,7 +248,10 @@ Napi::Value UringWriteFrames(const Napi::Env& env, int64_t ring, const WriteBurs
   uint32_t* lens = w.lens;
   // One frame (a reply): one write(), for the reason a lone read is one (above).
   if (count == 1) {
-    int r = WriteOne(u->tap, w.at(0), lens[0]);
+    const uint8_t* buf;
+    uint32_t len;
+    if (!w.frame(0, &buf, &len)) return ThrowFrameMoved(env);
+    int r = WriteOne(u->tap, buf, len);
     if (r > 0) return ThrowErrno(env, r, std::string("write: ") + std::strerror(r));
     if (r == kRefused) lens[0] = 0;  // dropped, counted by the caller
     return Napi::Number::New(env, r == kAgain ? 0 : 1);
@@ -257,10 +260,15 @@ Napi::Value UringWriteFrames(const Napi::Env& env, int64_t ring, const WriteBurs
   int32_t res[kDepth];
   while (n < count) {
     unsigned want = static_cast<unsigned>(std::min<int64_t>(count - n, kDepth));
+    // The batch's frames, read and checked before any entry is taken (WriteBurstArgs::frame).
+    const uint8_t* bufs[kDepth];
+    uint32_t lensNow[kDepth];
+    for (unsigned i = 0; i < want; i++)
+      if (!w.frame(n + i, &bufs[i], &lensNow[i])) return ThrowFrameMoved(env);
     for (unsigned i = 0; i < want; i++) {
       struct io_uring_sqe* sqe = io_uring_get_sqe(&u->ring);
       if (sqe == nullptr) return ThrowErrno(env, EBUSY, "io_uring: no free submission entry");
-      io_uring_prep_write(sqe, 0, w.at(n + i), lens[n + i], 0);
+      io_uring_prep_write(sqe, 0, bufs[i], lensNow[i], 0);
       sqe->flags |= IOSQE_FIXED_FILE;
       sqe->rw_flags = RWF_NOWAIT;
       sqe->user_data = i;
@@ -291,6 +299,7 @@ static Napi::Value UringRxClose(const Napi::CallbackInfo& info) {
   int64_t id;
   if (!ArgInt(info, 0, id) || Lookup(info.Env(), id) == nullptr) return info.Env().Undefined();
   napi_remove_env_cleanup_hook(info.Env(), CloseWithEnv, reinterpret_cast<void*>(static_cast<uintptr_t>(id)));
+  PortsLoseRing(info.Env(), id);  // its id may be handed out again, to a ring on another TAP
   std::lock_guard<std::mutex> lock(g_mutex);
   if (g_rings[id]) CloseLocked(static_cast<size_t>(id));
   return info.Env().Undefined();

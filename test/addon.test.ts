@@ -246,6 +246,29 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
     addon.regionClose(r);
     expect(() => addon.burstWrite(port, 1)).toThrow(/no such region/);
     expect(() => addon.burstPortOpen(r, devnull, -1, -1, 0, 64, 64, 1, shared(1), shared(1))).toThrow(/no such region/);
+    // The id goes to the next region, here a smaller one: the port's slots were checked against
+    // the old one, so it stays refused rather than reading past the new one's end.
+    const again = addon.regionOpen(new Uint8Array(new SharedArrayBuffer(16)));
+    expect(again).toBe(r);
+    expect(() => addon.burstRead(port, 0, 1)).toThrow(/no such region/);
     addon.burstPortClose(port);
+    addon.regionClose(again);
+  });
+
+  it('a port whose ring was closed refuses bursts that way, even once the ring id names another ring', (ctx) => {
+    const ring = openRing(ctx, nullNonBlocking);
+    const lens = shared([10]);
+    const port = addon.burstPortOpen(region, nullNonBlocking, -1, ring, 1024, 256, 100, 8, lens, shared([0]));
+    expect(addon.burstWrite(port, 1)).toBe(1);
+    addon.uringRxClose(ring);
+    const other = openRing(ctx, zeroNonBlocking);
+    try {
+      expect(other).toBe(ring);
+      expect(() => addon.burstWrite(port, 1)).toThrow(/no such io_uring/);
+    } finally {
+      addon.uringRxClose(other);
+      addon.burstPortClose(port);
+    }
+    expect(() => addon.burstPortOpen(region, nullNonBlocking, -2, -1, 1024, 256, 100, 8, lens, shared([0]))).toThrow(/no such io_uring/);
   });
 });

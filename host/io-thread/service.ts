@@ -302,8 +302,11 @@ export class RingService {
   }
 
   close(): void {
+    for (const p of this.ports) {
+      addon.burstPortClose(p.burst);
+      p.burst = -1;
+    }
     this.releaseRings();
-    for (const p of this.ports) addon.burstPortClose(p.burst);
     addon.regionClose(this.region);
   }
 
@@ -318,7 +321,7 @@ export class RingService {
       addon.uringRxClose(p.ring);
       p.ring = -1;
       p.uringReads = p.uringWrites = false;
-      this.bindBursts(p);
+      if (p.burst >= 0) this.bindBursts(p); // not after close()
     }
   }
 }
