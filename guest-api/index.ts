@@ -1,7 +1,7 @@
 // The guest API: what an app imports (`import { net_write } from 'shmtender/guest'`).
 // solo5-shaped and the same in every mode; the tender installs the backend before the app
 // is loaded. Results are OK, AGAIN, EINVAL, UNSPEC.
-import { writeSync } from 'node:fs';
+import { writeAll } from './console.js';
 import { monotonicNs } from './clock.js';
 import { AGAIN, EINVAL, OK, UNSPEC, type NetBackend, type ReadOut, type Result } from './results.js';
 import { emptyVnet, type VnetHeader } from './abi.js';
@@ -163,33 +163,15 @@ export function clock_wall(): number {
 
 const encoder = new TextEncoder();
 
-/** What console_write sleeps on (a futex, as Atomics.wait is) while the console is full. */
-const consoleFull = new Int32Array(new SharedArrayBuffer(4));
-const CONSOLE_FULL_WAIT_MS = 1;
-
 /**
  * Writes to the tender's console (its stdout), all of it: where stdout is a pipe or socket
- * and its reader is behind (`tender app.js | less`), it waits for room, looking again every
- * millisecond, as a blocking write would, instead of failing with EAGAIN. (The fd is
- * non-blocking there because the main thread opened process.stdout before the lock,
- * host/sandbox.ts prepareForLock, and Node sets pipes and sockets so; SIGTERM and --timeout
- * still stop a guest waiting here.) Where the reader has gone (`tender app.js | head -1`), the
- * run ends as a program's does on SIGPIPE: the guest is stopped, exit 141. A trap.
+ * and its reader is behind (`tender app.js | less`), it waits for room, as a blocking write
+ * would (guest-api/console.ts). Where the reader has gone (`tender app.js | head -1`), the run
+ * ends as a program's does on SIGPIPE: the guest is stopped, exit 141. A trap.
  */
 export function console_write(text: string | Uint8Array): void {
   runtime().countTrap();
-  const bytes = typeof text === 'string' ? encoder.encode(text) : text;
-  let off = 0;
-  while (off < bytes.length) {
-    try {
-      off += writeSync(1, bytes, off, bytes.length - off);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EPIPE') runtime().onConsoleClosed();
-      if (code !== 'EAGAIN') throw err;
-      Atomics.wait(consoleFull, 0, 0, CONSOLE_FULL_WAIT_MS);
-    }
-  }
+  if (!writeAll(1, typeof text === 'string' ? encoder.encode(text) : text)) runtime().onConsoleClosed();
 }
 
 /** Ends the guest with `status` after flushing anything queued. */

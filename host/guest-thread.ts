@@ -7,6 +7,7 @@ import vm from 'node:vm';
 import { MessageChannel, parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { __installRuntime, type NetInfo } from '../guest-api/index.js';
+import { writeAll } from '../guest-api/console.js';
 import { RingFault } from '../guest-api/ring.js';
 import { ShmBackend } from '../guest-api/shm-backend.js';
 import type { NetBackend } from '../guest-api/results.js';
@@ -132,6 +133,26 @@ function normaliseStatus(v: unknown): number {
   if (typeof v === 'number' && Number.isInteger(v)) return v & 0xff;
   return 1;
 }
+
+/**
+ * The guest's console.log and process.stdout (stderr likewise) write from its own thread, as
+ * console_write does: in order with it, all of it, waiting while the reader is behind. A
+ * worker's stdout would go through the tender's main thread, which queues it without bound and
+ * drops what is still queued when the run ends (a reader slower than 8 MiB of console.log got
+ * 64 KiB, and the run ended 0). A reader gone ends the run as console_write's does.
+ */
+function writeStdioHere(): void {
+  for (const [stream, fd] of [[process.stdout, 1], [process.stderr, 2]] as const) {
+    stream.write = ((chunk: string | Uint8Array, encoding?: BufferEncoding | ((err?: Error | null) => void), cb?: (err?: Error | null) => void) => {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk;
+      if (!writeAll(fd, bytes)) finish(1, { type: 'console-closed' });
+      const done = typeof encoding === 'function' ? encoding : cb;
+      if (done) queueMicrotask(() => done(null));
+      return true;
+    }) as typeof stream.write;
+  }
+}
+writeStdioHere();
 
 const hooksLock = new MessageChannel();
 const loaderData: LoaderData = { guestApiUrl: cfg.loader.guestApiUrl, tenderRoot: cfg.loader.tenderRoot, lockPort: hooksLock.port2 };

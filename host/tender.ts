@@ -161,8 +161,10 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     await stopGuest(guest, watch, wakeFd);
     const ioExit: IoExit = io ? await io.stop() : { kind: 'stopped' };
     ioStopped = true;
-    // A guest that ended on its own while the IO thread faulted (on the frames it left behind) ends as that fault.
-    const ending: Ending = outcome.ending.kind === 'guest-status' && ioExit.kind !== 'stopped' ? ioExit : outcome.ending;
+    // A guest that ended on its own (its status, or stopped at a closed stdout) while the IO
+    // thread faulted (on the frames it left behind) ends as that fault.
+    const onItsOwn = outcome.ending.kind === 'guest-status' || outcome.ending.kind === 'console-closed';
+    const ending: Ending = onItsOwn && ioExit.kind !== 'stopped' ? ioExit : outcome.ending;
     const { code, line } = describeEnding(ending);
     if (line) process.stderr.write(`tender: ${line}\n`);
 

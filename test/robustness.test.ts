@@ -210,46 +210,53 @@ describe.skipIf(skipReal())('robustness', () => {
     return s.readableLength;
   };
 
-  it('a guest writing 8 MiB to a console its reader stops reading for a while: all of it arrives, in order; SIGTERM still stops it while the reader does not read', async () => {
-    // stdout is a socket Node made non-blocking: console_write used to fail with EAGAIN there
-    // (exit 71) once the socket's buffer was full; it now waits for room as a blocking write does.
-    const t = startTender(ns, tender(['--shm=hybrid', FIXTURE('prints_much.js'), '--mb=8']));
-    const run = collect(t, 30_000);
-    t.stdout!.pause();
-    expect(await buffered(t.stdout!)).toBeGreaterThan(0); // it is writing: 8 MiB cannot fit
-    await sleep(500); // the pipe fills meanwhile
-    t.stdout!.resume();
-    const r = await run;
-    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
-    const expected = 'x'.repeat(8 * 1024 * 1024 - 1) + '\n' + Array.from({ length: 10000 }, (_, i) => `line ${i}\n`).join('') + 'done\n';
-    expect(r.stdout.length).toBe(expected.length);
-    expect(r.stdout === expected).toBe(true); // (not toEqual: a diff of 8 MiB)
+  // console_write writes fd 1 itself; console.log used to go through the tender's main thread.
+  for (const writer of ['console_write', 'console.log'] as const) {
+    const app = ['--shm=hybrid', FIXTURE('prints_much.js'), '--mb=8', `--with=${writer}`];
 
-    const stuck = startTender(ns, tender(['--shm=hybrid', FIXTURE('prints_much.js'), '--mb=8']));
-    const stuckRun = collect(stuck, 30_000);
-    stuck.stdout!.pause();
-    expect(await buffered(stuck.stdout!)).toBeGreaterThan(0);
-    await sleep(500);
-    const t0 = Date.now();
-    stuck.kill('SIGTERM');
-    const exited = new Promise((resolve) => stuck.on('exit', resolve));
-    expect(await exited).toBe(143);
-    // Measured ~50 ms; under the tender's 2 s fallback for a guest that does not stop.
-    expect(Date.now() - t0).toBeLessThan(1000);
-    stuck.stdout!.resume();
-    expect((await stuckRun).stderr.trim()).toBe('tender: stopped by SIGTERM');
-  });
+    it(`a guest writing 8 MiB with ${writer} to a console its reader stops reading for a while: all of it arrives, in order; SIGTERM still stops it while the reader does not read`, async () => {
+      // stdout is a socket Node made non-blocking: console_write used to fail with EAGAIN there
+      // (exit 71) once the socket's buffer was full, and console.log's main thread dropped what
+      // it still held when the run ended (exit 0); both now wait for room as a blocking write does.
+      const t = startTender(ns, tender(app));
+      const run = collect(t, 30_000);
+      t.stdout!.pause();
+      expect(await buffered(t.stdout!)).toBeGreaterThan(0); // it is writing: 8 MiB cannot fit
+      await sleep(500); // the pipe fills meanwhile
+      t.stdout!.resume();
+      const r = await run;
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      const expected = 'x'.repeat(8 * 1024 * 1024 - 1) + '\n' + Array.from({ length: 10000 }, (_, i) => `line ${i}\n`).join('') + 'done\n';
+      expect(r.stdout.length).toBe(expected.length);
+      expect(r.stdout === expected).toBe(true); // (not toEqual: a diff of 8 MiB)
 
-  it('a guest writing to a console whose reader has gone (`tender app.js | head -1`): stopped as SIGPIPE stops a program, exit 141 and one line', async () => {
-    // It used to end as a guest crash (exit 71, "guest crashed: EPIPE").
-    const t = startTender(ns, tender(['--shm=hybrid', FIXTURE('prints_much.js'), '--mb=8']));
-    const run = collect(t, 30_000);
-    t.stdout!.pause();
-    expect(await buffered(t.stdout!)).toBeGreaterThan(0); // it is writing: 8 MiB cannot fit
-    t.stdout!.destroy(); // the reader goes away, as head does after its line
-    const r = await run;
-    expect({ code: r.code, stderr: r.stderr.trim() }).toEqual({ code: 141, stderr: 'tender: stdout closed (EPIPE): the guest was stopped, as SIGPIPE stops a program' });
-  });
+      const stuck = startTender(ns, tender(app));
+      const stuckRun = collect(stuck, 30_000);
+      stuck.stdout!.pause();
+      expect(await buffered(stuck.stdout!)).toBeGreaterThan(0);
+      await sleep(500);
+      const t0 = Date.now();
+      stuck.kill('SIGTERM');
+      const exited = new Promise((resolve) => stuck.on('exit', resolve));
+      expect(await exited).toBe(143);
+      // Measured ~50 ms; under the tender's 2 s fallback for a guest that does not stop.
+      expect(Date.now() - t0).toBeLessThan(1000);
+      stuck.stdout!.resume();
+      expect((await stuckRun).stderr.trim()).toBe('tender: stopped by SIGTERM');
+    });
+
+    it(`a guest writing with ${writer} to a console whose reader has gone (\`tender app.js | head -1\`): stopped as SIGPIPE stops a program, exit 141 and one line`, async () => {
+      // console_write used to end it as a guest crash (exit 71, "guest crashed: EPIPE");
+      // console.log, with a stack trace from the main thread (exit 1).
+      const t = startTender(ns, tender(app));
+      const run = collect(t, 30_000);
+      t.stdout!.pause();
+      expect(await buffered(t.stdout!)).toBeGreaterThan(0); // it is writing: 8 MiB cannot fit
+      t.stdout!.destroy(); // the reader goes away, as head does after its line
+      const r = await run;
+      expect({ code: r.code, stderr: r.stderr.trim() }).toEqual({ code: 141, stderr: 'tender: stdout closed (EPIPE): the guest was stopped, as SIGPIPE stops a program' });
+    });
+  }
 
   for (const mode of ALL) {
     it(`bad frames from the wire, ${mode}: oversize frames are counted and never delivered cut short; the tender keeps running`, async () => {
