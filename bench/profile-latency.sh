@@ -2,7 +2,8 @@
 # Looks inside the latency workload (bench/workloads/latency.ts, by hand): icmp_probe sends
 # COUNT echo requests at RATE/s to one responder in a namespace of its own and dumps every
 # request's send time and round trip; this prints the percentiles per stretch of the run, so a
-# tail made of a few stalls shows apart from a steady one. With SCHED=1 it also records the
+# tail made of a few stalls shows apart from a steady one, then the whole run's (p50, p95, p99,
+# and how many requests took 12 µs or more, 40 or more, or were lost). With SCHED=1 it also records the
 # scheduler on every CPU while the probe runs (perf sched, CLOCK_MONOTONIC like the dump) and
 # says what ran on each CPU during each slow request (bench/sched-tail.ts):
 #
@@ -65,7 +66,11 @@ node -e '
   for (const [a, b] of [[0, 0.5], [0.5, 1], [1, 2], [2, 4], [4, 8], [8, 16], [16, Infinity]]) {
     const w = rows.filter(([t]) => t - t0 >= a && t - t0 < b).map(([, r]) => (r < 0 ? Infinity : r)).sort((x, y) => x - y);
     if (w.length) console.log(`${a}-${b} s: ${w.length} requests, p50 ${pct(w, 0.5)} µs, p99 ${pct(w, 0.99)}, p99.9 ${pct(w, 0.999)}`);
-  }' /tmp/lat-$who.txt
+  }
+  const all = rows.map(([, r]) => (r < 0 ? Infinity : r)).sort((x, y) => x - y);
+  const over = (us) => all.filter((r) => r >= us).length;
+  console.log(`all: ${all.length} requests, p50 ${pct(all, 0.5)} µs, p95 ${pct(all, 0.95)}, p99 ${pct(all, 0.99)}; ${over(12)} at 12 µs or more, ${over(40)} at 40 or more, ${all.length - all.filter(Number.isFinite).length} lost`);
+  ' /tmp/lat-$who.txt
 echo "per request (send time, rtt µs): /tmp/lat-$who.txt${SCHED:+; scheduler: /tmp/lat-sched.data}"
 if [ "${SCHED:-0}" != 0 ]; then
   perf script -i /tmp/lat-sched.data -F comm,pid,tid,cpu,time,event,trace >/tmp/lat-sched.txt 2>/dev/null
