@@ -25,11 +25,24 @@ bool TypedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type wan
   return true;
 }
 
+// A region, and a port's lens and offsets arrays, are pointed at between calls: an ArrayBuffer
+// can be detached (transferred) or resized under the pointer, a SharedArrayBuffer cannot.
+static bool OverSharedBuffer(const Napi::CallbackInfo& info, size_t i) {
+  napi_value ab;
+  bool plain = true;
+  if (napi_get_typedarray_info(info.Env(), info[i], nullptr, nullptr, nullptr, &ab, nullptr) != napi_ok ||
+      napi_is_arraybuffer(info.Env(), ab, &plain) != napi_ok || plain) {
+    Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be over a SharedArrayBuffer").ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
 // regionOpen(u8: Uint8Array over a SharedArrayBuffer) -> region id
 static Napi::Value RegionOpen(const Napi::CallbackInfo& info) {
   void* data;
   size_t length;
-  if (!TypedArg(info, 0, napi_uint8_array, &data, &length)) return info.Env().Undefined();
+  if (!TypedArg(info, 0, napi_uint8_array, &data, &length) || !OverSharedBuffer(info, 0)) return info.Env().Undefined();
   Region r;
   r.base = static_cast<uint8_t*>(data);
   r.length = length;
@@ -148,19 +161,6 @@ Napi::Value WriteFrames(const Napi::Env& env, const WriteBurstArgs& w) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
-// The port keeps pointers into its lens and offsets arrays between calls: an ArrayBuffer can be
-// detached (transferred) under them, a SharedArrayBuffer cannot.
-static bool OverSharedBuffer(const Napi::CallbackInfo& info, size_t i) {
-  napi_value ab;
-  bool plain = true;
-  if (napi_get_typedarray_info(info.Env(), info[i], nullptr, nullptr, nullptr, &ab, nullptr) != napi_ok ||
-      napi_is_arraybuffer(info.Env(), ab, &plain) != napi_ok || plain) {
-    Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be over a SharedArrayBuffer").ThrowAsJavaScriptException();
-    return false;
-  }
-  return true;
-}
-
 // burstPortOpen(region, fd, readRing, writeRing, rxFirst, rxStride, rxCapacity, rxSlots,
 // lens: Uint32Array, offsets: Uint32Array) -> port id. A NIC's bursts, bound (BurstPort in
 // shmtender.h): its RX slots (rxSlots buffers of rxCapacity bytes, rxStride apart from rxFirst)
@@ -179,9 +179,15 @@ static Napi::Value BurstPortOpen(const Napi::CallbackInfo& info) {
   if (!TypedArg(info, 8, napi_uint32_array, &lensData, &p.lensLen) || !TypedArg(info, 9, napi_uint32_array, &offsData, &p.offsLen) ||
       !OverSharedBuffer(info, 8) || !OverSharedBuffer(info, 9))
     return env.Undefined();
-  if (p.readRing < kNoRing || p.writeRing < kNoRing) {
-    Napi::RangeError::New(env, "no such io_uring").ThrowAsJavaScriptException();
-    return env.Undefined();
+  // A ring given must be open, this environment's, on this TAP: a ring id not open yet would
+  // later name whatever ring took it.
+  for (int64_t ring : {p.readRing, p.writeRing}) {
+    if (ring == kNoRing) continue;
+    if (ring < 0) {
+      Napi::RangeError::New(env, "no such io_uring").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (!RingServes(env, ring, p.fd)) return env.Undefined();
   }
   AddonState& st = State(env);
   const Region& r = st.regions[static_cast<size_t>(region)];

@@ -104,8 +104,9 @@ struct WriteBurstArgs {
   int64_t count;
   // Frame i's bytes and length, or false (nothing set) where it no longer lies inside the region.
   bool frame(int64_t i, const uint8_t** buf, uint32_t* len) const {
-    uint64_t off = offs[i];
-    uint32_t n = lens[i];
+    // Atomic loads: a plain one may be done again after the check.
+    uint64_t off = __atomic_load_n(&offs[i], __ATOMIC_RELAXED);
+    uint32_t n = __atomic_load_n(&lens[i], __ATOMIC_RELAXED);
     if (off + n > region->length) return false;
     *buf = region->base + off;
     *len = n;
@@ -115,6 +116,8 @@ struct WriteBurstArgs {
 Napi::Value WriteFrames(const Napi::Env& env, const WriteBurstArgs& w);
 // A frame that moved out of the region between the check and its write (WriteBurstArgs::frame).
 Napi::Value ThrowFrameMoved(const Napi::Env& env);
+// Whether ring is open, env's, and on TAP fd (else it throws and returns false): a port binds only such a ring.
+bool RingServes(const Napi::Env& env, int64_t ring, int fd);
 // A ring closed (uringRxClose): the ports of env bound to it refuse bursts that way from now on.
 void PortsLoseRing(const Napi::Env& env, int64_t ring);
 Napi::Value UringWriteFrames(const Napi::Env& env, int64_t ring, const WriteBurstArgs& w);

@@ -91,6 +91,16 @@ static UringRx* Lookup(const Napi::Env& env, int64_t id) {
   return g_rings[id].get();
 }
 
+bool RingServes(const Napi::Env& env, int64_t ring, int fd) {
+  UringRx* u = Lookup(env, ring);
+  if (u == nullptr) return false;
+  if (u->tap != fd) {
+    Napi::RangeError::New(env, "the io_uring is on another TAP").ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
 // uringRxOpen(region, tapFd, slotsOffset, slotsLength) -> id. Errors carry .code (errno name):
 // ENOSYS or EPERM where io_uring is missing or disabled (sysctl kernel.io_uring_disabled),
 // ENOMEM past RLIMIT_MEMLOCK for the pinned slots without CAP_IPC_LOCK.

@@ -239,6 +239,10 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
     }
   });
 
+  it('a region must be over a SharedArrayBuffer: the addon keeps a pointer into it', () => {
+    expect(() => addon.regionOpen(new Uint8Array(64))).toThrow(/SharedArrayBuffer/);
+  });
+
   it('a closed region id is refused, and a port whose region was closed under it', () => {
     const r = addon.regionOpen(new Uint8Array(new SharedArrayBuffer(64)));
     const port = addon.burstPortOpen(r, devnull, -1, -1, 0, 64, 64, 1, shared([10]), shared([0]));
@@ -255,20 +259,26 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
     addon.regionClose(again);
   });
 
-  it('a port whose ring was closed refuses bursts that way, even once the ring id names another ring', (ctx) => {
+  it('a port binds only an open ring on its own TAP, and refuses bursts through it once it is closed, even when the id names another ring', (ctx) => {
     const ring = openRing(ctx, nullNonBlocking);
     const lens = shared([10]);
-    const port = addon.burstPortOpen(region, nullNonBlocking, -1, ring, 1024, 256, 100, 8, lens, shared([0]));
-    expect(addon.burstWrite(port, 1)).toBe(1);
+    const offsets = shared([0]);
+    expect(() => addon.burstPortOpen(region, zeroNonBlocking, ring, -1, 1024, 256, 100, 8, lens, offsets)).toThrow(/on another TAP/);
+    expect(() => addon.burstPortOpen(region, nullNonBlocking, -1, ring + 1, 1024, 256, 100, 8, lens, offsets)).toThrow(/no such io_uring/); // not open (yet)
+    expect(() => addon.burstPortOpen(region, nullNonBlocking, -2, -1, 1024, 256, 100, 8, lens, offsets)).toThrow(/no such io_uring/);
+    const writes = addon.burstPortOpen(region, nullNonBlocking, -1, ring, 1024, 256, 100, 8, lens, offsets);
+    const reads = addon.burstPortOpen(region, nullNonBlocking, ring, -1, 1024, 256, 100, 8, lens, offsets);
+    expect(addon.burstWrite(writes, 1)).toBe(1);
     addon.uringRxClose(ring);
     const other = openRing(ctx, zeroNonBlocking);
     try {
       expect(other).toBe(ring);
-      expect(() => addon.burstWrite(port, 1)).toThrow(/no such io_uring/);
+      expect(() => addon.burstWrite(writes, 1)).toThrow(/no such io_uring/);
+      expect(() => addon.burstRead(reads, 0, 1)).toThrow(/no such io_uring/);
     } finally {
       addon.uringRxClose(other);
-      addon.burstPortClose(port);
+      addon.burstPortClose(writes);
+      addon.burstPortClose(reads);
     }
-    expect(() => addon.burstPortOpen(region, nullNonBlocking, -2, -1, 1024, 256, 100, 8, lens, shared([0]))).toThrow(/no such io_uring/);
   });
 });
