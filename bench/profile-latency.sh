@@ -3,7 +3,7 @@
 # COUNT echo requests at RATE/s to one responder in a namespace of its own and dumps every
 # request's send time and round trip; this prints the percentiles per stretch of the run, so a
 # tail made of a few stalls shows apart from a steady one, then the whole run's (p50, p95, p99,
-# and how many requests took 12 µs or more, 40 or more, or were lost). With SCHED=1 it also records the
+# and how many requests took 12 µs or more, 40 or more, or were lost: each counted once). With SCHED=1 it also records the
 # scheduler on every CPU while the probe runs (perf sched, CLOCK_MONOTONIC like the dump) and
 # says what ran on each CPU during each slow request (bench/sched-tail.ts):
 #
@@ -68,7 +68,7 @@ node -e '
     if (w.length) console.log(`${a}-${b} s: ${w.length} requests, p50 ${pct(w, 0.5)} µs, p99 ${pct(w, 0.99)}, p99.9 ${pct(w, 0.999)}`);
   }
   const all = rows.map(([, r]) => (r < 0 ? Infinity : r)).sort((x, y) => x - y);
-  const over = (us) => all.filter((r) => r >= us).length;
+  const over = (us) => all.filter((r) => r >= us && Number.isFinite(r)).length;
   console.log(`all: ${all.length} requests, p50 ${pct(all, 0.5)} µs, p95 ${pct(all, 0.95)}, p99 ${pct(all, 0.99)}; ${over(12)} at 12 µs or more, ${over(40)} at 40 or more, ${all.length - all.filter(Number.isFinite).length} lost`);
   ' /tmp/lat-$who.txt
 echo "per request (send time, rtt µs): /tmp/lat-$who.txt${SCHED:+; scheduler: /tmp/lat-sched.data}"

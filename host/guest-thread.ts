@@ -139,17 +139,33 @@ function normaliseStatus(v: unknown): number {
  * console_write does: in order with it, all of it, waiting while the reader is behind. A
  * worker's stdout would go through the tender's main thread, which queues it without bound and
  * drops what is still queued when the run ends (a reader slower than 8 MiB of console.log got
- * 64 KiB, and the run ended 0). A reader gone ends the run as console_write's does.
+ * 64 KiB, and the run ended 0). A reader gone ends the run as console_write's does. Console
+ * swallows what a write throws, so a console that cannot be written (closed: EBADF) or a flush
+ * that faults on the way out ends the guest here, as main's throw would.
  */
 function writeStdioHere(): void {
+  type Done = (err?: Error | null) => void;
   for (const [stream, fd] of [[process.stdout, 1], [process.stderr, 2]] as const) {
-    stream.write = ((chunk: string | Uint8Array, encoding?: BufferEncoding | ((err?: Error | null) => void), cb?: (err?: Error | null) => void) => {
+    const write = (chunk: unknown, encoding?: BufferEncoding | Done, cb?: Done): boolean => {
+      if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) throw new TypeError('The "chunk" argument must be of type string or an instance of Buffer or Uint8Array');
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk;
-      if (!writeAll(fd, bytes)) finish(1, { type: 'console-closed' });
+      try {
+        if (!writeAll(fd, bytes)) finish(1, { type: 'console-closed' });
+      } catch (err) {
+        crashed(err);
+      }
       const done = typeof encoding === 'function' ? encoding : cb;
       if (done) queueMicrotask(() => done(null));
       return true;
-    }) as typeof stream.write;
+    };
+    stream.write = write as typeof stream.write;
+    // end(chunk) writes through Writable's internals, not write(): the same way here. The fd stays open.
+    stream.end = ((chunk?: unknown, encoding?: BufferEncoding | Done, cb?: Done) => {
+      const done = [chunk, encoding, cb].find((a) => typeof a === 'function') as Done | undefined;
+      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') write(chunk, typeof encoding === 'string' ? encoding : undefined);
+      if (done) queueMicrotask(() => done(null));
+      return stream;
+    }) as typeof stream.end;
   }
 }
 writeStdioHere();
@@ -186,6 +202,11 @@ try {
   const status = await (app.main as (start: { args: string[]; cmdline: string }) => unknown)({ args: cfg.args, cmdline: cfg.args.join(' ') });
   finish(normaliseStatus(status));
 } catch (err) {
+  crashed(err);
+}
+
+/** Ends the guest on what main (or the console) threw: a fault of its rings, of a device, or a crash. */
+function crashed(err: unknown): never {
   stats[COUNTER.cpu_s] = threadCpuSeconds();
   if (err instanceof RingFault) {
     stats[COUNTER.faults]++; // it broke its own half of the rings

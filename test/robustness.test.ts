@@ -254,7 +254,7 @@ describe.skipIf(skipReal())('robustness', () => {
       expect(await buffered(t.stdout!)).toBeGreaterThan(0); // it is writing: 8 MiB cannot fit
       t.stdout!.destroy(); // the reader goes away, as head does after its line
       const r = await run;
-      expect({ code: r.code, stderr: r.stderr.trim() }).toEqual({ code: 141, stderr: 'tender: stdout closed (EPIPE): the guest was stopped, as SIGPIPE stops a program' });
+      expect({ code: r.code, stderr: r.stderr.trim() }).toEqual({ code: 141, stderr: 'tender: console closed (EPIPE): its reader has gone; the guest was stopped, as SIGPIPE stops a program' });
     });
   }
 
