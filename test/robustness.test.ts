@@ -258,6 +258,16 @@ describe.skipIf(skipReal())('robustness', () => {
     });
   }
 
+  it('a guest writing with console.error to a stderr whose reader has gone: stopped the same way, exit 141', async () => {
+    const t = startTender(ns, tender(['--shm=hybrid', FIXTURE('prints_much.js'), '--mb=8', '--with=console.error']));
+    const run = collect(t, 30_000);
+    t.stderr!.pause();
+    expect(await buffered(t.stderr!)).toBeGreaterThan(0); // it is writing: 8 MiB cannot fit
+    t.stderr!.destroy(); // the tender's own line goes there too, so only its code is seen
+    const r = await run;
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 141, stdout: '' });
+  });
+
   for (const mode of ALL) {
     it(`bad frames from the wire, ${mode}: oversize frames are counted and never delivered cut short; the tender keeps running`, async () => {
       ns.run('ip', ['link', 'set', 'tap0', 'mtu', '9000']); // the TAP lets through more than the tender's MTU 1500
