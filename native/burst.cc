@@ -148,7 +148,11 @@ Napi::Value WriteFrames(const Napi::Env& env, const WriteBurstArgs& w) {
   while (n < w.count) {
     const uint8_t* buf;
     uint32_t len;
-    if (!w.frame(n, &buf, &len)) return ThrowFrameMoved(env);
+    // A frame that moved: what went before it is counted; the next call meets it first.
+    if (!w.frame(n, &buf, &len)) {
+      if (n > 0) break;
+      return ThrowFrameMoved(env);
+    }
     int r = WriteOne(w.fd, buf, len);
     if (r == kAgain) break;
     if (r > 0) {

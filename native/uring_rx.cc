@@ -37,6 +37,10 @@ struct UringRx {
   // Reads to submit next: doubles while every read finds a frame, then shrinks to what the
   // last batch found (+1), so a poll of an idle TAP costs one read, as ReadFrames' does.
   unsigned batch = 1;
+  // Set when the kernel took only part of a batch (SubmitAndReap): the entries left in the
+  // submission queue would go out with the next batch, so the ring is never entered again
+  // and its bursts are read() and write() from then on.
+  bool retired = false;
 };
 
 // Process-wide, so the lock (seccomp.cc) sees every ring; each is used, closed and cleaned up
@@ -124,7 +128,10 @@ static Napi::Value UringRxOpen(const Napi::CallbackInfo& info) {
   u->slots = r->base + first;
   u->length = static_cast<size_t>(length);
   u->tap = fd;
-  int rc = io_uring_queue_init(kDepth, &u->ring, IORING_SETUP_R_DISABLED);
+  // SUBMIT_ALL (Linux 5.18): an entry that fails is completed with its error and the kernel
+  // takes the rest of the batch, instead of stopping there (SubmitAndReap).
+  int rc = io_uring_queue_init(kDepth, &u->ring, IORING_SETUP_R_DISABLED | IORING_SETUP_SUBMIT_ALL);
+  if (rc == -EINVAL) rc = io_uring_queue_init(kDepth, &u->ring, IORING_SETUP_R_DISABLED);
   if (rc < 0) return ThrowErrno(env, -rc, std::string("io_uring_setup: ") + std::strerror(-rc));
   struct iovec slots = {u->slots, u->length};
   struct io_uring_restriction only[5];
@@ -158,25 +165,35 @@ static Napi::Value UringRxOpen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(id));
 }
 
-// Submits the `want` entries prepared (user_data 0..want-1) and waits for all of them; res[i]
-// is entry i's result. Fewer taken than prepared (the kernel refused one): what was taken is
-// reaped and it throws, as waiting for the rest would wait forever. False once it has thrown.
-static bool SubmitAndReap(const Napi::Env& env, UringRx* u, unsigned want, int32_t* res, const char* what) {
+// Submits the `want` entries prepared (user_data 0..want-1) and waits for all that the kernel
+// takes; res[i] is entry i's result. It takes them in order, all of them unless it cannot
+// allocate (or, before Linux 5.18, after an entry that failed at submission): the rest are
+// handed again a few times, and any still not taken count as EAGAIN (not done: a write keeps
+// its frame, a read found none) and the ring is retired. False (thrown) if a completion
+// cannot be waited for.
+static bool SubmitAndReap(const Napi::Env& env, UringRx* u, unsigned want, int32_t* res) {
   int rc;
   do rc = io_uring_submit_and_wait(&u->ring, want);
   while (rc == -EINTR);
-  if (rc < 0) return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc)), false;
-  unsigned taken = static_cast<unsigned>(rc);
+  unsigned taken = rc > 0 ? static_cast<unsigned>(rc) : 0;
+  for (int tries = 0; taken < want && tries < 8; tries++) {
+    rc = io_uring_submit(&u->ring);  // what is still queued: the entries not taken
+    if (rc > 0) taken += static_cast<unsigned>(rc);
+    else if (rc != -EAGAIN && rc != -EINTR) break;
+  }
+  if (taken < want) u->retired = true;
   std::fill(res, res + want, -EAGAIN);
   for (unsigned i = 0; i < std::min(taken, want); i++) {
     struct io_uring_cqe* cqe;
     do rc = io_uring_wait_cqe(&u->ring, &cqe);
     while (rc == -EINTR);
-    if (rc < 0) return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc)), false;
+    if (rc < 0) {
+      u->retired = true;
+      return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc)), false;
+    }
     if (cqe->user_data < want) res[cqe->user_data] = cqe->res;
     io_uring_cqe_seen(&u->ring, cqe);
   }
-  if (taken < want) return ThrowErrno(env, EIO, "io_uring: " + std::to_string(want - taken) + " of " + std::to_string(want) + " " + what + " not taken"), false;
   return true;
 }
 
@@ -189,6 +206,7 @@ static bool SubmitAndReap(const Napi::Env& env, UringRx* u, unsigned want, int32
 Napi::Value UringReadFrames(const Napi::Env& env, int64_t ring, const Burst& b, int64_t capacity, int64_t spinNs) {
   UringRx* u = Lookup(env, ring);
   if (u == nullptr) return env.Undefined();
+  if (u->retired) return ReadFrames(env, b, capacity, spinNs);
   if (b.count > 0 && (b.at(0) < u->slots || b.at(b.count - 1) + capacity > u->slots + u->length)) {
     Napi::RangeError::New(env, "burst lies outside the registered RX slots").ThrowAsJavaScriptException();
     return env.Undefined();
@@ -214,14 +232,14 @@ Napi::Value UringReadFrames(const Napi::Env& env, int64_t ring, const Burst& b, 
   while (n < b.count) {
     unsigned want = static_cast<unsigned>(std::min<int64_t>(b.count - n, u->batch));
     for (unsigned i = 0; i < want; i++) {
-      struct io_uring_sqe* sqe = io_uring_get_sqe(&u->ring);  // null only after a batch that threw unreaped
+      struct io_uring_sqe* sqe = io_uring_get_sqe(&u->ring);  // never null: a batch not all taken retires the ring
       if (sqe == nullptr) return ThrowErrno(env, EBUSY, "io_uring: no free submission entry");
       io_uring_prep_read_fixed(sqe, 0, b.at(n + i), static_cast<unsigned>(capacity), 0, 0);
       sqe->flags |= IOSQE_FIXED_FILE;
       sqe->rw_flags = RWF_NOWAIT;
       sqe->user_data = i;
     }
-    if (!SubmitAndReap(env, u, want, res, "reads")) return env.Undefined();
+    if (!SubmitAndReap(env, u, want, res)) return env.Undefined();
     unsigned got = 0;
     int hard = 0;
     for (unsigned i = 0; i < want; i++) {
@@ -254,6 +272,7 @@ Napi::Value UringReadFrames(const Napi::Env& env, int64_t ring, const Burst& b, 
 Napi::Value UringWriteFrames(const Napi::Env& env, int64_t ring, const WriteBurstArgs& w) {
   UringRx* u = Lookup(env, ring);
   if (u == nullptr) return env.Undefined();
+  if (u->retired) return WriteFrames(env, w);
   const int64_t count = w.count;
   uint32_t* lens = w.lens;
   // One frame (a reply): one write(), for the reason a lone read is one (above).
@@ -271,10 +290,18 @@ Napi::Value UringWriteFrames(const Napi::Env& env, int64_t ring, const WriteBurs
   while (n < count) {
     unsigned want = static_cast<unsigned>(std::min<int64_t>(count - n, kDepth));
     // The batch's frames, read and checked before any entry is taken (WriteBurstArgs::frame).
+    // A frame that moved ends the burst before it: what went before it is counted, and the
+    // next call meets it first.
     const uint8_t* bufs[kDepth];
     uint32_t lensNow[kDepth];
-    for (unsigned i = 0; i < want; i++)
-      if (!w.frame(n + i, &bufs[i], &lensNow[i])) return ThrowFrameMoved(env);
+    unsigned fit = 0;
+    while (fit < want && w.frame(n + fit, &bufs[fit], &lensNow[fit])) fit++;
+    if (fit == 0) {
+      if (n > 0) return Napi::Number::New(env, static_cast<double>(n));
+      return ThrowFrameMoved(env);
+    }
+    bool moved = fit < want;
+    want = fit;
     for (unsigned i = 0; i < want; i++) {
       struct io_uring_sqe* sqe = io_uring_get_sqe(&u->ring);
       if (sqe == nullptr) return ThrowErrno(env, EBUSY, "io_uring: no free submission entry");
@@ -283,7 +310,7 @@ Napi::Value UringWriteFrames(const Napi::Env& env, int64_t ring, const WriteBurs
       sqe->rw_flags = RWF_NOWAIT;
       sqe->user_data = i;
     }
-    if (!SubmitAndReap(env, u, want, res, "writes")) return env.Undefined();
+    if (!SubmitAndReap(env, u, want, res)) return env.Undefined();
     // The last write of the batch that went out: a frame kept back must come after it.
     int last = -1;
     for (unsigned i = 0; i < want; i++) if (res[i] >= 0) last = static_cast<int>(i);
@@ -298,6 +325,7 @@ Napi::Value UringWriteFrames(const Napi::Env& env, int64_t ring, const WriteBurs
       lens[n + i] = 0;  // refused frame: dropped, counted by the caller
     }
     n += want;
+    if (moved) break;
   }
   return Napi::Number::New(env, static_cast<double>(n));
 }

@@ -3,6 +3,7 @@
 // the region it was pointed at (lens come from guest-written slots).
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -184,6 +185,72 @@ describe('burst I/O bounds (no root: /dev/zero and /dev/null as the fd)', () => 
     expect(() => addon.burstWrite(short, 3)).toThrow(/count outside/); // offsets shorter than count
     addon.burstPortClose(short);
     addon.burstPortClose(port);
+  });
+
+  /**
+   * The offsets are shared memory: another thread (a hostile guest) can move a frame out of the
+   * region after burstWrite checked it and before it is written. That frame is refused where it
+   * is written, and the frames written before it are counted (the call returns how many), not
+   * thrown away with an exception. A Unix stream socket stands in for the TAP, one byte a
+   * frame, so what reached the other end can be counted (a FIFO or a file refuses io_uring's
+   * non-blocking writes); a worker moves frame 100 in and out of the region all along.
+   */
+  it('a frame moved out of the region mid-burst: the burst stops before it, and returns every frame it wrote', async (ctx) => {
+    const dir = mkdtempSync(join(tmpdir(), 'shmt-moved-'));
+    let reached = 0;
+    const server = createServer((peer) => peer.on('data', (bytes) => (reached += bytes.length)));
+    await new Promise<void>((resolve) => server.listen(join(dir, 'sock'), resolve));
+    const client = connect(join(dir, 'sock'));
+    await new Promise<void>((resolve) => client.on('connect', resolve));
+    // libuv's descriptor for the socket: non-blocking, as a TAP is.
+    const fd = (client as unknown as { _handle: { fd: number } })._handle.fd;
+    const count = 130; // frame 100 lies in the second io_uring batch: the first went out before it is checked again
+    const lens = shared(new Array<number>(count).fill(1));
+    const offsets = shared(Array.from({ length: count }, (_, i) => i * 16));
+    const stop = new Int32Array(new SharedArrayBuffer(4));
+    const mover = new Worker(
+      `const { workerData: { offsets, stop } } = require('node:worker_threads');
+       while (Atomics.load(stop, 0) === 0) { Atomics.store(offsets, 100, 0xfffff000); Atomics.store(offsets, 100, 1600); }`,
+      { eval: true, workerData: { offsets, stop } },
+    );
+    let ring = -1;
+    try {
+      ring = addon.uringRxOpen(region, fd, 1024, 2048);
+    } catch (err) {
+      if (!['ENOSYS', 'EPERM'].includes(errnoCode(err) ?? '')) throw err;
+    }
+    const ports: [string, number][] = [['write()', addon.burstPortOpen(region, fd, -1, -1, 1024, 256, 100, 8, lens, offsets)]];
+    if (ring >= 0) ports.push(['io_uring', addon.burstPortOpen(region, fd, -1, ring, 1024, 256, 100, 8, lens, offsets)]);
+    try {
+      for (const [name, port] of ports) {
+        const before = reached;
+        let counted = 0;
+        let cutShort = 0;
+        for (let i = 0; i < 3000 && cutShort < 20; i++) {
+          try {
+            const n = addon.burstWrite(port, count);
+            counted += n;
+            if (n === 100) cutShort++;
+            else expect(n, name).toBe(count);
+          } catch (err) {
+            expect((err as Error).message, name).toMatch(/outside the shared region/); // found at the first check: nothing written
+          }
+          await new Promise((resolve) => setImmediate(resolve)); // the server reads
+        }
+        for (let t = 0; t < 200 && reached - before < counted; t++) await new Promise((resolve) => setTimeout(resolve, 5));
+        expect(reached - before, name).toBe(counted);
+        expect(cutShort, `${name}: the frame moved between the check and its write at least once`).toBeGreaterThan(0);
+      }
+    } finally {
+      Atomics.store(stop, 0, 1);
+      await mover.terminate();
+      for (const [, port] of ports) addon.burstPortClose(port);
+      if (ring >= 0) addon.uringRxClose(ring);
+      client.destroy();
+      server.close();
+      rmSync(dir, { recursive: true });
+    }
+    if (ring < 0) ctx.skip('io_uring unavailable here: only write() was tested');
   });
 
   /**
