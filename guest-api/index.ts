@@ -1,7 +1,7 @@
 // The guest API: what an app imports (`import { net_write } from 'shmtender/guest'`).
 // solo5-shaped and the same in every mode; the tender installs the backend before the app
 // is loaded. Results are OK, AGAIN, EINVAL, UNSPEC.
-import { writeAll } from './console.js';
+import { writeAll, type ConsoleGone } from './console.js';
 import { monotonicNs } from './clock.js';
 import { AGAIN, EINVAL, OK, UNSPEC, type NetBackend, type ReadOut, type Result } from './results.js';
 import { emptyVnet, type VnetHeader } from './abi.js';
@@ -34,7 +34,7 @@ interface Runtime {
   countTrap: () => void;
   onExit: (status: number) => never;
   /** The console's reader went away (EPIPE): the tender stops the guest, as SIGPIPE stops a program. */
-  onConsoleClosed: () => never;
+  onConsoleClosed: (why: ConsoleGone) => never;
 }
 
 let rt: Runtime | undefined;
@@ -171,7 +171,8 @@ const encoder = new TextEncoder();
  */
 export function console_write(text: string | Uint8Array): void {
   runtime().countTrap();
-  if (!writeAll(1, typeof text === 'string' ? encoder.encode(text) : text)) runtime().onConsoleClosed();
+  const gone = writeAll(1, typeof text === 'string' ? encoder.encode(text) : text);
+  if (gone) runtime().onConsoleClosed(gone);
 }
 
 /** Ends the guest with `status` after flushing anything queued. */

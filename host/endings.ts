@@ -13,7 +13,7 @@ export type Ending =
   | { kind: 'guest-bad-app'; detail: string }
   | { kind: 'guest-fault'; detail: string }
   | { kind: 'guest-oom' }
-  | { kind: 'console-closed' } // the guest wrote to a stdout or stderr whose reader had gone (EPIPE, ECONNRESET)
+  | { kind: 'console-closed'; why: 'EPIPE' | 'ECONNRESET' } // the guest wrote to a stdout or stderr whose reader had gone: the error its write met
   | { kind: 'device-fault'; detail: string }
   | { kind: 'timeout'; seconds: number }
   | { kind: 'signal'; signal: StopSignal };
@@ -40,7 +40,7 @@ const TABLE: { [K in Kind]: { code: number | ((e: Of<K>) => number); line: (e: O
   'guest-fault': { code: 72, line: (e) => `guest fault: ${e.detail}` },
   'guest-oom': { code: 73, line: () => 'guest out of memory (raise --mem)' },
   // 128 + SIGPIPE, what a shell reports for a program that wrote to a pipe nobody reads.
-  'console-closed': { code: 141, line: () => 'console closed (EPIPE): its reader has gone; the guest was stopped, as SIGPIPE stops a program' },
+  'console-closed': { code: 141, line: (e) => `console closed (${e.why}): its reader has gone; the guest was stopped, as SIGPIPE stops a program` },
   'device-fault': { code: 74, line: (e) => `device fault: ${e.detail}` },
   timeout: { code: 124, line: (e) => `guest stopped after --timeout=${e.seconds} s` },
   signal: { code: (e) => SIGNAL_CODE[e.signal], line: (e) => `stopped by ${e.signal}` },

@@ -7,7 +7,7 @@ import vm from 'node:vm';
 import { MessageChannel, parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { __installRuntime, type NetInfo } from '../guest-api/index.js';
-import { writeAll } from '../guest-api/console.js';
+import { writeAll, type ConsoleGone } from '../guest-api/console.js';
 import { RingFault } from '../guest-api/ring.js';
 import { ShmBackend } from '../guest-api/shm-backend.js';
 import type { NetBackend } from '../guest-api/results.js';
@@ -65,7 +65,7 @@ export interface GuestConfig {
 }
 
 /** Messages from the guest thread to the tender. */
-export type GuestMessage = { type: 'started'; tid: number } | { type: 'loaded' } | { type: 'locked' } | { type: 'lock-failed'; message: string } | { type: 'exit'; status: number } | { type: 'console-closed' } | { type: 'fault'; message: string } | { type: 'device-fault'; message: string } | { type: 'crash'; message: string } | { type: 'bad-app'; message: string };
+export type GuestMessage = { type: 'started'; tid: number } | { type: 'loaded' } | { type: 'locked' } | { type: 'lock-failed'; message: string } | { type: 'exit'; status: number } | { type: 'console-closed'; why: ConsoleGone } | { type: 'fault'; message: string } | { type: 'device-fault'; message: string } | { type: 'crash'; message: string } | { type: 'bad-app'; message: string };
 
 const cfg = workerData as GuestConfig;
 const stats = section(cfg.stats);
@@ -125,7 +125,7 @@ __installRuntime({
   nics,
   countTrap: () => stats[COUNTER.traps]++,
   onExit: (status) => finish(normaliseStatus(status)),
-  onConsoleClosed: () => finish(1, { type: 'console-closed' }),
+  onConsoleClosed: (why) => finish(1, { type: 'console-closed', why }),
 });
 
 function normaliseStatus(v: unknown): number {
@@ -150,7 +150,8 @@ function writeStdioHere(): void {
       if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) throw new TypeError('The "chunk" argument must be of type string or an instance of Buffer or Uint8Array');
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk;
       try {
-        if (!writeAll(fd, bytes)) finish(1, { type: 'console-closed' });
+        const gone = writeAll(fd, bytes);
+        if (gone) finish(1, { type: 'console-closed', why: gone });
       } catch (err) {
         crashed(err);
       }

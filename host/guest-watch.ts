@@ -130,7 +130,8 @@ export class GuestWatch {
         this.ending = { kind: 'guest-status', status: msg.status as number };
         return null;
       case 'console-closed':
-        this.ending = { kind: 'console-closed' };
+        // Said by the guest's thread: only the two names it can be are believed.
+        this.ending = { kind: 'console-closed', why: msg.why === 'ECONNRESET' ? 'ECONNRESET' : 'EPIPE' };
         return null;
       case 'crash':
         this.ending = { kind: 'guest-crash', detail: text() };

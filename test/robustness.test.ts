@@ -4,7 +4,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { kernelRx, kernelTx } from '../testbed/tap-stats.js';
 import { parsePing } from '../testbed/workloads.js';
-import { GUEST_MAC, collect, createNetns, skipReal, sleep, type Netns } from '../testbed/netns.js';
+import { GUEST_MAC, TENDER, collect, createNetns, skipReal, sleep, type Netns } from '../testbed/netns.js';
 import { pidsIn, sampleRss } from '../testbed/process.js';
 import { LIMIT_SLACK_MB } from '../host/memory-watch.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
@@ -257,6 +257,35 @@ describe.skipIf(skipReal())('robustness', () => {
       expect({ code: r.code, stderr: r.stderr.trim() }).toEqual({ code: 141, stderr: 'tender: console closed (EPIPE): its reader has gone; the guest was stopped, as SIGPIPE stops a program' });
     });
   }
+
+  /**
+   * stdout a TCP socket whose peer resets (`tender app.js > /dev/tcp/…` read by a program that
+   * dies): the first write after the reset fails with ECONNRESET, not EPIPE. A script in the
+   * namespace (its loopback: no traffic leaves it) connects to itself, hands the tender the
+   * connected socket as its stdout and closes its own copy, so that only the tender's write can
+   * meet the reset; the listening side resets once it has read 1 MiB.
+   */
+  it('a guest writing with console_write to a socket whose peer resets (ECONNRESET): stopped the same way, exit 141 and one line', async () => {
+    const script = `
+      const net = require('node:net');
+      const { spawn } = require('node:child_process');
+      const server = net.createServer((peer) => {
+        let got = 0;
+        peer.on('data', (b) => { got += b.length; if (got >= 1 << 20) peer.resetAndDestroy(); });
+      });
+      server.listen(0, '127.0.0.1', () => {
+        const out = net.connect(server.address().port, '127.0.0.1', () => {
+          const t = spawn(process.execPath, process.argv.slice(1), { stdio: ['ignore', out, 'pipe'] });
+          out.destroy();
+          let stderr = '';
+          t.stderr.on('data', (d) => (stderr += d));
+          t.on('exit', (code, signal) => { console.log(JSON.stringify({ code, signal, stderr })); process.exit(0); });
+        });
+      });`;
+    const r = await collect(ns.spawn('node', ['-e', script, TENDER, ...tender(['--shm=hybrid', FIXTURE('prints_much.js'), '--mb=8'])]), 30_000);
+    expect(r.code).toBe(0);
+    expect(lastJson(r.stdout)).toEqual({ code: 141, signal: null, stderr: 'tender: console closed (ECONNRESET): its reader has gone; the guest was stopped, as SIGPIPE stops a program\n' });
+  });
 
   it('a guest writing with console.error to a stderr whose reader has gone: stopped the same way, exit 141', async () => {
     const t = startTender(ns, tender(['--shm=hybrid', FIXTURE('prints_much.js'), '--mb=8', '--with=console.error']));
