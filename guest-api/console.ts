@@ -14,8 +14,8 @@ const CONSOLE_FULL_WAIT_MS = 1;
  * (`tender app.js | less`) it waits for room, looking again every millisecond, as a blocking
  * write would, instead of failing with EAGAIN. (The fds are non-blocking there because the
  * main thread opened process.stdout before the lock, host/sandbox.ts prepareForLock, and Node
- * sets pipes and sockets so; SIGTERM and --timeout still stop a guest waiting here.) False when
- * the reader has gone: undefined once all is written, else how it went (EPIPE from a pipe,
+ * sets pipes and sockets so; SIGTERM and --timeout still stop a guest waiting here.) Returns
+ * undefined once all is written; where the reader has gone, how it went (EPIPE from a pipe,
  * ECONNRESET from a socket whose peer reset), and the caller ends the run.
  */
 export function writeAll(fd: number, bytes: Uint8Array): ConsoleGone | undefined {

@@ -33,7 +33,7 @@ interface Runtime {
   nics: NetInfo[];
   countTrap: () => void;
   onExit: (status: number) => never;
-  /** The console's reader went away (EPIPE): the tender stops the guest, as SIGPIPE stops a program. */
+  /** The console's reader went away (EPIPE, ECONNRESET): the tender stops the guest, as SIGPIPE stops a program. */
   onConsoleClosed: (why: ConsoleGone) => never;
 }
 

@@ -28,6 +28,10 @@ namespace shmtender {
 // Reads (or writes) per io_uring_enter at most: the IO thread's poll budget (64) in one submission.
 static constexpr unsigned kDepth = 64;
 
+#ifndef IORING_SETUP_SUBMIT_ALL  // liburing before 2.2 (Ubuntu 22.04's 2.1) does not name it; the kernel's value
+#define IORING_SETUP_SUBMIT_ALL (1U << 7)
+#endif
+
 struct UringRx {
   struct io_uring ring;
   napi_env env;  // the environment (thread) that opened it: only it reads, closes, or is cleaned up with it
@@ -167,21 +171,31 @@ static Napi::Value UringRxOpen(const Napi::CallbackInfo& info) {
 
 // Submits the `want` entries prepared (user_data 0..want-1) and waits for all that the kernel
 // takes; res[i] is entry i's result. It takes them in order, all of them unless it cannot
-// allocate (or, before Linux 5.18, after an entry that failed at submission): the rest are
-// handed again a few times, and any still not taken count as EAGAIN (not done: a write keeps
-// its frame, a read found none) and the ring is retired. False (thrown) if a completion
-// cannot be waited for.
+// allocate (or, before Linux 5.18, after an entry that failed at submission): the rest stay
+// queued and are handed again a few times; any still not taken count as EAGAIN (not done: a
+// write keeps its frame, a read found none), and the ring is retired with a line on stderr,
+// since they would go out with its next batch. False (thrown, the ring retired) when
+// io_uring_enter fails outright or a completion cannot be waited for.
 static bool SubmitAndReap(const Napi::Env& env, UringRx* u, unsigned want, int32_t* res) {
   int rc;
   do rc = io_uring_submit_and_wait(&u->ring, want);
   while (rc == -EINTR);
+  if (rc < 0 && rc != -EAGAIN) {
+    u->retired = true;
+    return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc)), false;
+  }
   unsigned taken = rc > 0 ? static_cast<unsigned>(rc) : 0;
   for (int tries = 0; taken < want && tries < 8; tries++) {
     rc = io_uring_submit(&u->ring);  // what is still queued: the entries not taken
     if (rc > 0) taken += static_cast<unsigned>(rc);
     else if (rc != -EAGAIN && rc != -EINTR) break;
   }
-  if (taken < want) u->retired = true;
+  if (taken < want) {
+    u->retired = true;
+    std::string line = "tender: io_uring on TAP fd " + std::to_string(u->tap) + ": the kernel took " + std::to_string(taken) + " of " +
+                       std::to_string(want) + " entries; its frames go by read() and write() from now on\n";
+    (void)!write(2, line.data(), line.size());
+  }
   std::fill(res, res + want, -EAGAIN);
   for (unsigned i = 0; i < std::min(taken, want); i++) {
     struct io_uring_cqe* cqe;

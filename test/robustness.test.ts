@@ -279,7 +279,7 @@ describe.skipIf(skipReal())('robustness', () => {
           out.destroy();
           let stderr = '';
           t.stderr.on('data', (d) => (stderr += d));
-          t.on('exit', (code, signal) => { console.log(JSON.stringify({ code, signal, stderr })); process.exit(0); });
+          t.on('close', (code, signal) => { console.log(JSON.stringify({ code, signal, stderr })); process.exit(0); }); // 'close': stderr read to its end
         });
       });`;
     const r = await collect(ns.spawn('node', ['-e', script, TENDER, ...tender(['--shm=hybrid', FIXTURE('prints_much.js'), '--mb=8'])]), 30_000);
