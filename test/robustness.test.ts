@@ -260,7 +260,9 @@ describe.skipIf(skipReal())('robustness', () => {
 
   /**
    * stdout a TCP socket whose peer resets (`tender app.js > /dev/tcp/…` read by a program that
-   * dies): the first write after the reset fails with ECONNRESET, not EPIPE. A script in the
+   * dies): the first write after the reset fails with ECONNRESET, not EPIPE. (Node's writeSync
+   * sometimes writes once more before it throws, and reports that write's EPIPE: strace shows
+   * both; in about one run in five here, so the line may name either.) A script in the
    * namespace (its loopback: no traffic leaves it) connects to itself, hands the tender the
    * connected socket as its stdout and closes its own copy, so that only the tender's write can
    * meet the reset; the listening side resets once it has read 1 MiB.
@@ -284,7 +286,9 @@ describe.skipIf(skipReal())('robustness', () => {
       });`;
     const r = await collect(ns.spawn('node', ['-e', script, TENDER, ...tender(['--shm=hybrid', FIXTURE('prints_much.js'), '--mb=8'])]), 30_000);
     expect(r.code).toBe(0);
-    expect(lastJson(r.stdout)).toEqual({ code: 141, signal: null, stderr: 'tender: console closed (ECONNRESET): its reader has gone; the guest was stopped, as SIGPIPE stops a program\n' });
+    const { code, signal, stderr } = lastJson(r.stdout);
+    expect({ code, signal }).toEqual({ code: 141, signal: null });
+    expect(stderr).toMatch(/^tender: console closed \((ECONNRESET|EPIPE)\): its reader has gone; the guest was stopped, as SIGPIPE stops a program\n$/);
   });
 
   it('a guest writing with console.error to a stderr whose reader has gone: stopped the same way, exit 141', async () => {
