@@ -41,8 +41,8 @@ export function aggregate(samples: Sample[]): Cell {
   };
   const notes = of((s) => s.stats?.notifications.per_frame);
   if (notes.length) cell.notifications_per_frame = stat(notes);
-  if (samples.every((s) => s.stats)) {
-    const t = (k: 'tender' | 'io' | 'guest') => median(samples.map((s) => s.stats!.cpu_s[k]));
+  if (samples.every((s) => s.threads)) {
+    const t = (k: 'tender' | 'io' | 'guest') => median(samples.map((s) => s.threads![k]));
     cell.threads = { tender: t('tender'), io: t('io'), guest: t('guest') };
   }
   const counts = new Map<string, number>();

@@ -6,11 +6,12 @@
 // `ip netns exec` execs it. Then finish() (it ends by itself) or stop() (SIGTERM).
 import type { ChildProcess } from 'node:child_process';
 import type { StatsReport } from '../host/report.js';
-import { procCpuS } from '../testbed/cpu.js';
+import { procCpuS, threadCpuS } from '../testbed/cpu.js';
+import { THREAD_NAME } from '../host/thread-names.js';
 import { GUEST_MAC, collect, DEV, type RunResult } from '../testbed/netns.js';
 import { EXAMPLE, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 import { tenderArgs } from './rows.js';
-import type { Context, Row } from './types.js';
+import type { Context, Row, Sample } from './types.js';
 
 export type Role = 'rx' | 'echo' | 'tx';
 
@@ -99,15 +100,39 @@ export async function stop(s: Started): Promise<Finished> {
   return finish(s, [0, 143]);
 }
 
+/** A process's CPU so far: all its threads (procCpuS), and each thread by name. */
+export interface CpuMark {
+  cpuS: number;
+  byThread: Map<string, number>;
+}
+
+export function cpuMark(pid: number): CpuMark {
+  return { byThread: threadCpuS(pid), cpuS: procCpuS(pid) };
+}
+
 /**
- * The process's CPU seconds when it prints a line matching `re` (a guest's last line: the
- * tender's own shutdown after it is not the work being measured), or undefined when it ends
- * first. Call it before the line can come.
+ * A Sample's CPU over the window between two marks: the process's, and (a tender) its IO
+ * thread's and guest thread's, the rest (main thread, V8's and libuv's) as `tender`. A thread
+ * that ended within the window is in cpuS only.
  */
-export function cpuAtLine(s: Started, re: RegExp, timeoutMs = 300_000): Promise<number | undefined> {
+export function cpuWindow(a: CpuMark, b: CpuMark): Pick<Sample, 'cpuS' | 'threads'> {
+  const d = (name: string) => (b.byThread.get(name) ?? 0) - (a.byThread.get(name) ?? 0);
+  const cpuS = b.cpuS - a.cpuS;
+  if (!b.byThread.has(THREAD_NAME.guest)) return { cpuS }; // not a tender
+  const io = d(THREAD_NAME.io);
+  const guest = d(THREAD_NAME.guest);
+  return { cpuS, threads: { io, guest, tender: Math.max(0, cpuS - io - guest) } };
+}
+
+/**
+ * The process's CPU when it prints a line matching `re` (a guest's last line: the tender's own
+ * shutdown after it is not the work being measured), or undefined when it ends first. Call it
+ * before the line can come.
+ */
+export function cpuAtLine(s: Started, re: RegExp, timeoutMs = 300_000): Promise<CpuMark | undefined> {
   return waitForLine(s.child, re, timeoutMs).then(() => {
     try {
-      return procCpuS(s.pid);
+      return cpuMark(s.pid);
     } catch {
       return undefined; // gone already
     }

@@ -63,6 +63,15 @@ export interface Sample {
   flags?: string[];
   /** Tender rows: what the tender reported at exit. */
   stats?: StatsReport;
+  /** Tender rows of the workloads that mark a window (drain, TX): each thread's CPU seconds in it. */
+  threads?: ThreadCpu;
+}
+
+/** CPU seconds of the tender's IO thread, its guest thread, and the rest of its threads. */
+export interface ThreadCpu {
+  tender: number;
+  io: number;
+  guest: number;
 }
 
 export interface Metric {
@@ -107,8 +116,8 @@ export interface Cell {
   frames: number;
   extra: Record<string, Stat>;
   notifications_per_frame?: Stat;
-  /** Tender rows: CPU seconds of each thread over the tender's life (medians). */
-  threads?: { tender: number; io: number; guest: number };
+  /** Sample.threads, medians, where every run has them: each thread's CPU in the measured window. */
+  threads?: ThreadCpu;
   /** Each flag with the number of runs it was raised in, e.g. "sender-bound (5/5)". */
   flags: string[];
 }

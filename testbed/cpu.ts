@@ -26,6 +26,24 @@ export function procCpuS(pid: number): number {
   return Math.max(ns / 1e9, ticks);
 }
 
+/**
+ * CPU seconds so far of each thread of `pid`, summed by name (comm: what PR_SET_NAME gave it,
+ * e.g. shmt-io), in ns from schedstat. Threads that have exited are not in it.
+ */
+export function threadCpuS(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      byName.set(name, (byName.get(name) ?? 0) + ns / 1e9);
+    } catch {
+      /* the thread ended while we looked */
+    }
+  }
+  return byName;
+}
+
 /** The process's state letter (R, S, T, ...) for each of its threads. */
 function threadStates(pid: number): string[] {
   return readdirSync(`/proc/${pid}/task`).map((tid) => {

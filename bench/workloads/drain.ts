@@ -4,9 +4,9 @@
 // span from its first frame to its last.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { collect, type Netns } from '../../testbed/netns.js';
-import { freeze, procCpuS, thaw } from '../../testbed/cpu.js';
+import { freeze, thaw } from '../../testbed/cpu.js';
 import { kernelTx } from '../../testbed/tap-stats.js';
-import { cpuAtLine, finish, kill, startRow, type Started } from '../start.js';
+import { cpuAtLine, cpuMark, cpuWindow, finish, kill, startRow, type Started } from '../start.js';
 import type { Context, Row, Sample, Workload } from '../types.js';
 import { lastJson, sinkTotal, SKIP_WARM, WARM_NOTE, warmUp } from './common.js';
 
@@ -57,7 +57,7 @@ export function drain(o: { id: string; title: string; short: string; workNs: num
         // be queued, and then fill the TAP, when the drain starts.
         await warmUp(ctx, ctx.sizes.warmFrames, o.workNs ? WORK_WARM_PPS : 0);
         await freeze(r.pid);
-        const cpu0 = procCpuS(r.pid);
+        const mark0 = cpuMark(r.pid);
         const before = kernelTx(ctx.ns);
         const sent = lastJson((await collect(ctx.ns.spawn(ctx.bin.udp_flood, ['--dst=10.0.0.2', '--port=9000', `--count=${n}`, '--seconds=60', '--size=1300']), 90_000)).stdout);
         const filled = kernelTx(ctx.ns);
@@ -65,13 +65,13 @@ export function drain(o: { id: string; title: string; short: string; workNs: num
         const cpuEnd = row.kind === 'tender' ? cpuAtLine(r, /udp_sink: total/) : undefined;
         thaw(r.pid);
         if (drops > 0 && row.kind !== 'tender') await endShort(ctx, before.packets + sent.sent - drops);
-        const cpu1 = await cpuEnd;
+        const mark1 = await cpuEnd;
         const f = await finish(r);
         const got = f.stats ? sinkTotal(f.stdout) : { frames: f.out!.frames, fps: f.out!.fps };
         const flags = drops > 0 ? [`the TAP dropped frames while the receiver was frozen`] : [];
         if (sent.sent < n) flags.push(`the sender sent only ${sent.sent} of ${n}`);
         return {
-          value: got.fps, frames: got.frames, cpuS: (cpu1 ?? f.cpuTotalS) - cpu0, stats: f.stats, flags,
+          value: got.fps, frames: got.frames, ...(mark1 ? cpuWindow(mark0, mark1) : { cpuS: f.cpuTotalS - mark0.cpuS }), stats: f.stats, flags,
           extra: { fill_drops: drops, sent: sent.sent },
         };
       } finally {

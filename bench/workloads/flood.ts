@@ -4,9 +4,8 @@
 // ("sender-bound"), and what tells the rows apart is what the kernel dropped at the TAP.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { collect } from '../../testbed/netns.js';
-import { procCpuS } from '../../testbed/cpu.js';
 import { kernelTx } from '../../testbed/tap-stats.js';
-import { finish, kill, startRow, type Started } from '../start.js';
+import { cpuMark, cpuWindow, finish, kill, startRow, type Started } from '../start.js';
 import type { Context, Row, Sample, Workload } from '../types.js';
 import { lastJson, sinkTotal, SKIP_WARM, WARM_NOTE, warmUp } from './common.js';
 
@@ -36,12 +35,12 @@ export function flood(o: { id: string; title: string; short: string; rows: Row[]
           guest: [`--timeout=${seconds + 30}`, '--idle-ms=300', SKIP_WARM],
         });
         await warmUp(ctx, ctx.sizes.warmFrames);
-        const cpu0 = procCpuS(r.pid);
+        const mark0 = cpuMark(r.pid);
         const before = kernelTx(ctx.ns);
         const sent = lastJson((await collect(ctx.ns.spawn(ctx.bin.udp_flood, ['--dst=10.0.0.2', '--port=9000', `--count=${count}`, `--seconds=${seconds}`, '--size=1300']), (seconds + 30) * 1000)).stdout);
         // What is still queued (at most the TAP's 1000) is read well within this.
         await sleep(100);
-        const cpu1 = procCpuS(r.pid);
+        const window = cpuWindow(mark0, cpuMark(r.pid));
         // udp_sink ends after 300 ms without a frame; the others are told that was all.
         if (row.kind !== 'tender') await collect(ctx.ns.spawn(ctx.bin.udp_flood, ['--dst=10.0.0.2', '--port=9999', '--count=1', '--size=64']));
         const f = await finish(r);
@@ -49,7 +48,7 @@ export function flood(o: { id: string; title: string; short: string; rows: Row[]
         const got = f.stats ? sinkTotal(f.stdout) : { frames: f.out!.frames, fps: f.out!.fps };
         const drops = after.dropped - before.dropped;
         return {
-          value: got.fps, frames: got.frames, cpuS: cpu1 - cpu0, stats: f.stats,
+          value: got.fps, frames: got.frames, ...window, stats: f.stats,
           flags: got.frames >= SENDER_BOUND * sent.sent ? [SENDER_BOUND_FLAG] : [],
           extra: { offered_pps: sent.pps, offered: sent.sent, drops, drop_pct: (100 * drops) / sent.sent, received_pct: (100 * got.frames) / sent.sent },
         };

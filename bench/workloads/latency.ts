@@ -4,8 +4,7 @@
 // probe runs: the responder reads and drops them, and the echoes queue behind them.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { collect } from '../../testbed/netns.js';
-import { procCpuS } from '../../testbed/cpu.js';
-import { kill, startRow, stop, type Started } from '../start.js';
+import { cpuMark, cpuWindow, kill, startRow, stop, type Started } from '../start.js';
 import type { Context, Row, Sample, Workload } from '../types.js';
 import { lastJson } from './common.js';
 import { tapFrames } from './ping.js';
@@ -46,7 +45,7 @@ export function latency(o: { id: string; title: string; short: string; flood: bo
       let flooder: ReturnType<typeof ctx.ns.spawn> | undefined;
       try {
         r = await startRow(ctx, row, 'echo', { c: ['--count=0'], node: ['--count=0'] });
-        const cpu0 = procCpuS(r.pid);
+        const mark0 = cpuMark(r.pid);
         const frames0 = tapFrames(ctx);
         let flooded: Promise<unknown> = Promise.resolve();
         if (o.flood) {
@@ -58,12 +57,12 @@ export function latency(o: { id: string; title: string; short: string; flood: bo
         const probe = lastJson((await collect(ctx.ns.spawn(ctx.bin.icmp_probe, ['--dst=10.0.0.2', `--count=${count}`, `--warmup=${warmup}`, `--rate=${rate}`, '--size=56']), 120_000)).stdout);
         flooder?.kill('SIGTERM');
         await flooded;
-        const cpuS = procCpuS(r.pid) - cpu0;
+        const window = cpuWindow(mark0, cpuMark(r.pid));
         const frames = tapFrames(ctx) - frames0;
         const f = await stop(r);
         const flags = probe.late > 0.01 * count ? ['the probe sent over 1% of its requests more than one interval late'] : [];
         return {
-          value: inf(probe.p99_us), frames, cpuS, stats: f.stats, flags,
+          value: inf(probe.p99_us), frames, ...window, stats: f.stats, flags,
           extra: { p50_us: inf(probe.p50_us), p99_us: inf(probe.p99_us), p999_us: inf(probe.p999_us), max_us: probe.max_us, mean_us: probe.mean_us, loss_pct: probe.loss_pct, probe_rate: probe.rate, late: probe.late },
         };
       } finally {

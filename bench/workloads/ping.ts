@@ -1,10 +1,9 @@
 // ping -f: round trips as fast as they come back (ping sends the next request when the reply
 // arrives, or every 10 ms): echoes/s from ping's own summary; rtt and loss beside it.
 import { collect } from '../../testbed/netns.js';
-import { procCpuS } from '../../testbed/cpu.js';
 import { kernelRx, kernelTx } from '../../testbed/tap-stats.js';
 import { parsePing, pingCommand } from '../../testbed/workloads.js';
-import { kill, startRow, stop, type Started } from '../start.js';
+import { cpuMark, cpuWindow, kill, startRow, stop, type Started } from '../start.js';
 import type { Context, Row, Sample, Workload } from '../types.js';
 
 /** Frames through the TAP both ways, for charging a responder's CPU per frame. */
@@ -39,14 +38,14 @@ export function pingFlood(o: { id: string; title: string; short: string; payload
         // a second, and the tender's first second is V8 compiling its IO thread's paths and
         // --io-token=auto's first trial.
         if (ctx.sizes.pingWarmS > 0) await collect(ctx.ns.spawn('ping', pingCommand({ seconds: ctx.sizes.pingWarmS, size: o.payload, preload: o.preload })), 60_000);
-        const cpu0 = procCpuS(r.pid);
+        const mark0 = cpuMark(r.pid);
         const frames0 = tapFrames(ctx);
         const p = parsePing((await collect(ctx.ns.spawn('ping', pingCommand({ count: ctx.sizes.pingCount * (o.preload ?? 1), size: o.payload, preload: o.preload })), 300_000)).stdout);
-        const cpuS = procCpuS(r.pid) - cpu0;
+        const window = cpuWindow(mark0, cpuMark(r.pid));
         const frames = tapFrames(ctx) - frames0;
         const f = await stop(r);
         return {
-          value: p.timeMs > 0 ? (p.received * 1000) / p.timeMs : 0, frames, cpuS, stats: f.stats,
+          value: p.timeMs > 0 ? (p.received * 1000) / p.timeMs : 0, frames, ...window, stats: f.stats,
           extra: { rtt_min: p.rtt.min, rtt_avg: p.rtt.avg, rtt_max: p.rtt.max, loss_pct: p.lossPct },
         };
       } finally {

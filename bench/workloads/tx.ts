@@ -2,9 +2,8 @@
 // namespace (udp_count, recvmmsg); frames/s is what the kernel took from the TAP (its RX
 // counters) per second of sending, and the socket's share is beside it.
 import { collect } from '../../testbed/netns.js';
-import { procCpuS } from '../../testbed/cpu.js';
 import { kernelRx } from '../../testbed/tap-stats.js';
-import { cpuAtLine, finish, kill, startRow, type Started } from '../start.js';
+import { cpuAtLine, cpuMark, cpuWindow, finish, kill, startRow, type Started } from '../start.js';
 import type { Context, Row, Sample, Workload } from '../types.js';
 import { lastJson } from './common.js';
 
@@ -30,15 +29,15 @@ export function tx(o: { id: string; title: string; short: string; batch: number;
           node: [`--count=${n}`, '--size=1300', `--dst-mac=${ctx.ns.mac(0)}`],
           guest: ['--dst=10.0.0.1:9000', `--count=${n}`, '--size=1300', `--batch=${o.batch}`],
         });
-        const cpu0 = procCpuS(r.pid); // it is sending already: a millisecond of it is not charged
+        const mark0 = cpuMark(r.pid); // it is sending already: a millisecond of it is not charged
         const cpuEnd = row.kind === 'tender' ? cpuAtLine(r, /udp_blast: sent/) : undefined;
-        const cpu1 = await cpuEnd;
+        const mark1 = await cpuEnd;
         const f = await finish(r);
         const seconds = f.stats ? Number(/sent \d+ frames in ([\d.]+) s/.exec(f.stdout)![1]) : f.out!.seconds;
         const kernel = kernelRx(ctx.ns).packets - before.packets;
         const sock = lastJson((await counted).stdout);
         return {
-          value: kernel / seconds, frames: kernel, cpuS: (cpu1 ?? f.cpuTotalS) - cpu0, stats: f.stats,
+          value: kernel / seconds, frames: kernel, ...(mark1 ? cpuWindow(mark0, mark1) : { cpuS: f.cpuTotalS - mark0.cpuS }), stats: f.stats,
           extra: { kernel_frames: kernel, socket_received: sock.received, socket_pct: (100 * sock.received) / n },
         };
       } finally {
