@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { summarize } from '../bench/aggregate.js';
 import { vsLimit } from '../bench/report.js';
+import { cpuWindow } from '../bench/start.js';
 import { ALL_ROWS, HYBRID_TOKEN, HYBRID_TOKEN_SOLO } from '../bench/rows.js';
 import { headline, whichMode } from '../bench/summary.js';
 import { targets } from '../bench/targets.js';
@@ -49,6 +50,23 @@ describe('bench numbers', () => {
     const p99 = t.find((x) => x.target.startsWith('latency, 10k/s'))!;
     expect(p99.verdict).toBe('met (within noise)'); // 24.5 ≤ 1.2 × 21
     expect(t.find((x) => x.target.startsWith('ping -f 56 B: hybrid ≥'))!.measured).toMatch(/not measured/);
+  });
+
+  it("reads the guest's CPU per frame from each thread's CPU in the window, split by thread name", () => {
+    const mark = (cpuS: number, io: number, guest: number) => ({ cpuS, byThread: new Map([['node', 1], ['shmt-io', io], ['shmt-guest', guest]]) });
+    // The tender's life before the window (start-up, warm-up) is in both marks and drops out.
+    const hybrid = cpuWindow(mark(5, 2, 2.5), mark(5.5, 2.3, 2.6));
+    expect(hybrid.cpuS).toBeCloseTo(0.5);
+    expect(hybrid.threads!.io).toBeCloseTo(0.3);
+    expect(hybrid.threads!.guest).toBeCloseTo(0.1);
+    expect(hybrid.threads!.tender).toBeCloseTo(0.1);
+    // A C program has no such threads: its window has no split.
+    expect(cpuWindow({ cpuS: 1, byThread: new Map([['tap_reader', 1]]) }, { cpuS: 2, byThread: new Map([['tap_reader', 2]]) })).toEqual({ cpuS: 1 });
+    const withThreads = (guest: number): Sample[] => [1, 2, 3].map(() => ({ value: 1000, frames: 1000, cpuS: 0.002, extra: {}, threads: { tender: 0, io: 0, guest } }));
+    const d = summarize(workload('drain', 'higher'), new Map([['c-uring', runs(1000, 1000, 1000)], ['baseline', withThreads(0.0009)], ['hybrid', withThreads(0.0004)]]));
+    const t = targets([d]).find((x) => x.target.includes("guest thread's CPU per frame"))!;
+    expect(t.measured).toBe('hybrid 0.400 / baseline 0.900 = 0.44');
+    expect(t.verdict).toBe('met');
   });
 
   it('derives which mode to pick, naming the modes within noise of the pick', () => {
