@@ -41,8 +41,10 @@ export function aggregate(samples: Sample[]): Cell {
   };
   const notes = of((s) => s.stats?.notifications.per_frame);
   if (notes.length) cell.notifications_per_frame = stat(notes);
-  if (samples.every((s) => s.threads)) {
-    const t = (k: 'tender' | 'io' | 'guest') => median(samples.map((s) => s.threads![k]));
+  // A run whose process was gone by the window's end mark has only its total CPU at exit.
+  const split = samples.filter((s) => s.threads);
+  if (split.length > 0 && split.length * 2 >= samples.length) {
+    const t = (k: 'tender' | 'io' | 'guest') => median(split.map((s) => s.threads![k]));
     cell.threads = { tender: t('tender'), io: t('io'), guest: t('guest') };
   }
   const counts = new Map<string, number>();

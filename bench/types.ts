@@ -116,7 +116,7 @@ export interface Cell {
   frames: number;
   extra: Record<string, Stat>;
   notifications_per_frame?: Stat;
-  /** Sample.threads, medians, where every run has them: each thread's CPU in the measured window. */
+  /** Sample.threads, medians over the runs that have them (at least half): each thread's CPU in the measured window. */
   threads?: ThreadCpu;
   /** Each flag with the number of runs it was raised in, e.g. "sender-bound (5/5)". */
   flags: string[];
