@@ -52,6 +52,18 @@ export function describeEnding(e: Ending): { code: number; line?: string } {
   return { code: typeof row.code === 'number' ? row.code : row.code(e), line: row.line(e) };
 }
 
+/**
+ * How the run ends once the guest and then the IO thread have stopped. A guest that ended on
+ * its own (its status, or stopped at a closed console) while the IO thread faulted or failed,
+ * on frames the guest left behind and it met as it sent them at the stop, ends as that: the
+ * exit code must not hide a broken ring or a lost TAP. Any other ending of the guest (a crash,
+ * a fault, a signal, the timeout) is why the run ended, and stands.
+ */
+export function finalEnding(guest: Ending, io: { kind: 'stopped' } | Ending): Ending {
+  const onItsOwn = guest.kind === 'guest-status' || guest.kind === 'console-closed';
+  return onItsOwn && io.kind !== 'stopped' ? io : guest;
+}
+
 /** An ending raised as an error, at start-up (bad usage, a TAP that cannot be attached, ...). */
 export class EndingError extends Error {
   constructor(readonly ending: Exclude<Ending, { kind: 'guest-status' | 'guest-oom' | 'console-closed' | 'timeout' | 'signal' }>) {

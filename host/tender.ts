@@ -12,7 +12,7 @@ import { addon, errnoCode, threadCpuSeconds } from '../native/index.js';
 import { Capture, type CaptureFile, type CaptureNic } from './capture.js';
 import { openTap } from './tap.js';
 import { defaultRingSlots, type NicOption, type TenderOptions } from './cli-options.js';
-import { describeEnding, EndingError, type Ending } from './endings.js';
+import { describeEnding, EndingError, finalEnding } from './endings.js';
 import type { GuestConfig } from './guest-thread.js';
 import { GuestWatch } from './guest-watch.js';
 import type { ShmMode } from '../guest-api/notify.js';
@@ -161,10 +161,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     await stopGuest(guest, watch, wakeFd);
     const ioExit: IoExit = io ? await io.stop() : { kind: 'stopped' };
     ioStopped = true;
-    // A guest that ended on its own (its status, or stopped at a closed stdout) while the IO
-    // thread faulted (on the frames it left behind) ends as that fault.
-    const onItsOwn = outcome.ending.kind === 'guest-status' || outcome.ending.kind === 'console-closed';
-    const ending: Ending = onItsOwn && ioExit.kind !== 'stopped' ? ioExit : outcome.ending;
+    const ending = finalEnding(outcome.ending, ioExit);
     const { code, line } = describeEnding(ending);
     if (line) process.stderr.write(`tender: ${line}\n`);
 

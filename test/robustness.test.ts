@@ -258,6 +258,36 @@ describe.skipIf(skipReal())('robustness', () => {
     });
   }
 
+  it('a console closed while the guest has left a broken TX ring: the guest fault the IO thread meets at the stop wins (exit 72), not the closed console (141)', async () => {
+    // Event mode: the IO thread sleeps until kicked, so it reads the broken txHead when the
+    // stop has it send what the guest queued, after the guest has ended on its console; or
+    // at its sleep's 1 s cap, counted from the ARP reply the fixture reached the region with,
+    // up to 100 ms before the break. Then the run ends 72 as well, but as a fault during the
+    // run, and this test would not tell: so the console must close well within that second.
+    // host/endings.ts's finalEnding has every case (test/endings.test.ts).
+    const t = startTender(ns, tender(['--shm=event', FIXTURE('faults_then_prints.js')]));
+    const run = collect(t, 30_000);
+    t.stdout!.pause();
+    await new Promise<void>((resolve, reject) => {
+      let err = '';
+      const timer = setTimeout(() => reject(new Error(`no "broken" on stderr within 10 s: ${err}`)), 10_000);
+      t.stderr!.on('data', (d) => {
+        err += d;
+        if (err.includes('broken\n')) resolve(void clearTimeout(timer));
+      });
+    });
+    const brokenAt = Date.now();
+    const filled = await buffered(t.stdout!);
+    t.stdout!.destroy();
+    const closedAt = Date.now();
+    const r = await run;
+    const lines = r.stderr.trim().split('\n');
+    expect({ code: r.code, first: lines[0], count: lines.length }).toEqual({ code: 72, first: 'broken', count: 2 });
+    expect(filled, 'the guest was writing when its console closed').toBeGreaterThan(0);
+    expect(closedAt - brokenAt, 'the console closed too late to tell the two endings apart').toBeLessThan(300);
+    expect(lines[1]).toMatch(/^tender: guest fault: .*tx.*\(seen by the IO thread\)$/i);
+  });
+
   /**
    * stdout a TCP socket whose peer resets (`tender app.js > /dev/tcp/…` read by a program that
    * dies): the first write after the reset fails with ECONNRESET, not EPIPE. (Node's writeSync
