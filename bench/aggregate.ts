@@ -41,11 +41,13 @@ export function aggregate(samples: Sample[]): Cell {
   };
   const notes = of((s) => s.stats?.notifications.per_frame);
   if (notes.length) cell.notifications_per_frame = stat(notes);
-  // A run whose process was gone by the window's end mark has only its total CPU at exit.
-  const split = samples.filter((s) => s.threads);
+  // Runs without a split (a thread's end unknown: bench/start.ts, cpuWindow) or without frames
+  // are left out; at least half must have one.
+  const split = samples.filter((s) => s.threads && s.frames > 0);
   if (split.length > 0 && split.length * 2 >= samples.length) {
     const t = (k: 'tender' | 'io' | 'guest') => median(split.map((s) => s.threads![k]));
     cell.threads = { tender: t('tender'), io: t('io'), guest: t('guest') };
+    cell.guest_us_per_frame = stat(split.map((s) => (s.threads!.guest / s.frames) * 1e6));
   }
   const counts = new Map<string, number>();
   for (const s of samples) for (const f of new Set(s.flags ?? [])) counts.set(f, (counts.get(f) ?? 0) + 1);

@@ -111,16 +111,26 @@ export function cpuMark(pid: number): CpuMark {
 }
 
 /**
- * A Sample's CPU over the window between two marks: the process's, and (a tender) its IO
- * thread's and guest thread's, the rest (main thread, V8's and libuv's) as `tender`. A thread
- * that ended within the window is in cpuS only.
+ * A Sample's CPU over the window from mark `a` to mark `b`: the process's, and (a tender) its
+ * IO thread's and guest thread's, the rest (main thread, V8's, libuv's, io_uring's workers) as
+ * `tender`. A thread gone by `b` (drain and TX end the window at the guest's last line, and its
+ * thread exits right after) counts its total from the tender's stats (`exit`: getrusage
+ * RUSAGE_THREAD at its end, the run time schedstat counts); without `b` (the process gone) the
+ * window ends at the process's exit. The baseline has no IO thread: 0. No split when a
+ * thread's end is unknown.
  */
-export function cpuWindow(a: CpuMark, b: CpuMark): Pick<Sample, 'cpuS' | 'threads'> {
-  const d = (name: string) => (b.byThread.get(name) ?? 0) - (a.byThread.get(name) ?? 0);
-  const cpuS = b.cpuS - a.cpuS;
-  if (!b.byThread.has(THREAD_NAME.guest)) return { cpuS }; // not a tender
-  const io = d(THREAD_NAME.io);
-  const guest = d(THREAD_NAME.guest);
+export function cpuWindow(a: CpuMark, b: CpuMark | undefined, exit?: Pick<Finished, 'cpuTotalS' | 'stats'>): Pick<Sample, 'cpuS' | 'threads'> {
+  const cpuS = (b ? b.cpuS : exit?.cpuTotalS ?? NaN) - a.cpuS;
+  if (!a.byThread.has(THREAD_NAME.guest)) return { cpuS }; // not a tender
+  const used = (name: string, k: 'io' | 'guest'): number | undefined => {
+    const start = a.byThread.get(name);
+    if (start === undefined) return k === 'io' ? 0 : undefined; // the baseline's (absent) IO thread
+    const end = b?.byThread.get(name) ?? exit?.stats?.cpu_s[k];
+    return end === undefined || end < start ? undefined : end - start;
+  };
+  const io = used(THREAD_NAME.io, 'io');
+  const guest = used(THREAD_NAME.guest, 'guest');
+  if (io === undefined || guest === undefined) return { cpuS };
   return { cpuS, threads: { io, guest, tender: Math.max(0, cpuS - io - guest) } };
 }
 

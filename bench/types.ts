@@ -63,7 +63,7 @@ export interface Sample {
   flags?: string[];
   /** Tender rows: what the tender reported at exit. */
   stats?: StatsReport;
-  /** Tender rows of the workloads that mark a window (drain, TX): each thread's CPU seconds in it. */
+  /** Tender rows of drain, TX, flood, ping and latency: each thread's CPU seconds in the measured window (bench/start.ts, cpuWindow). */
   threads?: ThreadCpu;
 }
 
@@ -118,6 +118,8 @@ export interface Cell {
   notifications_per_frame?: Stat;
   /** Sample.threads, medians over the runs that have them (at least half): each thread's CPU in the measured window. */
   threads?: ThreadCpu;
+  /** Over the same runs, each run's guest-thread CPU over its frames, in µs. */
+  guest_us_per_frame?: Stat;
   /** Each flag with the number of runs it was raised in, e.g. "sender-bound (5/5)". */
   flags: string[];
 }

@@ -71,7 +71,7 @@ export function drain(o: { id: string; title: string; short: string; workNs: num
         const flags = drops > 0 ? [`the TAP dropped frames while the receiver was frozen`] : [];
         if (sent.sent < n) flags.push(`the sender sent only ${sent.sent} of ${n}`);
         return {
-          value: got.fps, frames: got.frames, ...(mark1 ? cpuWindow(mark0, mark1) : { cpuS: f.cpuTotalS - mark0.cpuS }), stats: f.stats, flags,
+          value: got.fps, frames: got.frames, ...cpuWindow(mark0, mark1, f), stats: f.stats, flags,
           extra: { fill_drops: drops, sent: sent.sent },
         };
       } finally {

@@ -37,7 +37,7 @@ export function tx(o: { id: string; title: string; short: string; batch: number;
         const kernel = kernelRx(ctx.ns).packets - before.packets;
         const sock = lastJson((await counted).stdout);
         return {
-          value: kernel / seconds, frames: kernel, ...(mark1 ? cpuWindow(mark0, mark1) : { cpuS: f.cpuTotalS - mark0.cpuS }), stats: f.stats,
+          value: kernel / seconds, frames: kernel, ...cpuWindow(mark0, mark1, f), stats: f.stats,
           extra: { kernel_frames: kernel, socket_received: sock.received, socket_pct: (100 * sock.received) / n },
         };
       } finally {
