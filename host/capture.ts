@@ -262,7 +262,9 @@ export class Capture {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     const lines: string[] = [];
-    const idle = () => this.consumer.available() === 0 && this.sinks.every((s) => s.flush());
+    // Every file is flushed on each pass: one whose reader is behind must not hold up the others.
+    const flushAll = () => this.sinks.map((s) => s.flush()).every(Boolean);
+    const idle = () => this.consumer.available() === 0 && flushAll();
     try {
       const deadline = Date.now() + FINISH_DRAIN_MS;
       while (this.pump() > 0 || !idle()) {
@@ -285,7 +287,7 @@ export class Capture {
       s.file.nics.forEach((n, id) => s.appendRaw(this.statistics(s, n, id, totals[n], refused[n] + this.lostInRing[n] + s.lost[n], endWall)));
     }
     const deadline = Date.now() + FINISH_END_MS;
-    while (!this.sinks.every((s) => s.flush()) && Date.now() < deadline) await sleep(BUSY_MS);
+    while (!flushAll() && Date.now() < deadline) await sleep(BUSY_MS);
     for (const s of this.sinks) {
       const lost = s.file.nics.reduce((a, n) => a + s.lost[n] + this.lostInRing[n], 0);
       if (s.out.failed) lines.push(`${s.out.option}=${s.out.path}: capture stopped: ${s.out.failed}; ${lost} records not written (counted in pcap_dropped)`);

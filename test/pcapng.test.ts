@@ -1,7 +1,7 @@
 // The capture's parts without root: the pcapng encoder (read back by our own reader and by
 // tshark and tcpdump), the record ring, and the writer against a FIFO whose reader is slow.
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -226,5 +226,45 @@ describe('the capture writer', () => {
       prev = seq;
     }
     if (total > io[dropped]) expect(lines.join('\n')).toMatch(/reader was too slow at exit: \d+ records dropped/);
+  }, 20_000);
+
+  it('a FIFO whose reader stops beside a file: the FIFO is cut short, the file still gets its end (statistics for every record)', async () => {
+    const fifo = join(dir, 'slow2.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const slow = openOutFile('--pcap', fifo);
+    const path = join(dir, 'beside.pcapng');
+    const file = openOutFile('--pcap:service', path);
+    const stats = createStats();
+    // The FIFO first: flushing the files one after the other must not stop at the first behind.
+    const cap = new Capture([{ out: slow, nics: [0] }, { out: file, nics: [0] }], [{ name: 'service', iface: 'tap0', mac: MAC, mtu: 1500, maxFrame: 1518 }], 1600, { mode: 'test' }, 64 << 10);
+    const prod = new RecordProducer(cap.tap.ring, 1600, 1);
+    const io = section(stats.io);
+    const reader = setInterval(() => {
+      try {
+        readSync(rfd, Buffer.alloc(1024), 0, 1024, null);
+      } catch {
+        /* EAGAIN */
+      }
+    }, 100);
+    cap.start();
+    const N = 600;
+    for (let seq = 0; seq < N; seq++) {
+      if (!prod.put(0, DIR.in, REASON.none, seq, frame(200), 0, 200)) io[nicCounters(0).pcap_dropped]++;
+      if (seq % 100 === 99) await new Promise((r) => setTimeout(r, 5));
+    }
+    clearInterval(reader); // and now it takes nothing more: the FIFO's end cannot be written
+    const lines = await cap.finish(stats.tender, () => totals(stats, 1).nics);
+    closeSync(slow.fd);
+    closeSync(file.fd);
+    closeSync(rfd);
+    const blocks = readBlocks(readFileSync(path));
+    const epbs = blocks.filter((b) => b.type === 6);
+    const isb = blocks.find((b) => b.type === 5);
+    expect(lines.join('\n')).toMatch(new RegExp(`${fifo}: the reader did not take the end`));
+    expect(lines.join('\n')).not.toMatch(new RegExp(`${path}.*cut short`));
+    expect(isb, 'the file ends with its interface statistics').toBeDefined();
+    expect(optU64(isb!, 8)).toBe(epbs.length);
+    expect(epbs.length + optU64(isb!, 7)!).toBe(N); // each record in the file, or counted as dropped for it
   }, 20_000);
 });

@@ -472,6 +472,7 @@ export class Pump {
         const ref = p.tx.ref(k);
         at = (ref === 0 ? p.txView.dataOffset(p.tx.index + k) : this.service.refOffset(p, ref, len)) + p.hdr;
       } catch {
+        this.stats[p.c.pcap_dropped] += left - k; // in tx_drops all the same; not in the file: counted
         return;
       }
       this.record(p, DIR.out, REASON.txUnsent, ts, at, len);
