@@ -117,6 +117,15 @@ export class Producer {
     this.head = Atomics.load(this.ring.i32, this.ring.headWord) >>> 0;
     this.room();
   }
+  /**
+   * Taking the role back with no hand-off since (the IO token: nobody else held it), the
+   * published index must still be this side's own: another value was written by a guest out of
+   * turn, and left alone it would have the rings look busy to every peek while no burst finds work.
+   */
+  checkPublished(): void {
+    const published = Atomics.load(this.ring.i32, this.ring.headWord) >>> 0;
+    if (published !== this.head) throw new RingFault(`${this.ring.label()}: producer index ${published} was written while this side held the role (it is ${this.head})`);
+  }
 }
 
 export class Consumer {
@@ -194,6 +203,12 @@ export class Consumer {
     return n;
   }
   /** As Producer.resync: takes over the consumer's role, reading its published index back and checking it. */
+  /** As Producer.checkPublished: the consumer's published index is still this side's own. */
+  checkPublished(): void {
+    const published = Atomics.load(this.ring.i32, this.ring.tailWord) >>> 0;
+    const own = (this.tail - this.unpublished) >>> 0;
+    if (published !== own) throw new RingFault(`${this.ring.label()}: consumer index ${published} was written while this side held the role (it is ${own})`);
+  }
   resync(): void {
     this.tail = Atomics.load(this.ring.i32, this.ring.tailWord) >>> 0;
     this.unpublished = 0;

@@ -258,6 +258,18 @@ describe.skipIf(skipReal())('robustness', () => {
     });
   }
 
+  it('hybrid: a guest that writes the IO thread\'s txTail once and blocks is a guest fault (72) within seconds, not a core spun until --timeout', async () => {
+    // With the IO token the IO thread peeks at the published indices to decide whether to
+    // sleep; its bursts use its own checked copies. A txTail one short of txHead made every
+    // peek see a frame and no burst find one: it spun (yielding) until --timeout, 124.
+    const t0 = Date.now();
+    const r = await runTender(ns, tender(['--shm=hybrid', '--timeout=15', FIXTURE('scribbles_and_blocks.js')]), 30_000);
+    const lines = r.stderr.trim().split('\n');
+    expect({ code: r.code, first: lines[0], count: lines.length }).toEqual({ code: 72, first: 'scribbled', count: 2 });
+    expect(lines[1]).toMatch(/^tender: guest fault: nic 0 tx ring: consumer index \d+ was written while this side held the role/);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
   it('a console closed while the guest has left a broken TX ring: the guest fault the IO thread meets at the stop wins (exit 72), not the closed console (141)', async () => {
     // Event mode: the IO thread sleeps until kicked, so it reads the broken txHead when the
     // stop has it send what the guest queued, after the guest has ended on its console; or

@@ -196,6 +196,8 @@ export class Pump {
         if (handoff > 0) {
           this.stats[COUNTER.token_handoffs] += handoff;
           this.service.resync(); // the guest moved rxHead / txTail since: read back and checked
+        } else {
+          this.service.checkPublished(); // nobody else held the role: still this thread's values
         }
         for (const p of this.ports) if (p.stalled && p.rx.room() > 0) this.setStalled(p, false);
         idleSince = 0;

@@ -139,6 +139,14 @@ export class RingService {
     this.bindBursts(p);
   }
 
+  /** On taking the token when the other thread has not held it since: the published indices are still ours (a guest fault if not). */
+  checkPublished(): void {
+    for (const p of this.ports) {
+      p.rx.checkPublished();
+      p.tx.checkPublished();
+    }
+  }
+
   /** On taking the token after the other thread held it: it moved the indices; read them back, checked. */
   resync(): void {
     for (const p of this.ports) {
