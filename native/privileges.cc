@@ -99,8 +99,16 @@ static std::string DropCapabilitiesEverywhere(std::vector<pid_t>& deaf) {
     struct timespec ms = {0, 1000000};
     nanosleep(&ms, nullptr);
   }
+  // A thread that has not run its handler yet still has the signal pending: with the old
+  // action (the default: terminate) back, it would end the process before the one clear line.
+  if (g_pending.load() > 0) {
+    struct sigaction ignore;
+    std::memset(&ignore, 0, sizeof ignore);
+    ignore.sa_handler = SIG_IGN;
+    sigaction(sig, &ignore, nullptr);
+    return std::to_string(g_pending.load()) + " thread(s) did not drop their capabilities";
+  }
   sigaction(sig, &old, nullptr);
-  if (g_pending.load() > 0) return std::to_string(g_pending.load()) + " thread(s) did not drop their capabilities";
   if (g_failed.load() > 0) return "capset failed on another thread";
   return "";
 }
