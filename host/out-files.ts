@@ -35,7 +35,9 @@ export function openOutFile(option: string, path: string): OutFile {
 
 /**
  * Writes what the file takes now: all of it for a regular file; on a pipe whose reader is
- * behind, part or none. Returns the bytes taken, or -1 once the file has failed (f.failed).
+ * behind, part or none. Returns the bytes taken, or -1 once the file has failed (f.failed). A
+ * write that fails after others took bytes (ENOSPC part-way) returns those bytes and marks the
+ * file failed: they are in the file, and the caller must not count them lost.
  */
 export function writeSome(f: OutFile, buf: Uint8Array, off: number, len: number): number {
   if (f.failed) return -1;
@@ -48,7 +50,7 @@ export function writeSome(f: OutFile, buf: Uint8Array, off: number, len: number)
       if (code === 'EAGAIN' || code === 'EWOULDBLOCK') break;
       if (code === 'EINTR') continue;
       f.failed = describeErrno(err);
-      return -1;
+      return done > 0 ? done : -1;
     }
   }
   return done;
