@@ -176,7 +176,7 @@ export class Capture {
     const ring = createRecordRing(ringBytes);
     const wanted = nics.map((_, i) => files.some((f) => f.nics.includes(i)));
     this.tap = { ring, snaplen, nics: wanted };
-    this.consumer = new RecordConsumer(ring, nics.length);
+    this.consumer = new RecordConsumer(ring, nics.length, snaplen);
     const biggest = enhancedPacketLength(snaplen, { dropCount: 1, comment: option.comment('x'.repeat(200)) });
     this.sinks = files.map((f) => new Sink(f, nics.length, Math.max(STAGING_BYTES, 2 * biggest)));
     this.comments = nics.map((n) => reasonComments(n));

@@ -26,6 +26,7 @@ export const RECORD_HEADER = 32;
 export const DIR = { in: 1, out: 2 } as const;
 /** Why a frame did not go where it was going (none: it did); each names the counter it is in. */
 export const REASON = { none: 0, runt: 1, oversize: 2, rxNoBuffer: 3, txRefused: 4, txUnsent: 5 } as const;
+const MAX_REASON = Math.max(...Object.values(REASON));
 
 /** What a thread that moves frames is handed to record them: the ring, the snap length, which NICs. */
 export interface CaptureTap {
@@ -137,7 +138,8 @@ export class RecordConsumer extends RingBase {
   private limit = 0;
   readonly rec: CaptureRecord = { size: 0, nic: 0, dir: 0, reason: 0, origLen: 0, capLen: 0, tsNs: 0, dropsBefore: 0, dataOffset: 0 };
 
-  constructor(sab: SharedArrayBuffer, private readonly nicCount: number) {
+  /** snaplen: the producers' (CaptureTap.snaplen); a record that captured more is a fault, not a packet longer than the file says. */
+  constructor(sab: SharedArrayBuffer, private readonly nicCount: number, private readonly snaplen: number) {
     super(sab);
     this.tail = Atomics.load(this.i32, TAIL) >>> 0;
   }
@@ -177,7 +179,7 @@ export class RecordConsumer extends RingBase {
       r.tsNs = this.dv.getFloat64(pos + 16, true);
       r.dropsBefore = this.dv.getUint32(pos + 24, true);
       r.dataOffset = pos + RECORD_HEADER;
-      if (size < RECORD_HEADER || r.capLen > size - RECORD_HEADER || r.capLen > r.origLen || r.nic >= this.nicCount || dir > 2 || !Number.isFinite(r.tsNs)) {
+      if (size < RECORD_HEADER || r.capLen > size - RECORD_HEADER || r.capLen > r.origLen || r.capLen > this.snaplen || r.nic >= this.nicCount || dir > 2 || r.reason > MAX_REASON || !Number.isFinite(r.tsNs)) {
         throw this.fault(`record at ${this.tail} (nic ${r.nic}, dir ${dir}, ${r.capLen}/${r.origLen} bytes in ${size})`);
       }
       return r;

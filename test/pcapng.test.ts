@@ -94,7 +94,7 @@ describe('the capture record ring', () => {
     Atomics.store(words, 0, -600); // head and tail both start 600 bytes before 2^32
     Atomics.store(words, 16, -600);
     const p = new RecordProducer(sab, 700, 2);
-    const c = new RecordConsumer(sab, 2);
+    const c = new RecordConsumer(sab, 2, 700);
     let seq = 0;
     let seen = 0;
     const refusedBefore: number[] = [];
@@ -129,7 +129,7 @@ describe('the capture record ring', () => {
   it('a record says how many of its NIC were refused before it, and keeps only what the buffer held', () => {
     const sab = createRecordRing(8192);
     const p = new RecordProducer(sab, 1600, 2);
-    const c = new RecordConsumer(sab, 2);
+    const c = new RecordConsumer(sab, 2, 1600);
     let ok = 0;
     while (p.put(0, DIR.in, REASON.none, 1, frame(1000), 0, 1000)) ok++;
     expect(p.put(0, DIR.in, REASON.none, 1, frame(1000), 0, 1000)).toBe(false);
@@ -142,7 +142,7 @@ describe('the capture record ring', () => {
     expect(c.next()).toMatchObject({ nic: 0, reason: REASON.oversize, origLen: 9000, capLen: 1600, dropsBefore: 2 });
   });
 
-  it('the writer checks what it reads: a bad size, length or NIC, or a producer index out of range, is a RingFault', () => {
+  it('the writer checks what it reads: a bad size, length, snap length, NIC, direction or reason, or a producer index out of range, is a RingFault', () => {
     const corrupt = (at: number, v: number, width: 1 | 2 | 4 = 4) => {
       const sab = createRecordRing(4096);
       new RecordProducer(sab, 200, 1).put(0, DIR.in, REASON.none, 1, frame(60), 0, 60);
@@ -150,7 +150,7 @@ describe('the capture record ring', () => {
       if (width === 4) dv.setUint32(at, v, true);
       else if (width === 2) dv.setUint16(at, v, true);
       else dv.setUint8(at, v);
-      const c = new RecordConsumer(sab, 1);
+      const c = new RecordConsumer(sab, 1, 60);
       c.available();
       return () => c.next();
     };
@@ -160,9 +160,18 @@ describe('the capture record ring', () => {
     expect(corrupt(12, 200)).toThrow(RingFault); // captured more than the record holds
     expect(corrupt(4, 1, 2)).toThrow(RingFault); // no such NIC
     expect(corrupt(6, 3, 1)).toThrow(RingFault); // no such direction
+    expect(corrupt(7, 6, 1)).toThrow(RingFault); // no such reason
+    expect(corrupt(8, 64)).not.toThrow(); // a longer frame, 60 bytes of it kept: as a producer writes it
+    // Captured more than the snap length, within the record and its length: an EPB longer than
+    // the file's snaplen, or one no staging buffer holds (the capture would stall).
+    const sab2 = createRecordRing(4096);
+    new RecordProducer(sab2, 200, 1).put(0, DIR.in, REASON.none, 1, frame(60), 0, 60);
+    const c2 = new RecordConsumer(sab2, 1, 40);
+    c2.available();
+    expect(() => c2.next()).toThrow(RingFault);
     const sab = createRecordRing(4096);
     Atomics.store(new Int32Array(sab), 0, 8192);
-    expect(() => new RecordConsumer(sab, 1).available()).toThrow(RingFault);
+    expect(() => new RecordConsumer(sab, 1, 60).available()).toThrow(RingFault);
     expect(RECORD_HEADER).toBe(32);
   });
 });
