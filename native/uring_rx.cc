@@ -247,7 +247,11 @@ Napi::Value UringReadFrames(const Napi::Env& env, int64_t ring, const Burst& b, 
     unsigned want = static_cast<unsigned>(std::min<int64_t>(b.count - n, u->batch));
     for (unsigned i = 0; i < want; i++) {
       struct io_uring_sqe* sqe = io_uring_get_sqe(&u->ring);  // never null: a batch not all taken retires the ring
-      if (sqe == nullptr) return ThrowErrno(env, EBUSY, "io_uring: no free submission entry");
+      if (sqe == nullptr) {
+        // Entries prepared so far would go out with the next batch: retire the ring first.
+        u->retired = true;
+        return ThrowErrno(env, EBUSY, "io_uring: no free submission entry");
+      }
       io_uring_prep_read_fixed(sqe, 0, b.at(n + i), static_cast<unsigned>(capacity), 0, 0);
       sqe->flags |= IOSQE_FIXED_FILE;
       sqe->rw_flags = RWF_NOWAIT;
@@ -318,7 +322,11 @@ Napi::Value UringWriteFrames(const Napi::Env& env, int64_t ring, const WriteBurs
     want = fit;
     for (unsigned i = 0; i < want; i++) {
       struct io_uring_sqe* sqe = io_uring_get_sqe(&u->ring);
-      if (sqe == nullptr) return ThrowErrno(env, EBUSY, "io_uring: no free submission entry");
+      if (sqe == nullptr) {
+        // Entries prepared so far would go out with the next batch: retire the ring first.
+        u->retired = true;
+        return ThrowErrno(env, EBUSY, "io_uring: no free submission entry");
+      }
       io_uring_prep_write(sqe, 0, bufs[i], lensNow[i], 0);
       sqe->flags |= IOSQE_FIXED_FILE;
       sqe->rw_flags = RWF_NOWAIT;
