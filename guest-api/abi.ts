@@ -109,6 +109,8 @@ export const G = {
   ioTokenTakes: 19, // incremented each time the IO thread takes the IO token
   // Unused before, as the token's words were: a guest API that ignores it spins as before.
   ioStreaming: 20, // 1 while RX frames stream in (a flood, a drain): a waiting guest sleeps at once (notify.ts, step 4)
+  // Unused before: a guest API that ignores it is stopped as before.
+  guestStop: 21, // 1 once the tender stops the guest: it takes the IO token no more (host/tender.ts, stopGuest)
   // line 2: guest-written
   guestWaiting: 32, // WAIT_RX | WAIT_TX while the guest is (about to be) blocked
   guestWaitEpoch: 33, // incremented each time the guest goes to wait

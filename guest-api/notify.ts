@@ -233,7 +233,7 @@ export class HostNotify {
   }
 
   /**
-   * Takes the token if it is free (or already says IO: only this thread writes that). Returns
+   * Takes the token if it is free (or already says IO: only this thread writes that, and the tender when it stops the guest, for this thread). Returns
    * -1 if the guest holds it, else the hand-offs this take completes (1 if the guest held it
    * since this thread's last take, else 0). After a hand-off the caller resyncs its ring roles;
    * without one its own copies of the indices are still the published ones.
@@ -376,6 +376,7 @@ export class GuestNotify {
    * (1 if the IO thread held it since this side's last take). The caller then resyncs.
    */
   takeToken(): number {
+    if (Atomics.load(this.i32, G.guestStop) !== 0) return -1; // being stopped: the IO thread moves what is left
     if (Atomics.compareExchange(this.i32, G.ioToken, TOKEN_FREE, TOKEN_GUEST) !== TOKEN_FREE) return -1;
     return this.took();
   }
@@ -440,7 +441,7 @@ export class GuestNotify {
     this.setRequest(TOKEN_BACK);
     // Seen awake after the hand-back was written: its next look (or its re-check, if it is
     // going to sleep now) sees it. Seen asleep: take the token back, unless it already took it.
-    if (Atomics.load(i32, G.ioAsleep) === IO_AWAKE) return -1;
+    if (Atomics.load(i32, G.ioAsleep) === IO_AWAKE || Atomics.load(i32, G.guestStop) !== 0) return -1;
     // Taken back: a take like any other, so the IO thread resyncs after it.
     return Atomics.compareExchange(i32, G.ioToken, TOKEN_FREE, TOKEN_GUEST) === TOKEN_FREE ? this.took() : -1;
   }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import { computeLayout, createRegion, FRAME_OVERHEAD, type RegionLayout } from '../guest-api/abi.js';
+import { computeLayout, createRegion, FRAME_OVERHEAD, G, TOKEN_FREE, TOKEN_GUEST, TOKEN_IO, type RegionLayout } from '../guest-api/abi.js';
 import { kickPolicyFor } from '../guest-api/notify.js';
 import { addon, errnoCode, threadCpuSeconds } from '../native/index.js';
 import { Capture, type CaptureFile, type CaptureNic } from './capture.js';
@@ -158,7 +158,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     const guestCpu = section(stats.guest);
     if (outcome.guestTid > 0 && guestCpu[COUNTER.cpu_s] === 0) guestCpu[COUNTER.cpu_s] = addon.threadCpuSecondsOf(outcome.guestTid) ?? 0;
     // Stop the guest first, then the IO thread, which sends what the guest queued.
-    await stopGuest(guest, watch, wakeFd);
+    await stopGuest(guest, watch, wakeFd, region);
     const ioExit: IoExit = io ? await io.stop() : { kind: 'stopped' };
     ioStopped = true;
     const ending = finalEnding(outcome.ending, ioExit);
@@ -237,13 +237,30 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
 }
 
 /** terminate() cannot interrupt a native call, so a guest blocked in epoll_wait is woken first. */
-async function stopGuest(guest: Worker, watch: GuestWatch, wakeFd: number): Promise<void> {
+async function stopGuest(guest: Worker, watch: GuestWatch, wakeFd: number, region: SharedArrayBuffer | null): Promise<void> {
   const gone = new Promise<void>((r) => guest.once('exit', () => r()));
   watch.cancel();
   if (guest.threadId < 0) return;
   addon.eventfdWrite(wakeFd);
+  if (region) await tokenOutOfGuestHands(new Int32Array(region));
   await guest.terminate().catch(() => undefined);
   await withTimeout(gone, 2000, undefined);
+}
+
+/**
+ * A guest stopped while it holds the IO token may be inside a burst: the frames it wrote then
+ * go out, but it never publishes the ring's index, and the IO thread, draining, would send them
+ * again (5 of 15 SIGTERMs during `ping -f` gave ping a duplicate reply). So first the guest
+ * takes the token no more, and the tender takes it from FREE (for the IO thread, which drains
+ * with it) as soon as the guest lets go; a guest that never does is stopped after 200 ms all
+ * the same.
+ */
+async function tokenOutOfGuestHands(i32: Int32Array): Promise<void> {
+  Atomics.store(i32, G.guestStop, 1);
+  for (let waited = 0; waited < 200; waited++) {
+    if (Atomics.compareExchange(i32, G.ioToken, TOKEN_FREE, TOKEN_IO) !== TOKEN_GUEST) return;
+    await new Promise((r) => setTimeout(r, 1));
+  }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
