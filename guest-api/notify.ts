@@ -119,7 +119,11 @@
 // the guest's "guestWaiting = 0; read ioAsleep", one sees the other (the SC argument): the
 // IO thread does not park, or the guest kicks. A guest that scribbles over these words
 // starves only itself: stopping and draining ignore the token (the tender stops the guest
-// thread first).
+// thread first). (e) The stop: the tender sets guestStop, then takes the token from FREE
+// (as IO, for the drain) once the guest lets go; the guest, taking, checks guestStop after its
+// CAS too (grab), and one holding it gives it up at its next look. So the guest's thread is
+// not ended inside a burst of its own, whose index it would never publish (a frame sent twice
+// by the drain); a guest that never lets go is ended after 200 ms all the same.
 // test/notify.test.ts runs the hand-offs on two threads.
 import {
   G, IO_AWAKE, IO_BACKED_OFF, IO_PARKED, IO_WATCHING, N, TOKEN_ASK, TOKEN_BACK, TOKEN_FREE, TOKEN_GUEST, TOKEN_IO, WAIT_DEVICE, WAIT_RX, WAIT_TX, type NicLayout,
@@ -376,9 +380,24 @@ export class GuestNotify {
    * (1 if the IO thread held it since this side's last take). The caller then resyncs.
    */
   takeToken(): number {
-    if (Atomics.load(this.i32, G.guestStop) !== 0) return -1; // being stopped: the IO thread moves what is left
-    if (Atomics.compareExchange(this.i32, G.ioToken, TOKEN_FREE, TOKEN_GUEST) !== TOKEN_FREE) return -1;
-    return this.took();
+    return this.grab() ? this.took() : -1;
+  }
+  /**
+   * FREE -> GUEST, unless the tender is stopping this guest (the IO thread moves what is left):
+   * checked before and after, since the tender sets guestStop and then reads the token, and this
+   * side writes the token and then reads guestStop, one of the two sees the other.
+   */
+  private grab(): boolean {
+    const i32 = this.i32;
+    if (this.stopping()) return false;
+    if (Atomics.compareExchange(i32, G.ioToken, TOKEN_FREE, TOKEN_GUEST) !== TOKEN_FREE) return false;
+    if (!this.stopping()) return true;
+    Atomics.compareExchange(i32, G.ioToken, TOKEN_GUEST, TOKEN_FREE); // not a take: nothing was moved
+    return false;
+  }
+  /** The tender is stopping this guest: it takes the IO token no more, and lets go of it at once. */
+  stopping(): boolean {
+    return Atomics.load(this.i32, G.guestStop) !== 0;
   }
   /** Bookkeeping of every take: the IO thread learns from guestTokenTakes that this side held it (and moved the indices). */
   private took(): number {
@@ -397,7 +416,7 @@ export class GuestNotify {
    * does better than two sharing the cores. Ask; the IO thread gives it at its next round.
    */
   askToken(): void {
-    this.setRequest(TOKEN_ASK);
+    if (!this.stopping()) this.setRequest(TOKEN_ASK); // it would not take it
   }
   /**
    * After a burst of this side's own, holding the token: the frames it read (the IO thread
@@ -441,9 +460,9 @@ export class GuestNotify {
     this.setRequest(TOKEN_BACK);
     // Seen awake after the hand-back was written: its next look (or its re-check, if it is
     // going to sleep now) sees it. Seen asleep: take the token back, unless it already took it.
-    if (Atomics.load(i32, G.ioAsleep) === IO_AWAKE || Atomics.load(i32, G.guestStop) !== 0) return -1;
+    if (Atomics.load(i32, G.ioAsleep) === IO_AWAKE) return -1;
     // Taken back: a take like any other, so the IO thread resyncs after it.
-    return Atomics.compareExchange(i32, G.ioToken, TOKEN_FREE, TOKEN_GUEST) === TOKEN_FREE ? this.took() : -1;
+    return this.grab() ? this.took() : -1;
   }
   /**
    * Gives the token back. `sleeping`: the guest is about to sleep, having announced its wait

@@ -361,7 +361,13 @@ export class ShmBackend implements NetBackend {
 
   /** Holds the IO token after this call if it was free (resynced), else false. */
   private take(): boolean {
-    if (this.held) return true;
+    if (this.held) {
+      if (!this.notify.stopping()) return true;
+      // Being stopped (host/tender.ts, stopGuest): let go between bursts, so that the tender
+      // hands the token to the IO thread; the wait goes on to the doorbell.
+      this.give(false);
+      return false;
+    }
     const handoff = this.notify.takeToken();
     if (handoff < 0) return false;
     this.held = true;
