@@ -165,20 +165,29 @@ describe.skipIf(skipReal())('robustness', () => {
     expect(Math.max(...settled) - Math.min(...settled)).toBeLessThan(20);
   });
 
+  /** hybrid ping_serve, once it answers; sigterm stops it, expects 143 and returns how long the stop took (ms). */
+  const answering = async () => {
+    const t = startTender(ns, tender(['--shm=hybrid', EXAMPLE('ping_serve.js')]));
+    const run = collect(t, 20_000);
+    await waitForLine(t, /answering/);
+    return { t, run };
+  };
+  const sigterm = async ({ t, run }: Awaited<ReturnType<typeof answering>>) => {
+    const t0 = Date.now();
+    t.kill('SIGTERM');
+    expect((await run).code).toBe(143);
+    return Date.now() - t0;
+  };
+
   it('hybrid: SIGTERM at rest, the guest asleep on its TAP holding the IO token: it lets go at once, no wait for the 200 ms fallback', async () => {
     // The guest sleeps on its TAP holding the token. Told to stop, it must give the token up
     // between two looks rather than sleep on (the stop's wake-up stays readable): the first
     // version of the stop took 240-245 ms here, against 13-21 before it and after the mend.
     const took: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const t = startTender(ns, tender(['--shm=hybrid', EXAMPLE('ping_serve.js')]));
-      const run = collect(t, 20_000);
-      await waitForLine(t, /answering/);
+      const responder = await answering();
       await sleep(500);
-      const t0 = Date.now();
-      t.kill('SIGTERM');
-      expect((await run).code).toBe(143);
-      took.push(Date.now() - t0);
+      took.push(await sigterm(responder));
     }
     expect(Math.min(...took), `stops took ${took.join(', ')} ms`).toBeLessThan(150);
   });
@@ -189,14 +198,11 @@ describe.skipIf(skipReal())('robustness', () => {
     // counted a duplicate after 5 of 15 such stops (by hand), about 1 in 3.
     const dups: number[] = [];
     for (let i = 0; i < 8; i++) {
-      const t = startTender(ns, tender(['--shm=hybrid', EXAMPLE('ping_serve.js')]));
-      const run = collect(t, 20_000);
-      await waitForLine(t, /answering/);
+      const responder = await answering();
       const pinger = ns.spawn('ping', ['-f', '-w', '10', '10.0.0.2']);
       const ping = collect(pinger, 20_000);
       await sleep(500 + 100 * i); // a different moment of the flood each time
-      t.kill('SIGTERM');
-      expect((await run).code).toBe(143);
+      await sigterm(responder);
       await sleep(100); // a duplicate still on its way
       pinger.kill('SIGINT'); // ping prints its summary
       const out = (await ping).stdout;
