@@ -96,7 +96,8 @@
 //          so the guest can hand the token back to two pollers; a stream the guest keeps up
 //          with is left to it. With auto the IO thread polling beside the guest also steps
 //          aside (gives the token, backs off) when the choice turns to one poller: a give-away
-//          as on an ask, so (a)-(d) below hold unchanged.
+//          as on an ask, but to a guest that did not ask and may be about to sleep on the
+//          doorbell, having found the token taken (see (a)).
 // Why the token loses no wake-up: (a) frames arriving while the guest sleeps: on its TAPs it
 // holds the token and the kernel wakes it — having looked at its RX rings after taking the
 // token, since the IO thread may have filled them while it held it (frames taken off the TAPs
@@ -108,7 +109,11 @@
 // the same pair ("token = FREE; request = BACK; read ioAsleep" against "ioAsleep =
 // BACKED_OFF; read token; read request"), and the guest hands back only to an IO thread it
 // saw awake; so is withdrawing an ask before a doorbell sleep ("request = 0; read ioAsleep":
-// the IO thread that gave the token on the ask and saw the ask in its re-check is kicked).
+// the IO thread that gave the token on the ask and saw the ask in its re-check is kicked);
+// and so is a doorbell sleep without the token, the IO thread having held it at the guest's
+// last take and stepped aside since ("guestWaiting; read ioAsleep", waitingBesideIo, against
+// "token = FREE; ioAsleep = BACKED_OFF; read guestWaiting": without the guest's read, the wait
+// hung on the back-off's timer, up to a period; test/shm-backend.test.ts).
 // (b) TX frames published while the IO thread holds the token: its re-check comes after it
 // gave the token up, so it sees every frame published before the guest found the token taken;
 // frames a guest holder leaves behind get step 1's kick when it gives the token back. (c)
@@ -475,6 +480,16 @@ export class GuestNotify {
     const asleep = Atomics.load(i32, G.ioAsleep);
     if (asleep === IO_AWAKE) return;
     if ((txLeft || (sleeping && asleep === IO_BACKED_OFF)) && this.hostNeedsKick()) this.kick(0);
+  }
+  /**
+   * About to sleep on the doorbell without the token, the wait announced (announceWait) BEFORE
+   * this call. The IO thread held it at this side's last take; if it has since given it up and
+   * backed off (auto's choice went to one poller: pump.ts steps aside), its re-check may have
+   * missed this wait, and it sleeps on kicks alone: kick it, once per sleep.
+   */
+  waitingBesideIo(): void {
+    const asleep = Atomics.load(this.i32, G.ioAsleep);
+    if ((asleep === IO_BACKED_OFF || asleep === IO_PARKED) && this.hostNeedsKick()) this.kick(0);
   }
   /**
    * Sleeping on the TAPs, holding the token (the kernel wakes the guest then; nobody else

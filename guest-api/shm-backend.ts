@@ -475,7 +475,8 @@ export class ShmBackend implements NetBackend {
         if (svc !== null) {
           // After announceWait: the order the proof in notify.ts needs.
           this.notify.stopAsking(true);
-          this.give(true);
+          if (this.held) this.give(true);
+          else this.notify.waitingBesideIo();
         }
         got = this.check(forRoom);
         if (got === 0) this.notify.sleep(bell, (deadlineNs - now) / 1e6);

@@ -90,6 +90,8 @@ describe('the IO token across two threads (and a simulated TAP)', () => {
     // it and on the doorbell without it; the IO thread backed off, parked and slept watching.
     expect(host.yields).toBeGreaterThan(3);
     expect(host.handBacks).toBeGreaterThan(3);
+    // ...and stepped aside unasked, as auto's choice of one poller makes it (pump.ts).
+    expect(host.stepAsides).toBeGreaterThan(10);
     // ...and took the reads over from a guest whose bursts came back full while it worked.
     expect(host.takeovers).toBeGreaterThan(0);
     expect(host.handoffs + guest.handoffs).toBeGreaterThan(100);

@@ -2,7 +2,7 @@
 // through the same Producer/Consumer/HostNotify it uses, a fake clock and a kick recorder.
 import { describe, expect, it } from 'vitest';
 import { computeLayout, createRegion, G, MIN_FRAME } from '../guest-api/abi.js';
-import { HostNotify, kickPolicyFor, STREAM_FRAMES, STREAM_WINDOW_NS, type KickPolicy } from '../guest-api/notify.js';
+import { HostNotify, IO_BACKED_OFF, kickPolicyFor, STREAM_FRAMES, STREAM_WINDOW_NS, type KickPolicy } from '../guest-api/notify.js';
 import { AGAIN, EINVAL, OK } from '../guest-api/results.js';
 import { Consumer, Producer, RingView } from '../guest-api/ring.js';
 import { ShmBackend } from '../guest-api/shm-backend.js';
@@ -183,6 +183,40 @@ describe('ShmBackend with the IO token', () => {
     expect(backend.wait(1e9 + 1e10)).toBe(1);
     expect(deviceSleeps).toBe(0);
     expect(backend.readView(0)![0]).toBe(9);
+  });
+
+  it('a guest that found the token taken and sleeps on the doorbell kicks an IO thread that stepped aside meanwhile', () => {
+    const layout = computeLayout([{ mtu: 1500, slotCount: 4 }]);
+    const region = createRegion(layout, [new Uint8Array(6)]);
+    const io = new HostNotify(new Int32Array(region));
+    expect(io.takeToken()).toBeGreaterThanOrEqual(0); // the IO thread holds the token and polls
+    const kicks: number[] = [];
+    let now = 1e9;
+    const backend = new ShmBackend({
+      region, kickFds: [42], kick: kickPolicyFor('hybrid', true), spinNs: 0, kickFn: (fd) => kicks.push(fd), relax: () => {},
+      nowNs: () => (now += 1000),
+      service: {
+        resync: () => {}, round: () => 0, rxFull: false, rxMoved: 0, flushTx: () => 0, txLeft: () => false, tapReadable: () => false, releaseRings: () => {},
+        sleepOnDevice: () => false,
+      },
+    });
+    // Between the guest's last take (it failed: the IO thread held the token) and its announced
+    // wait, --io-token=auto's choice turns to one poller: the IO thread gives the token, backs
+    // off, and its re-check finds no wait yet, so it sleeps on kicks alone (pump.ts, backOff).
+    const guestNotify = (backend as unknown as { notify: { announceWait(what: number): number } }).notify;
+    const announceWait = guestNotify.announceWait.bind(guestNotify);
+    let stepAsides = 0;
+    guestNotify.announceWait = (what) => {
+      if (stepAsides++ === 0) {
+        io.giveToken();
+        io.announceSleep(IO_BACKED_OFF);
+        expect(io.tokenFreeAndNeeded(() => false)).toBe(false);
+      }
+      return announceWait(what);
+    };
+    expect(backend.wait(now + 5e6)).toBe(0); // nothing comes; a 5 ms sleep on the doorbell
+    expect(stepAsides).toBe(1);
+    expect(kicks).toEqual([42]); // without it the frame that comes next waits for the back-off's timer
   });
 });
 

@@ -140,7 +140,7 @@ if (cfg.role === 'wire') {
   const svc = new SimService();
   let held = false;
   let stalled = false;
-  const c = { takes: 0, handoffs: 0, yields: 0, backoffs: 0, handBacks: 0, takeovers: 0, parks: 0, deepParks: 0, kickedFromPark: 0, watches: 0, lost: 0, interrupts: 0 };
+  const c = { takes: 0, handoffs: 0, yields: 0, stepAsides: 0, backoffs: 0, handBacks: 0, takeovers: 0, parks: 0, deepParks: 0, kickedFromPark: 0, watches: 0, lost: 0, interrupts: 0 };
   const txWaiting = () => peekAvailable(txView) > 0;
   const needed = () => done() || notify.tokenFreeAndNeeded(txWaiting);
   const pollForHandBack = () => {
@@ -150,9 +150,10 @@ if (cfg.role === 'wire') {
     }
     return false;
   };
-  const backOff = () => {
+  // onePoller: --io-token=auto's choice went to the guest alone (pump.ts): no poll for a hand-back.
+  const backOff = (onePoller = false) => {
     c.backoffs++;
-    if (pollForHandBack()) return void c.handBacks++;
+    if (onePoller ? needed() : pollForHandBack()) return void c.handBacks++;
     let seen = notify.guestTakes();
     let seenFrames = notify.guestRxFrames();
     let parkedOn: number | null = null;
@@ -183,7 +184,7 @@ if (cfg.role === 'wire') {
       const roundTrips = ((frames - seenFrames) | 0) < 2 * ((takes - seen) | 0);
       seen = takes;
       seenFrames = frames;
-      if (roundTrips && !notify.guestOnDevice()) {
+      if (roundTrips && !onePoller && !notify.guestOnDevice()) {
         notify.awake();
         if (pollForHandBack()) return void c.handBacks++;
       }
@@ -215,6 +216,15 @@ if (cfg.role === 'wire') {
     if (rand(16) === 0) for (let i = rand(40000); i > 0; i--) Atomics.load(sh, S.done); // descheduled now and then: frames pile up on the TAP
     if (moved > 0) {
       c.interrupts += notify.interruptIfWaiting(WAIT_RX) + notify.interruptIfWaiting(WAIT_TX);
+      continue;
+    }
+    if (rand(8) === 0) {
+      // auto's choice went to one poller while this thread polls beside the guest: it steps
+      // aside as for an ask (pump.ts), and a guest about to sleep on the doorbell must wake it.
+      c.stepAsides++;
+      notify.giveToken();
+      held = false;
+      backOff(true);
       continue;
     }
     if (rand(4) !== 0) continue; // the idle spell
