@@ -152,11 +152,15 @@ static Napi::Value UringRxOpen(const Napi::CallbackInfo& info) {
   only[4].register_op = IORING_UNREGISTER_FILES;
   const char* step = "registering the TAP";
   rc = io_uring_register_files(&u->ring, &fd, 1);
+  const bool tapRegistered = rc == 0;
   if (rc == 0) step = "registering the RX slots", rc = io_uring_register_buffers(&u->ring, &slots, 1);
   int ringFd = u->ring.ring_fd;
   if (rc == 0) step = "restricting it", rc = Register(ringFd, IORING_REGISTER_RESTRICTIONS, only, 5);
   if (rc == 0) step = "enabling it", rc = Register(ringFd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
   if (rc < 0) {
+    // As uringRxClose: a registered TAP is let go of first, or it stays held until a kernel
+    // worker tears the ring down, and the next program to attach to it finds it busy.
+    if (tapRegistered) Register(ringFd, IORING_UNREGISTER_FILES, nullptr, 0);
     io_uring_queue_exit(&u->ring);
     return ThrowErrno(env, -rc, std::string("io_uring (") + step + "): " + std::strerror(-rc));
   }
@@ -340,7 +344,10 @@ Napi::Value UringWriteFrames(const Napi::Env& env, int64_t ring, const WriteBurs
       int err = res[i] < 0 ? -res[i] : 0;
       if (err == 0) continue;
       if ((err == EAGAIN || err == ENOBUFS || err == EINTR) && static_cast<int>(i) > last) return Napi::Number::New(env, static_cast<double>(n + i));
-      if (err == EBADF || err == EBADFD || err == EFAULT || err == ENODEV) {
+      // A dead TAP ends the burst there, as EAGAIN does, unless a later write of the batch went
+      // out: then this frame is refused like any other (returned as not sent, the caller
+      // would send that later one again), and the next call meets a TAP that is truly gone.
+      if ((err == EBADF || err == EBADFD || err == EFAULT || err == ENODEV) && static_cast<int>(i) > last) {
         if (n + i > 0) return Napi::Number::New(env, static_cast<double>(n + i));
         return ThrowErrno(env, err, std::string("write: ") + std::strerror(err));
       }
