@@ -171,8 +171,11 @@ export class Capture {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   readonly lostInRing: number[];
+  /** Of the losses this writer counts (lostInRing, each file's lost), what pcap_dropped already holds. */
+  private readonly published: number[];
 
-  constructor(files: CaptureFile[], private readonly nics: CaptureNic[], readonly snaplen: number, info: { mode: string }, ringBytes = RING_BYTES) {
+  /** tenderStats: the tender's own counters, where this writer's losses go as they happen. */
+  constructor(files: CaptureFile[], private readonly nics: CaptureNic[], readonly snaplen: number, info: { mode: string }, private readonly tenderStats: SharedArrayBuffer, ringBytes = RING_BYTES) {
     const ring = createRecordRing(ringBytes);
     const wanted = nics.map((_, i) => files.some((f) => f.nics.includes(i)));
     this.tap = { ring, snaplen, nics: wanted };
@@ -181,6 +184,7 @@ export class Capture {
     this.sinks = files.map((f) => new Sink(f, nics.length, Math.max(STAGING_BYTES, 2 * biggest)));
     this.comments = nics.map((n) => reasonComments(n));
     this.lostInRing = new Array(nics.length).fill(0);
+    this.published = new Array(nics.length).fill(0);
     // Timestamps: the monotonic clock every thread reads (exact between frames), anchored once
     // to the wall clock (to within a millisecond or so).
     this.startMono = nowNs();
@@ -250,7 +254,22 @@ export class Capture {
     }
     c.release();
     for (const s of this.sinks) s.flush();
+    this.publishLosses();
     return moved;
+  }
+
+  /**
+   * Adds what this writer lost since the last call to pcap_dropped, so that --stats-interval
+   * and --stats=live show a failed file's losses as they happen, not only at exit. With several
+   * files, a record one of them lost counts once for each.
+   */
+  private publishLosses(): void {
+    const sec = section(this.tenderStats);
+    this.nics.forEach((_, n) => {
+      const lost = this.lostInRing[n] + this.sinks.reduce((a, s) => a + s.lost[n], 0);
+      sec[nicCounters(n).pcap_dropped] += lost - this.published[n];
+      this.published[n] = lost;
+    });
   }
 
   /**
@@ -258,7 +277,7 @@ export class Capture {
    * reader did not take by then is dropped and counted (added to the tender's own pcap_dropped),
    * and each file ends with an Interface Statistics Block per interface. Returns lines to print.
    */
-  async finish(tenderStats: SharedArrayBuffer, counters: () => NicTotals[]): Promise<string[]> {
+  async finish(counters: () => NicTotals[]): Promise<string[]> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     const lines: string[] = [];
@@ -275,11 +294,10 @@ export class Capture {
     } catch (err) {
       this.fail(err as Error);
     }
-    const sec = section(tenderStats);
     for (const s of this.sinks) s.dropUnwritten();
-    const refused = counters().map((t) => t.pcap_dropped); // by the producers, while the ring was full
-    // With several files, a record one of them lost counts once for each.
-    this.nics.forEach((_, n) => (sec[nicCounters(n).pcap_dropped] += this.lostInRing[n] + this.sinks.reduce((a, s) => a + s.lost[n], 0)));
+    // By the producers, while the ring was full: the rest of pcap_dropped is this writer's.
+    const refused = counters().map((t, n) => t.pcap_dropped - this.published[n]);
+    this.publishLosses();
     const totals = counters();
     const endWall = this.wallNow();
     for (const s of this.sinks) {

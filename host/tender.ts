@@ -94,7 +94,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
   const stats = createStats();
   const layout = nics.length > 0 ? computeLayout(nics.map((n) => ({ mtu: opts.mtu, slotCount: opts.ringSlots ?? defaultRingSlots(opts.mtu, n.vnet), vnet: n.vnet, offloads: n.offloads }))) : null;
   const region = shm && layout ? createRegion(layout, nics.map((n) => n.mac)) : null;
-  const capture = outs.pcaps.length > 0 ? startCapture(opts, outs.pcaps, nics) : null;
+  const capture = outs.pcaps.length > 0 ? startCapture(opts, outs.pcaps, nics, stats.tender) : null;
   const wakeFd = addon.eventfdCreate(); // wakes a baseline guest out of epoll_wait so it can be stopped
   const watchFd = addon.watchSocket(); // the TAP watchdog's, made now: no socket can be made after the lock
   const memory = new MemoryWatch(); // --mem beyond the guest's heap: its file is opened now
@@ -168,7 +168,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     live?.stop();
     live = null;
     // Every frame is in the ring now: the capture ends, and what it lost is counted before the report.
-    for (const l of capture ? await capture.finish(stats.tender, () => totals(stats, nics.length).nics) : []) process.stderr.write(`tender: ${l}\n`);
+    for (const l of capture ? await capture.finish(() => totals(stats, nics.length).nics) : []) process.stderr.write(`tender: ${l}\n`);
     const final = report(code, durationS);
     if (opts.stats !== 'none') process.stderr.write(formatSummary(final.report, capture !== null));
     const failed = await statsFile?.finish(final.report, final.totals);
@@ -191,12 +191,12 @@ export async function runTender(opts: TenderOptions): Promise<number> {
 }
 
 /** --pcap: which NICs each file captures, and the writer (its headers are written when it starts). */
-function startCapture(opts: TenderOptions, outs: OutFile[], nics: AttachedNic[]): Capture {
+function startCapture(opts: TenderOptions, outs: OutFile[], nics: AttachedNic[], tenderStats: SharedArrayBuffer): Capture {
   const files: CaptureFile[] = opts.pcap.map((p, i) => ({
     out: outs[i], nics: p.nic === null ? nics.map((_, n) => n) : [nics.findIndex((n) => n.name === p.nic)],
   }));
   const info: CaptureNic[] = nics.map((n) => ({ name: n.name, iface: n.iface, mac: n.mac, mtu: opts.mtu, maxFrame: opts.mtu + FRAME_OVERHEAD }));
-  return new Capture(files, info, opts.pcapSnaplen, { mode: opts.mode });
+  return new Capture(files, info, opts.pcapSnaplen, { mode: opts.mode }, tenderStats);
 }
 
 /** The guest thread: APP in its own worker, heap capped by --mem, handed its rings or (baseline) its TAP fds. */

@@ -184,7 +184,7 @@ describe('the capture writer', () => {
     const out = openOutFile('--pcap', fifo);
     expect(out.pipe).toBe(true);
     const stats = createStats();
-    const cap = new Capture([{ out, nics: [0] }], [{ name: 'service', iface: 'tap0', mac: MAC, mtu: 1500, maxFrame: 1518 }], 1600, { mode: 'test' }, 64 << 10);
+    const cap = new Capture([{ out, nics: [0] }], [{ name: 'service', iface: 'tap0', mac: MAC, mtu: 1500, maxFrame: 1518 }], 1600, { mode: 'test' }, stats.tender, 64 << 10);
     const prod = new RecordProducer(cap.tap.ring, 1600, 1);
     const io = section(stats.io);
     const dropped = nicCounters(0).pcap_dropped;
@@ -210,7 +210,7 @@ describe('the capture writer', () => {
       if (seq % 100 === 99) await new Promise((r) => setTimeout(r, 5));
     }
     const t0 = Date.now();
-    const lines = await cap.finish(stats.tender, () => totals(stats, 1).nics);
+    const lines = await cap.finish(() => totals(stats, 1).nics);
     expect(Date.now() - t0).toBeLessThan(6000); // bounded, however slow the reader
     closeSync(out.fd);
     clearInterval(reader);
@@ -244,7 +244,7 @@ describe('the capture writer', () => {
       const path = join(mnt, 'full.pcapng');
       const out = openOutFile('--pcap', path);
       const stats = createStats();
-      const cap = new Capture([{ out, nics: [0] }], [{ name: 'service', iface: 'tap0', mac: MAC, mtu: 1500, maxFrame: 1518 }], 1600, { mode: 'test' }, 1 << 20);
+      const cap = new Capture([{ out, nics: [0] }], [{ name: 'service', iface: 'tap0', mac: MAC, mtu: 1500, maxFrame: 1518 }], 1600, { mode: 'test' }, stats.tender, 1 << 20);
       const prod = new RecordProducer(cap.tap.ring, 1600, 1);
       const io = section(stats.io);
       // Every record queued before the writer starts: it writes a full staging buffer (256 KiB)
@@ -252,7 +252,7 @@ describe('the capture writer', () => {
       const N = 1000; // ~1.5 MB of packets for a 384 KiB disk
       for (let seq = 0; seq < N; seq++) if (!prod.put(0, DIR.in, REASON.none, seq, frame(1400), 0, 1400)) io[nicCounters(0).pcap_dropped]++;
       cap.start();
-      const lines = await cap.finish(stats.tender, () => totals(stats, 1).nics);
+      const lines = await cap.finish(() => totals(stats, 1).nics);
       closeSync(out.fd);
       expect(lines.join('\n')).toMatch(/capture stopped: ENOSPC/);
       // The file ends where the disk did: count the blocks it holds whole.
@@ -277,7 +277,7 @@ describe('the capture writer', () => {
     const file = openOutFile('--pcap:service', path);
     const stats = createStats();
     // The FIFO first: flushing the files one after the other must not stop at the first behind.
-    const cap = new Capture([{ out: slow, nics: [0] }, { out: file, nics: [0] }], [{ name: 'service', iface: 'tap0', mac: MAC, mtu: 1500, maxFrame: 1518 }], 1600, { mode: 'test' }, 64 << 10);
+    const cap = new Capture([{ out: slow, nics: [0] }, { out: file, nics: [0] }], [{ name: 'service', iface: 'tap0', mac: MAC, mtu: 1500, maxFrame: 1518 }], 1600, { mode: 'test' }, stats.tender, 64 << 10);
     const prod = new RecordProducer(cap.tap.ring, 1600, 1);
     const io = section(stats.io);
     const reader = setInterval(() => {
@@ -294,7 +294,7 @@ describe('the capture writer', () => {
       if (seq % 100 === 99) await new Promise((r) => setTimeout(r, 5));
     }
     clearInterval(reader); // and now it takes nothing more: the FIFO's end cannot be written
-    const lines = await cap.finish(stats.tender, () => totals(stats, 1).nics);
+    const lines = await cap.finish(() => totals(stats, 1).nics);
     closeSync(slow.fd);
     closeSync(file.fd);
     closeSync(rfd);
