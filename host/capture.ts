@@ -306,6 +306,7 @@ export class Capture {
     }
     const deadline = Date.now() + FINISH_END_MS;
     while (!flushAll() && Date.now() < deadline) await sleep(BUSY_MS);
+    this.publishLosses(); // a file that failed meanwhile lost the packet it had begun
     for (const s of this.sinks) {
       const lost = s.file.nics.reduce((a, n) => a + s.lost[n] + this.lostInRing[n], 0);
       if (s.out.failed) lines.push(`${s.out.option}=${s.out.path}: capture stopped: ${s.out.failed}; ${lost} records not written (counted in pcap_dropped)`);

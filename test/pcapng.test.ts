@@ -268,6 +268,34 @@ describe('the capture writer', () => {
     }
   }, 20_000);
 
+  it('a FIFO whose reader quits while the end of the file is written: the packet it left half-written is counted in pcap_dropped, as the line counts it', async () => {
+    const fifo = join(dir, 'quits-late.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK); // never read: the pipe fills
+    const out = openOutFile('--pcap', fifo);
+    const stats = createStats();
+    const cap = new Capture([{ out, nics: [0] }], [{ name: 'service', iface: 'tap0', mac: MAC, mtu: 1500, maxFrame: 1518 }], 1600, { mode: 'test' }, stats.tender, 64 << 10);
+    const prod = new RecordProducer(cap.tap.ring, 1600, 1);
+    const io = section(stats.io);
+    cap.start();
+    for (let seq = 0; seq < 600; seq++) {
+      // 200-byte frames: 244-byte blocks, which do not divide the pipe's pages, so the write that
+      // fills it ends mid-packet (211 bytes make 256-byte blocks, and no packet is cut).
+      if (!prod.put(0, DIR.in, REASON.none, seq, frame(200), 0, 200)) io[nicCounters(0).pcap_dropped]++;
+      if (seq % 100 === 99) await new Promise((r) => setTimeout(r, 5));
+    }
+    // finish writes for 2 s (the reader takes nothing), then the end of the file for up to 2 s
+    // more: the reader quits in the middle of that.
+    const quit = setTimeout(() => closeSync(rfd), 3000);
+    const lines = await cap.finish(() => totals(stats, 1).nics);
+    clearTimeout(quit);
+    closeSync(out.fd);
+    const m = /capture stopped: EPIPE \(broken pipe\); (\d+) records not written/.exec(lines.join('\n'));
+    expect(m, lines.join('\n')).not.toBeNull();
+    const total = totals(stats, 1).nics[0].pcap_dropped;
+    expect(total - io[nicCounters(0).pcap_dropped]).toBe(Number(m![1])); // the writer's losses: the line's, all of them
+  }, 20_000);
+
   it('a FIFO whose reader stops beside a file: the FIFO is cut short, the file still gets its end (statistics for every record)', async () => {
     const fifo = join(dir, 'slow2.fifo');
     execFileSync('mkfifo', [fifo]);
