@@ -70,6 +70,17 @@ describe.skipIf(skipReal())('IO thread on a real TAP', () => {
     }
   });
 
+  it('event: a ring freed between its stall and the re-check before the sleep: the IO thread reads the TAP again and sleeps, it does not spin', async () => {
+    // The re-check saw the room and ended the sleep, but the TAP stayed out of the epoll set and
+    // the ring marked stalled: every sleep from then on ended at once, a core spun until the
+    // ring filled again (never, at rest).
+    const r = await harness(ns, ['--test=stall', '--mode=event', '--count=100']);
+    expect(r.exit.kind).toBe('stopped');
+    expect(r.cycles).toBeGreaterThan(80);
+    expect(r.rx_frames).toBeGreaterThanOrEqual(8 * r.cycles);
+    expect(r.spun).toBe(0);
+  });
+
   for (const mode of ['event', 'hybrid'] as const) {
     it(`${mode} at rest: the IO thread uses under 2% of a core over 2 s idle`, async () => {
       const r = await harness(ns, ['--test=idle', `--mode=${mode}`, '--seconds=2']);

@@ -380,6 +380,9 @@ export class Pump {
     if (this.token) this.notify.giveToken();
     if (this.workPending() || Atomics.load(this.ctl, CTL.stop) !== 0) {
       this.notify.awake();
+      // The guest may have made room between the stall and the re-check: read the TAP again,
+      // or every sleep ends here at once and this thread spins on a core until the ring fills.
+      this.resumeStalled();
       return true;
     }
     // Never asleep for more than a second: on waking, the rings are checked again (a guest
@@ -389,8 +392,13 @@ export class Pump {
     this.stats[COUNTER.io_wakeups]++;
     if (n === 0 && !this.token) this.workPending(); // validates every guest-written index (with the token, taking it does)
     this.readEvents(n);
-    if (!this.token) for (const p of this.ports) if (p.stalled && p.rx.room() > 0) this.setStalled(p, false);
+    this.resumeStalled();
     return n > 0;
+  }
+
+  /** Without the token: listen to the TAP of every stalled ring that has room again (with it, taking the token does). */
+  private resumeStalled(): void {
+    if (!this.token) for (const p of this.ports) if (p.stalled && p.rx.room() > 0) this.setStalled(p, false);
   }
 
   private readEvents(n: number): void {

@@ -7,19 +7,20 @@
 //   --test=attach --iface=NAME                          what attaching says
 //   --test=multi  --workers=N                           the addon in N workers at once
 //   --test=ref    --ref=R                               a TX slot whose ref is R (hex), as a guest could write it
+//   --test=stall  --mode=event|hybrid --count=C         C times: fill an 8-slot RX ring, free it the moment it stalls
 import dgram from 'node:dgram';
 import { Worker } from 'node:worker_threads';
 import { kickPolicyFor, type ShmMode } from '../../guest-api/notify.js';
 import type { TapReads, TapWrites } from '../../host/cli-options.js';
 import { totals } from '../../host/stats.js';
 import { addon, errnoCode } from '../../native/index.js';
-import { computeLayout, N } from '../../guest-api/abi.js';
+import { computeLayout, G, N } from '../../guest-api/abi.js';
 import { Producer, RingView } from '../../guest-api/ring.js';
 import { command } from '../../testbed/args.js';
 import { checkPayload, distPath, fillPayload, IoRig, payloadSize } from './common.js';
 
 const argv = command('node dist-dev/test/harness/io-harness.js --test=rx|tx|idle|attach|multi|ref [options]')
-  .option('test', { type: 'string', choices: ['rx', 'tx', 'idle', 'attach', 'multi', 'ref'], demandOption: true })
+  .option('test', { type: 'string', choices: ['rx', 'tx', 'idle', 'attach', 'multi', 'ref', 'stall'], demandOption: true })
   .option('mode', { type: 'string', choices: ['poll', 'event', 'hybrid'] })
   .option('count', { type: 'number', default: 10000 })
   .option('window', { type: 'number', default: 64, describe: 'rx: datagrams sent ahead of what the guest has taken' })
@@ -30,7 +31,7 @@ const argv = command('node dist-dev/test/harness/io-harness.js --test=rx|tx|idle
   .option('iface', { type: 'string', default: 'tap0' })
   .option('workers', { type: 'number', default: 5 })
   .option('ref', { type: 'string', default: '0', describe: 'a TX slot ref word, in hex (--test=ref)' })
-  .check((a) => (a.mode || !['rx', 'tx', 'idle'].includes(a.test) ? true : `--test=${a.test} needs --mode`))
+  .check((a) => (a.mode || !['rx', 'tx', 'idle', 'stall'].includes(a.test) ? true : `--test=${a.test} needs --mode`))
   .parseSync();
 const mode = argv.mode as ShmMode;
 const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
@@ -150,6 +151,54 @@ async function ref(value: number) {
   out({ exit: io.exit, tx_frames: io.totals.nics[0].tx_frames, faults: io.totals.faults });
 }
 
+/**
+ * `cycles` times: 8 datagrams fill an 8-slot RX ring; a guest-role worker, spinning on the
+ * ring's stalled word, frees every slot the moment the IO thread sets it (an rxTail store and a
+ * kick, as net_read_view/readDone and rxReleased do), which now and then lands between the
+ * stall and the IO thread's re-check. Then nothing comes: an IO thread that went to sleep
+ * announces a sleep or two; one that spins announces one per look (ioSleepEpoch).
+ */
+async function stall(mode: ShmMode, cycles: number) {
+  const rig = await IoRig.start(mode, ['tap0'], { slots: 8 });
+  const nic = computeLayout([{ mtu: 1500, slotCount: 8 }]).nics[0];
+  const i32 = new Int32Array(rig.region);
+  const ctl = new Int32Array(new SharedArrayBuffer(8)); // [0]: stop; [1]: releases
+  const racer = new Worker(
+    `const { workerData: { region, ctl, stalled, head, tail, kickFd, native } } = require('node:worker_threads');
+     import(native).then(({ addon }) => {
+       const w = new Int32Array(region);
+       while (Atomics.load(ctl, 0) === 0) {
+         if (Atomics.load(w, stalled) !== 1 || Atomics.load(w, head) === Atomics.load(w, tail)) continue;
+         Atomics.store(w, tail, Atomics.load(w, head));
+         addon.eventfdWrite(kickFd);
+         Atomics.add(ctl, 1, 1);
+       }
+     });`,
+    { eval: true, workerData: { region: rig.region, ctl, stalled: nic.headerWord + N.rxStalled, head: nic.headerWord + N.rxHead, tail: nic.headerWord + N.rxTail, kickFd: rig.kickFds[0], native: new URL('../../native/index.js', import.meta.url).href } },
+  );
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind({ address: '10.0.0.1' }, () => r()));
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  let spun = 0, done = 0;
+  for (let c = 0; c < cycles; c++) {
+    const released = Atomics.load(ctl, 1);
+    for (let k = 0; k < 8; k++) await new Promise<void>((r, j) => sock.send(new Uint8Array(64), 9000, '10.0.0.2', (e) => (e ? j(e) : r())));
+    const until = Date.now() + 2000;
+    while (Atomics.load(ctl, 1) === released && Date.now() < until) await sleep(1);
+    if (Atomics.load(ctl, 1) === released) continue; // the ring did not stall this time (a datagram still on its way)
+    done++;
+    await sleep(20);
+    const e0 = Atomics.load(i32, G.ioSleepEpoch);
+    await sleep(50);
+    if (Atomics.load(i32, G.ioSleepEpoch) - e0 > 50) spun++;
+  }
+  Atomics.store(ctl, 0, 1);
+  await racer.terminate();
+  sock.close();
+  const io = await rig.stop();
+  out({ cycles: done, spun, rx_frames: io.totals.nics[0].rx_frames, exit: io.exit });
+}
+
 switch (argv.test) {
   case 'rx': await rx(mode, argv.count, argv.window, argv['tap-reads'] as TapReads); break;
   case 'tx': await tx(mode, argv.count, argv['host-mac'], argv['tap-writes'] as TapWrites); break;
@@ -157,5 +206,6 @@ switch (argv.test) {
   case 'attach': attach(argv.iface); break;
   case 'multi': await multi(argv.workers); break;
   case 'ref': await ref(parseInt(argv.ref, 16)); break;
+  case 'stall': await stall(mode, argv.count); break;
 }
 process.exit(0);
