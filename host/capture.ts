@@ -219,6 +219,7 @@ export class Capture {
       moved = this.pump();
     } catch (err) {
       this.fail(err as Error);
+      this.publishLosses();
       return;
     }
     this.timer = setTimeout(() => this.pass(), moved >= this.consumer.capacity / 8 ? BUSY_MS : IDLE_MS);
@@ -234,8 +235,15 @@ export class Capture {
   private pump(): number {
     for (const s of this.sinks) s.flush();
     const c = this.consumer;
+    const moved = c.available() > 0 ? this.move(c) : 0;
+    // Also when nothing new came: a file can fail on what it had staged (its reader quit).
+    this.publishLosses();
+    return moved;
+  }
+
+  /** Records from the ring into every file that wants them, while they all have room; returns ring bytes consumed. */
+  private move(c: RecordConsumer): number {
     let moved = 0;
-    if (c.available() === 0) return 0;
     for (let r = c.next(); r !== null; r = c.next()) {
       const comment = this.comments[r.nic][r.reason];
       const need = enhancedPacketLength(r.capLen, { dropCount: r.dropsBefore, comment });
@@ -254,7 +262,6 @@ export class Capture {
     }
     c.release();
     for (const s of this.sinks) s.flush();
-    this.publishLosses();
     return moved;
   }
 

@@ -296,6 +296,31 @@ describe('the capture writer', () => {
     expect(total - io[nicCounters(0).pcap_dropped]).toBe(Number(m![1])); // the writer's losses: the line's, all of them
   }, 20_000);
 
+  it('a FIFO whose reader quits while the writer holds staged packets and nothing new comes: they are in pcap_dropped at the next pass, not at exit', async () => {
+    const fifo = join(dir, 'quits-idle.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK); // never read: the pipe fills, the rest is staged
+    const out = openOutFile('--pcap', fifo);
+    const stats = createStats();
+    const cap = new Capture([{ out, nics: [0] }], [{ name: 'service', iface: 'tap0', mac: MAC, mtu: 1500, maxFrame: 1518 }], 1600, { mode: 'test' }, stats.tender, 1 << 20);
+    const prod = new RecordProducer(cap.tap.ring, 1600, 1);
+    cap.start();
+    for (let seq = 0; seq < 600; seq++) {
+      expect(prod.put(0, DIR.in, REASON.none, seq, frame(200), 0, 200)).toBe(true);
+      if (seq % 100 === 99) await new Promise((r) => setTimeout(r, 5));
+    }
+    const dropped = () => totals(stats, 1).nics[0].pcap_dropped;
+    await new Promise((r) => setTimeout(r, 50)); // every record moved to the staging buffer
+    expect(dropped()).toBe(0);
+    closeSync(rfd); // the ring is empty from now on
+    const t0 = Date.now();
+    while (dropped() === 0 && Date.now() - t0 < 1000) await new Promise((r) => setTimeout(r, 10));
+    expect(dropped()).toBeGreaterThan(100); // the staged packets the pipe did not take
+    const lines = await cap.finish(() => totals(stats, 1).nics);
+    closeSync(out.fd);
+    expect(lines.join('\n')).toMatch(new RegExp(`capture stopped: EPIPE \\(broken pipe\\); ${dropped()} records not written`));
+  }, 20_000);
+
   it('a FIFO whose reader stops beside a file: the FIFO is cut short, the file still gets its end (statistics for every record)', async () => {
     const fifo = join(dir, 'slow2.fifo');
     execFileSync('mkfifo', [fifo]);
