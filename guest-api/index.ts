@@ -52,6 +52,8 @@ function runtime(): Runtime {
 }
 
 const validHandle = (h: number) => Number.isInteger(h) && h >= 0 && h < runtime().nics.length;
+/** What every backend can take: bytes, and a whole number of them (in the baseline a 60.5 or a Uint16Array reached the TAP's system call and failed there, as if the TAP had). */
+const validFrame = (buf: Uint8Array, size: number) => buf instanceof Uint8Array && Number.isInteger(size);
 
 /** The NIC named `name` ('service' for --net=IFACE); with no name and one NIC, that NIC. A trap. */
 export function net_info(name?: string): NetInfo | undefined {
@@ -68,7 +70,7 @@ export function net_names(): string[] {
 
 /** Copies the next frame into buf; out.size is its length. AGAIN when none is waiting. */
 export function net_read(handle: number, buf: Uint8Array, out: ReadOut = scratchOut): Result {
-  if (!validHandle(handle)) return EINVAL;
+  if (!validHandle(handle) || !validFrame(buf, 0)) return EINVAL;
   return rt!.backend.read(handle, buf, out);
 }
 
@@ -105,14 +107,14 @@ export function net_read_done(handle: number): Result {
  * `vnet` (NICs with offloads) asks the kernel to finish the frame: NEEDS_CSUM fills in the L4
  * checksum, a gsoType segments a super-frame. EINVAL for a non-empty header on a NIC without.
  */
-export function net_write(handle: number, buf: Uint8Array, size: number = buf.length, vnet?: VnetHeader): Result {
-  if (!validHandle(handle)) return EINVAL;
+export function net_write(handle: number, buf: Uint8Array, size: number = buf?.length, vnet?: VnetHeader): Result {
+  if (!validHandle(handle) || !validFrame(buf, size)) return EINVAL;
   return rt!.backend.write(handle, buf, size, true, vnet);
 }
 
 /** Queues a frame without notifying; follow with net_flush. AGAIN when the TX ring is full. */
-export function net_queue(handle: number, buf: Uint8Array, size: number = buf.length, vnet?: VnetHeader): Result {
-  if (!validHandle(handle)) return EINVAL;
+export function net_queue(handle: number, buf: Uint8Array, size: number = buf?.length, vnet?: VnetHeader): Result {
+  if (!validHandle(handle) || !validFrame(buf, size)) return EINVAL;
   return rt!.backend.write(handle, buf, size, false, vnet);
 }
 

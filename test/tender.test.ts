@@ -263,6 +263,14 @@ describe.skipIf(skipReal())('tender exit codes', () => {
     });
   }
 
+  it('NIC calls with a fractional size or a buffer that is not bytes get EINVAL in every mode, not a device fault', async () => {
+    for (const mode of MODES) {
+      const r = await runTender(ns, ['--net=tap0', ...modeArgs(mode), FIXTURE('bad_args.js')]);
+      // Before: in the baseline the size reached the TAP's write and failed there, exit 74.
+      expect({ mode, code: r.code, out: r.stdout, err: r.stderr }).toEqual({ mode, code: 0, out: 'all EINVAL\n', err: '' });
+    }
+  });
+
   it('with the TAP read through io_uring, the TAP is free the moment the tender exits: a C reader attaches at once', async () => {
     // A closed ring is torn down by a kernel worker later; the IO thread unregisters the TAP first
     // (native/uring_rx.cc). A second tender takes longer to start than that teardown, a C program not.
