@@ -9,6 +9,7 @@
 // renumbered) and which is written with writeSome (addon.protectedWrite), because the filter
 // refuses every other write to it, so the guest cannot write there either.
 // docs/reliability.md "Containment" says more.
+import { readdirSync, readlinkSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { lockAddon } from '../native/index.js';
 
@@ -29,6 +30,34 @@ export async function prepareForLock(): Promise<void> {
   await stat('/'); // one threadpool request starts every threadpool thread
   void process.stdout;
   void process.stderr;
+}
+
+/**
+ * The fds above stderr that the process inherited from whoever started it, to be closed before
+ * the guest runs (the filters leave an fd they do not know open to read() and write()): at
+ * start-up, before the tender opens anything (after prepareForLock), every socket, file,
+ * directory and device but /dev/null and the terminal Node writes stdout and stderr to. Not pipes (the guest's filter refuses every pipe; Node's own are pipes), not
+ * anon inodes (Node's epolls and eventfds), not V8's perf map (--perf-basic-prof: written
+ * from every isolate's thread). Close-on-exec cannot tell them apart: Node sets it on
+ * inherited low fds at start-up.
+ */
+export function inheritedFds(): number[] {
+  const perfMap = `/tmp/perf-${process.pid}.map`;
+  // libuv reopens a terminal by path for process.stdout and stderr (prepareForLock makes them).
+  const stdio = new Set([process.stdout, process.stderr].map((s) => (s as unknown as { _handle?: { fd?: number } })._handle?.fd));
+  const out: number[] = [];
+  for (const name of readdirSync('/proc/self/fd')) {
+    const fd = Number(name);
+    if (!(fd > 2) || stdio.has(fd)) continue;
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${name}`);
+    } catch {
+      continue; // readdir's own fd, closed by now
+    }
+    if (target.startsWith('socket:') || (target.startsWith('/') && target !== '/dev/null' && target !== perfMap)) out.push(fd);
+  }
+  return out;
 }
 
 /** Drops privileges, then installs the seccomp filter on every thread. Throws if either fails. */

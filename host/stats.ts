@@ -64,8 +64,23 @@ export interface Totals {
   nics: NicTotals[];
 }
 
+/**
+ * A section as the sums may use it. The guest's thread keeps its own counters (the baseline's
+ * device code, and its own bursts with the IO token, run there), so the guest can write them:
+ * a count that is not a whole number from 0 to 2^53 reads as 0 (and cpu_s, a measure, as 0
+ * unless finite and not negative), so that no sum, report or pcapng field breaks on it.
+ */
+function readable(s: Float64Array): Float64Array {
+  const out = new Float64Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const v = s[i];
+    out[i] = i === COUNTER.cpu_s || i === COUNTER.poller_one_fps || i === COUNTER.poller_two_fps ? (Number.isFinite(v) && v >= 0 ? v : 0) : Number.isSafeInteger(v) && v >= 0 ? v : 0;
+  }
+  return out;
+}
+
 export function totals(stats: StatsBuffers, nicCount: number): Totals {
-  const secs = THREADS.map((t) => section(stats[t]));
+  const secs = THREADS.map((t) => readable(section(stats[t])));
   const sum = (i: number) => secs.reduce((a, s) => a + s[i], 0);
   const max = (i: number) => secs.reduce((a, s) => Math.max(a, s[i]), 0);
   const nics: NicTotals[] = [];

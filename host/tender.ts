@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { computeLayout, createRegion, FRAME_OVERHEAD, G, TOKEN_FREE, TOKEN_GUEST, TOKEN_IO, type RegionLayout } from '../guest-api/abi.js';
 import { kickPolicyFor } from '../guest-api/notify.js';
-import { addon, errnoCode, threadCpuSeconds } from '../native/index.js';
+import { addon, errnoCode, lockAddon, threadCpuSeconds } from '../native/index.js';
 import { Capture, type CaptureFile, type CaptureNic } from './capture.js';
 import { openTap } from './tap.js';
 import { defaultRingSlots, type NicOption, type TenderOptions } from './cli-options.js';
@@ -23,7 +23,7 @@ import { openOutFile, type OutFile } from './out-files.js';
 import type { CaptureTap } from './record-ring.js';
 import { StatsFile } from './stats-file.js';
 import { buildReport, formatSummary } from './report.js';
-import { lockDown, prepareForLock, SANDBOX_OFF_WARNING } from './sandbox.js';
+import { inheritedFds, lockDown, prepareForLock, SANDBOX_OFF_WARNING } from './sandbox.js';
 import { MemoryWatch } from './memory-watch.js';
 import { threadpoolSize } from './threadpool.js';
 import { createStats, COUNTER, nicCounters, section, totals, type StatsBuffers } from './stats.js';
@@ -81,7 +81,12 @@ function openOutputs(opts: TenderOptions): { pcaps: OutFile[]; stats: OutFile | 
 export async function runTender(opts: TenderOptions): Promise<number> {
   if (!opts.sandbox) process.stderr.write(SANDBOX_OFF_WARNING);
   await prepareForLock();
+  // Before anything of the tender's own is opened: what came from whoever started it.
+  const inherited = opts.sandbox ? inheritedFds() : [];
   const outs = openOutputs(opts);
+  // Output paths such as /dev/fd/3 are open now on fds of their own: the inherited ones go, or
+  // the guest could read and write them (a socket, a file, a terminal).
+  for (const fd of inherited) addon.close(fd);
   let nics: AttachedNic[];
   try {
     nics = attachAll(opts.nics);
@@ -158,7 +163,8 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     const guestCpu = section(stats.guest);
     if (outcome.guestTid > 0 && guestCpu[COUNTER.cpu_s] === 0) guestCpu[COUNTER.cpu_s] = addon.threadCpuSecondsOf(outcome.guestTid) ?? 0;
     // Stop the guest first, then the IO thread, which sends what the guest queued.
-    await stopGuest(guest, watch, wakeFd, region);
+    const guestEnded = await stopGuest(guest, watch, wakeFd, region);
+    if (!guestEnded) process.stderr.write(`tender: the guest's thread did not end within ${GUEST_END_MS / 1000} s of being stopped (blocked in a system call); the tender ends without it\n`);
     const ioExit: IoExit = io ? await io.stop() : { kind: 'stopped' };
     ioStopped = true;
     const ending = finalEnding(outcome.ending, ioExit);
@@ -173,6 +179,8 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     if (opts.stats !== 'none') process.stderr.write(formatSummary(final.report, capture !== null));
     const failed = await statsFile?.finish(final.report, final.totals);
     if (failed) process.stderr.write(`tender: ${failed}\n`);
+    // process.exit() would join the guest's thread first, and wait for it for ever.
+    if (!guestEnded) lockAddon().exitNow(code);
     return code;
   } finally {
     live?.stop();
@@ -181,7 +189,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     watch?.cancel();
     memory.stop();
     if (!locked) memory.close(); // once locked, as for the output files, the process's exit closes it
-    if (guest) await guest.terminate().catch(() => undefined);
+    if (guest) await withTimeout(guest.terminate().catch(() => undefined), GUEST_END_MS, undefined);
     if (io && !ioStopped) await io.stop();
     io?.close();
     for (const fd of [...nics.map((n) => n.fd), wakeFd, watchFd]) addon.close(fd);
@@ -236,15 +244,21 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
   return new Worker(here('./guest-thread.js'), { workerData: config, resourceLimits, name: 'guest', stdout: false, stderr: false, env: {} });
 }
 
-/** terminate() cannot interrupt a native call, so a guest blocked in epoll_wait is woken first. */
-async function stopGuest(guest: Worker, watch: GuestWatch, wakeFd: number, region: SharedArrayBuffer | null): Promise<void> {
-  const gone = new Promise<void>((r) => guest.once('exit', () => r()));
+/** How long a stopped guest's thread has to end. */
+const GUEST_END_MS = 2000;
+
+/**
+ * terminate() cannot interrupt a native call, so a guest blocked in epoll_wait is woken first;
+ * one blocked in a call nothing wakes (a read of a blocking fd) is left behind: false.
+ */
+async function stopGuest(guest: Worker, watch: GuestWatch, wakeFd: number, region: SharedArrayBuffer | null): Promise<boolean> {
+  const gone = new Promise<boolean>((r) => guest.once('exit', () => r(true)));
   watch.cancel();
-  if (guest.threadId < 0) return;
+  if (guest.threadId < 0) return true;
   addon.eventfdWrite(wakeFd);
   if (region) await tokenOutOfGuestHands(new Int32Array(region));
-  await guest.terminate().catch(() => undefined);
-  await withTimeout(gone, 2000, undefined);
+  void guest.terminate().catch(() => undefined); // its promise settles only when the thread has ended
+  return withTimeout(gone, GUEST_END_MS, false);
 }
 
 /**

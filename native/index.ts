@@ -93,6 +93,8 @@ export interface LockAddon {
   seccompLock(protectFds: number[]): number[];
   /** RLIMIT_DATA, soft and hard, to `bytes` (native/rlimit.cc): mappings past it fail with ENOMEM. */
   limitData(bytes: number): void;
+  /** _exit(code) (native/thread.cc): an exit that joins no thread, for a guest blocked in a system call. */
+  exitNow(code: number): never;
 }
 
 const require = createRequire(import.meta.url);

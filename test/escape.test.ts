@@ -2,7 +2,9 @@
 // gets its own specific refusal; the tender stays up and exits with the guest's own status;
 // the file system, the process table and the network show nothing done. Every mode.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, createNetns, netnsExists, skipReal, TENDER, type Netns } from '../testbed/netns.js';
 import { threadpoolSize } from '../host/threadpool.js';
@@ -229,6 +231,37 @@ describe.skipIf(skipReal())('containment: a guest trying every way out, the tend
     expect(off.code).toBe(0);
     expect(off.stderr.split('\n')[0]).toMatch(/^tender: WARNING: --sandbox=off: the guest runs unconfined/);
     expect(off.stdout.trim()).toBe('uid 0 gid 0 env 0');
+  });
+
+  it('a file the tender inherited from whoever started it (fd 3) is closed before the guest runs: the guest cannot write it', async () => {
+    const path = join(tmpdir(), `shmtender-inherited-${process.pid}`);
+    const fd = openSync(path, 'w');
+    try {
+      const t = ns.spawn('node', [TENDER, '--net=tap0', FIXTURE('writes_every_file.js')], { stdio: ['ignore', 'pipe', 'pipe', fd] });
+      const r = await collect(t, 30_000);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe('writes through: 0');
+      expect(readFileSync(path, 'utf8')).toBe(''); // before: "guest was here"
+    } finally {
+      closeSync(fd);
+      rmSync(path, { force: true });
+    }
+  });
+
+  it('counters the guest writes in its own thread\'s section (a fraction, NaN, a negative, 1e300) read as 0: the run ends 0, the report and the capture file are whole', async () => {
+    // Before: the capture's end (64-bit fields) threw on 0.5 frames, and the run ended 70.
+    const stats = statsPath();
+    const pcap = join(tmpdir(), `shmtender-counters-${process.pid}.pcapng`);
+    try {
+      const r = await runTender(ns, ['--net=tap0', '--shm=event', `--stats-json=${stats}`, `--pcap=${pcap}`, FIXTURE('writes_own_counters.js')]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe('written');
+      const s = readStats(stats);
+      for (const v of [s.notifications.traps, s.nics[0].rx_frames, s.nics[0].rx_bytes, s.nics[0].tx_frames, s.nics[0].tx_bytes]) expect(Number.isSafeInteger(v) && v >= 0, String(v)).toBe(true);
+      expect(readFileSync(pcap).readUInt32LE(0)).toBe(0x0a0d0d0a);
+    } finally {
+      rmSync(pcap, { force: true });
+    }
   });
 
   it('messages the guest posts to the tender change nothing but how the guest ends', async () => {

@@ -1,5 +1,9 @@
 // Hostile guests, guest failures, overload, back-pressure, a soak, signals, device faults and
 // bad frames: nothing accepted is lost, nothing crashes, nothing is left behind.
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { kernelRx, kernelTx } from '../testbed/tap-stats.js';
@@ -72,6 +76,26 @@ describe.skipIf(skipReal())('robustness', () => {
     const ping = parsePing((await collect(ns.spawn('ping', ['-w', '30', '-c', '20', '-i', '0.01', '10.0.0.2']))).stdout);
     expect(ping.lossPct).toBe(0);
     expect((await serving).code).toBe(0);
+  });
+
+  it('a guest blocked in a read() nothing interrupts (a blocking stdin never written): --timeout still ends the run, 124 and a line, within seconds', async () => {
+    // worker.terminate() cannot interrupt a system call, and process.exit() joins every worker
+    // thread: the tender waited for ever, through --timeout and SIGTERM alike.
+    const fifo = join(tmpdir(), `shmtender-stdin-${process.pid}`);
+    execFileSync('mkfifo', [fifo]);
+    const fd = openSync(fifo, 'r+'); // blocking, and never written
+    try {
+      const t0 = Date.now();
+      const t = ns.spawn('node', [TENDER, '--net=tap0', '--timeout=2', FIXTURE('blocks_in_read.js')], { stdio: [fd, 'pipe', 'pipe'] });
+      const r = await collect(t, 20_000);
+      expect(r.stdout).toBe('blocking\n');
+      expect(r.code, r.stderr).toBe(124);
+      expect(r.stderr).toMatch(/^tender: the guest's thread did not end within 2 s of being stopped \(blocked in a system call\); the tender ends without it\ntender: guest stopped after --timeout=2 s\n/);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      closeSync(fd);
+      rmSync(fifo, { force: true });
+    }
   });
 
   it('--mem bounds memory outside the heap too: ArrayBuffers past it stop the guest (73), one too large for the limit is refused inside it', async () => {
