@@ -10,7 +10,8 @@
 # Environment: N (frames, default 600000; the C writer needs ~1.5M to outlast the perf start),
 # BATCH (udp_blast's --batch, default 32), FREQ (perf's sampling rate, default 20000), PERF=0 to
 # only print the sender's and the counter's lines, NODE_FLAGS (e.g. --perf-basic-prof, so that
-# perf names the JIT's functions). Needs root, perf, `npm run build` and the C
+# perf names the JIT's functions), DIST (default dist: the tender build to run, so two builds
+# can be compared interleaved). Needs root, perf, `npm run build` and the C
 # tools (testbed/bin, built by the tests or bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ mac=$(nsx cat /sys/class/net/tap0/address)
 out=/tmp/tx-$who.out
 case $who in
   c) ip netns exec "$ns" testbed/bin/tap_writer --tap=tap0 --count="$N" --size=1300 --dst-mac="$mac" "$@" >"$out" 2>&1 & ;;
-  tender) ip netns exec "$ns" node ${NODE_FLAGS:-} dist/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/udp_blast.js --dst=10.0.0.1:9000 --count="$N" --size=1300 --batch="${BATCH:-32}" >"$out" 2>&1 & ;;
+  tender) ip netns exec "$ns" node ${NODE_FLAGS:-} ${DIST:-dist}/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/udp_blast.js --dst=10.0.0.1:9000 --count="$N" --size=1300 --batch="${BATCH:-32}" >"$out" 2>&1 & ;;
   *) echo "bench/profile-tx.sh: c or tender, not $who" >&2; exit 64 ;;
 esac
 pid=$!
