@@ -44,8 +44,8 @@ export class GuestWatch {
     private readonly go: Int32Array,
     ioExit: Promise<IoExit> | null,
     timeoutS: number | undefined,
-    nics: { iface: string }[],
-    watchFd: number,
+    private readonly nics: { iface: string }[],
+    private readonly watchFd: number,
   ) {
     this.loaded = new Promise((r) => (this.resolveLoaded = r));
     this.outcome = new Promise((r) => (this.resolveOutcome = r));
@@ -65,7 +65,7 @@ export class GuestWatch {
     // A TAP deleted or set down under us: a blocked epoll_wait may never say so, so look.
     const watchdog = setInterval(() => {
       for (const n of nics) {
-        const st = addon.interfaceState(watchFd, n.iface);
+        const st = addon.interfaceState(this.watchFd, n.iface);
         if (!st.exists) return this.done({ kind: 'device-fault', detail: tapGone(n.iface, 'deleted') });
         if (!st.up) return this.done({ kind: 'device-fault', detail: tapGone(n.iface, 'down') });
       }
@@ -143,10 +143,20 @@ export class GuestWatch {
         this.ending = { kind: 'guest-fault', detail: text() };
         return null;
       case 'device-fault':
-        this.ending = { kind: 'device-fault', detail: text() };
+        // Said by the guest's thread, where the baseline's device code runs: before APP runs,
+        // only the tender's code can say it (its io_uring set-up failing); after, believed when
+        // a TAP is gone or down, as the watchdog would find it, else it is the guest's own claim.
+        this.ending = this.phase === 'running' && this.tapsWell() ? { kind: 'guest-fault', detail: `a device fault no TAP shows (${text()})` } : { kind: 'device-fault', detail: text() };
         return null;
     }
     return `a message the tender does not take (${cleanText(typeof type === 'string' ? type : typeof m).slice(0, 40)})`;
+  }
+
+  private tapsWell(): boolean {
+    return this.nics.every((n) => {
+      const st = addon.interfaceState(this.watchFd, n.iface);
+      return st.exists && st.up;
+    });
   }
 
   private done(ending: Ending): void {

@@ -278,6 +278,9 @@ describe.skipIf(skipReal())('containment: a guest trying every way out, the tend
     const started = await run('started');
     expect(started.code).toBe(72);
     expect(started.stderr.trim()).toBe('tender: guest fault: a message the tender does not take (started)');
+    const device = await run('device'); // before: exit 74, "device fault: tap0 deleted while in use"
+    expect(device.code).toBe(72);
+    expect(device.stderr.trim()).toBe('tender: guest fault: a device fault no TAP shows (tap0 deleted while in use)');
     const flood = await run('flood');
     expect(flood.code).toBe(72);
     expect(flood.stderr.trim()).toBe('tender: guest fault: more than 16 messages from the guest thread');
