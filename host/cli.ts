@@ -4,7 +4,8 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from './cli-options.js';
 import { describeEnding, EndingError, UsageError, type Ending } from './endings.js';
-import { runTender } from './tender.js';
+import { lockAddon } from '../native/index.js';
+import { guestLeftBehind, runTender } from './tender.js';
 
 function end(ending: Ending): number {
   const { code, line } = describeEnding(ending);
@@ -25,4 +26,7 @@ async function main(): Promise<number> {
   }
 }
 
-process.exit(await main());
+const code = await main();
+// A guest's thread blocked where no stop reaches it: process.exit() would wait to join it.
+if (guestLeftBehind()) lockAddon().exitNow(code);
+process.exit(code);

@@ -42,20 +42,24 @@ export async function prepareForLock(): Promise<void> {
  * inherited low fds at start-up.
  */
 export function inheritedFds(): number[] {
-  const perfMap = `/tmp/perf-${process.pid}.map`;
+  // V8's own logs, which it keeps writing (--perf-basic-prof, --perf-prof, --prof).
+  const v8Log = new RegExp(`/(perf-${process.pid}\\.map|jit-${process.pid}\\.dump|isolate-[^/]*\\.log|v8\\.log)$`);
+  // Node's IPC channel to a parent that forked it (child_process.fork, --watch; Node takes
+  // NODE_CHANNEL_FD out of the environment once it has opened it).
+  const ipc = (process as unknown as { channel?: { fd?: number } }).channel?.fd ?? -1;
   // libuv reopens a terminal by path for process.stdout and stderr (prepareForLock makes them).
   const stdio = new Set([process.stdout, process.stderr].map((s) => (s as unknown as { _handle?: { fd?: number } })._handle?.fd));
   const out: number[] = [];
   for (const name of readdirSync('/proc/self/fd')) {
     const fd = Number(name);
-    if (!(fd > 2) || stdio.has(fd)) continue;
+    if (!(fd > 2) || stdio.has(fd) || fd === ipc) continue;
     let target: string;
     try {
       target = readlinkSync(`/proc/self/fd/${name}`);
     } catch {
       continue; // readdir's own fd, closed by now
     }
-    if (target.startsWith('socket:') || (target.startsWith('/') && target !== '/dev/null' && target !== perfMap)) out.push(fd);
+    if (target.startsWith('socket:') || (target.startsWith('/') && target !== '/dev/null' && !v8Log.test(target))) out.push(fd);
   }
   return out;
 }

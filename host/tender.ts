@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { computeLayout, createRegion, FRAME_OVERHEAD, G, TOKEN_FREE, TOKEN_GUEST, TOKEN_IO, type RegionLayout } from '../guest-api/abi.js';
 import { kickPolicyFor } from '../guest-api/notify.js';
-import { addon, errnoCode, lockAddon, threadCpuSeconds } from '../native/index.js';
+import { addon, errnoCode, threadCpuSeconds } from '../native/index.js';
 import { Capture, type CaptureFile, type CaptureNic } from './capture.js';
 import { openTap } from './tap.js';
 import { defaultRingSlots, type NicOption, type TenderOptions } from './cli-options.js';
@@ -111,6 +111,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
   let live: LiveView | null = null;
   let statsFile: StatsFile | null = null;
   let ioStopped = false;
+  let guestStuck = false;
 
   try {
     if (region) {
@@ -163,8 +164,8 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     const guestCpu = section(stats.guest);
     if (outcome.guestTid > 0 && guestCpu[COUNTER.cpu_s] === 0) guestCpu[COUNTER.cpu_s] = addon.threadCpuSecondsOf(outcome.guestTid) ?? 0;
     // Stop the guest first, then the IO thread, which sends what the guest queued.
-    const guestEnded = await stopGuest(guest, watch, wakeFd, region);
-    if (!guestEnded) process.stderr.write(`tender: the guest's thread did not end within ${GUEST_END_MS / 1000} s of being stopped (blocked in a system call); the tender ends without it\n`);
+    guestStuck = !(await stopGuest(guest, watch, wakeFd, region));
+    if (guestStuck) process.stderr.write(`tender: the guest's thread did not end within ${GUEST_END_MS / 1000} s of being stopped (blocked in a system call, or waiting for work it started); the tender ends without it\n`);
     const ioExit: IoExit = io ? await io.stop() : { kind: 'stopped' };
     ioStopped = true;
     const ending = finalEnding(outcome.ending, ioExit);
@@ -179,8 +180,6 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     if (opts.stats !== 'none') process.stderr.write(formatSummary(final.report, capture !== null));
     const failed = await statsFile?.finish(final.report, final.totals);
     if (failed) process.stderr.write(`tender: ${failed}\n`);
-    // process.exit() would join the guest's thread first, and wait for it for ever.
-    if (!guestEnded) lockAddon().exitNow(code);
     return code;
   } finally {
     live?.stop();
@@ -189,7 +188,8 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     watch?.cancel();
     memory.stop();
     if (!locked) memory.close(); // once locked, as for the output files, the process's exit closes it
-    if (guest) await withTimeout(guest.terminate().catch(() => undefined), GUEST_END_MS, undefined);
+    if (guest && !guestStuck) guestStuck = !(await withTimeout(guest.terminate().then(() => true, () => true), GUEST_END_MS, false));
+    leftBehind = guestStuck;
     if (io && !ioStopped) await io.stop();
     io?.close();
     for (const fd of [...nics.map((n) => n.fd), wakeFd, watchFd]) addon.close(fd);
@@ -246,6 +246,15 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
 
 /** How long a stopped guest's thread has to end. */
 const GUEST_END_MS = 2000;
+let leftBehind = false;
+
+/**
+ * After runTender: the guest's thread did not end when stopped. process.exit() would join it
+ * first, and wait for ever; the caller leaves by exitNow (_exit) instead, everything written.
+ */
+export function guestLeftBehind(): boolean {
+  return leftBehind;
+}
 
 /**
  * terminate() cannot interrupt a native call, so a guest blocked in epoll_wait is woken first;
