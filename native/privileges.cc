@@ -1,5 +1,6 @@
 // Dropping privileges, the first half of the lock (host/sandbox.ts calls it, then
-// seccompLock): root -> nobody/nogroup with no supplementary groups; or, started without root
+// seccompLock): root -> nobody/nogroup with no supplementary groups (and no inheritable
+// capabilities, which a change of uid keeps); or, started without root
 // but with capabilities (CAP_NET_ADMIN), every capability dropped on every thread that takes
 // signals. Checked on every thread from /proc afterwards. Main thread only (see seccomp.cc).
 #include "shmtender.h"
@@ -163,6 +164,12 @@ static Napi::Value DropPrivileges(const Napi::CallbackInfo& info) {
     if (setresuid(uid, uid, uid) < 0) return ThrowErrno(env, errno, std::string("setresuid: ") + std::strerror(errno));
     if (setresuid(0, 0, 0) == 0) return ThrowErrno(env, EPERM, "root could be regained after dropping privileges");
     why = CheckThreads(true, uid, gid, deaf);
+    // Leaving uid 0 leaves the inheritable set as it was: a container runtime may start us with
+    // one. Every thread that takes signals clears its own, as in the capabilities path.
+    if (why.find("(CapInh ") != std::string::npos) {
+      why = DropCapabilitiesEverywhere(deaf);
+      if (why.empty()) why = CheckThreads(true, uid, gid, deaf);
+    }
     out.Set("uid", Napi::Number::New(env, uid));
     out.Set("gid", Napi::Number::New(env, gid));
     out.Set("from", "root");
