@@ -34,12 +34,12 @@ export async function prepareForLock(): Promise<void> {
 
 /**
  * The fds above stderr that the process inherited from whoever started it, to be closed before
- * the guest runs (the filters leave an fd they do not know open to read() and write()): at
- * start-up, before the tender opens anything (after prepareForLock), every socket, file,
- * directory and device but /dev/null and the terminal Node writes stdout and stderr to. Not pipes (the guest's filter refuses every pipe; Node's own are pipes), not
- * anon inodes (Node's epolls and eventfds), not V8's perf map (--perf-basic-prof: written
- * from every isolate's thread). Close-on-exec cannot tell them apart: Node sets it on
- * inherited low fds at start-up.
+ * the guest runs (the filters leave an fd they do not know open to read() and write()). Called
+ * after prepareForLock and before the tender opens anything of its own: every socket, file,
+ * directory and device, but /dev/null, the terminal Node writes stdout and stderr to, Node's
+ * IPC channel and V8's logs. Pipes are left (the guest's filter refuses every pipe; Node's own
+ * are pipes), and so are anon inodes (Node's epolls and eventfds). Close-on-exec cannot tell
+ * them apart: Node sets it on inherited low fds at start-up.
  */
 export function inheritedFds(): number[] {
   // V8's own logs, which it keeps writing (--perf-basic-prof, --perf-prof, --prof).

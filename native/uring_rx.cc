@@ -344,9 +344,9 @@ Napi::Value UringWriteFrames(const Napi::Env& env, int64_t ring, const WriteBurs
       int err = res[i] < 0 ? -res[i] : 0;
       if (err == 0) continue;
       if ((err == EAGAIN || err == ENOBUFS || err == EINTR) && static_cast<int>(i) > last) return Napi::Number::New(env, static_cast<double>(n + i));
-      // A dead TAP ends the burst there, as EAGAIN does, unless a later write of the batch went
-      // out: then this frame is refused like any other (returned as not sent, the caller
-      // would send that later one again), and the next call meets a TAP that is truly gone.
+      // A dead TAP ends the burst there, as EAGAIN does. If a later write of the batch went out
+      // all the same, this frame is refused like any other instead: ending the burst here would
+      // have the caller send that later frame again. The next call meets a TAP truly gone.
       if ((err == EBADF || err == EBADFD || err == EFAULT || err == ENODEV) && static_cast<int>(i) > last) {
         if (n + i > 0) return Napi::Number::New(env, static_cast<double>(n + i));
         return ThrowErrno(env, err, std::string("write: ") + std::strerror(err));
