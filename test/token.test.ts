@@ -1,6 +1,7 @@
 // The IO token (hybrid --io-token=on) on real TAPs: where the work ran is counted, no frame is
 // stranded across the hand-offs, notifications stay suppressed under a flood, the tender idles,
 // and a guest that holds the token forever cannot keep the tender from stopping and draining.
+import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { procCpuS } from '../testbed/cpu.js';
@@ -88,19 +89,40 @@ describe.skipIf(skipReal())('the IO token', () => {
   async function echoesAt10k(token: string, count: number, warmup: number) {
     const stats = statsPath();
     const limit = count + warmup + 1;
+    const dump = `${stats}.rtt`;
+    const [toTender, fromTender] = [kernelTx(ns), kernelRx(ns)];
     const t = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', `--io-token=${token}`, `--stats-json=${stats}`, EXAMPLE('ping_serve.js'), `--limit=${limit}`]);
     const run = collect(t, 60_000);
     await waitForLine(t, /ping_serve: answering/);
-    const probe = await collect(ns.spawn(bin.icmp_probe, ['--dst=10.0.0.2', `--count=${count}`, `--warmup=${warmup}`, '--rate=10000', '--size=56']));
+    const probe = await collect(ns.spawn(bin.icmp_probe, ['--dst=10.0.0.2', `--count=${count}`, `--warmup=${warmup}`, '--rate=10000', '--size=56', '--wait-ms=1500', `--dump=${dump}`]));
     await collect(ns.spawn('ping', ['-w', '30', '-c', '1', '10.0.0.2'])); // the last echo ends the guest
     const r = await run;
     expect(r.code).toBe(0);
-    expect(JSON.parse(probe.stdout.trim().split('\n').pop()!)).toMatchObject({ sent: count, received: count });
     const s = readStats(stats);
     const v = s.serviced;
     const rx = s.nics[0].rx_frames;
     const ioWakeups = s.notifications.io_wakeups;
-    console.log(`token ${token} at 10k echo/s: ${JSON.stringify(v)} of ${rx} RX frames; ${ioWakeups} IO thread wake-ups`);
+    // An echo missing or late says where: which requests (their place in the run, from the
+    // probe's dump, which waits 1.5 s for stragglers so that a stranded reply shows as one),
+    // whether the kernel dropped a frame at the TAP either way, what the tender and guest saw.
+    // (Once in CI, 1 of 10,000 and 4 of 30,000 echoes were missing at the probe's old 200 ms
+    // wait, and never since in 400 short runs nor by hand; this ledger is for the next time.)
+    const rtts = readFileSync(dump, 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[1]));
+    rmSync(dump, { force: true });
+    const late = rtts.flatMap((us, i) => (us < 0 || us > 100_000 ? [[i, us]] : [])).slice(0, 10);
+    const after = [kernelTx(ns), kernelRx(ns)];
+    const ledger = {
+      ...JSON.parse(probe.stdout.trim().split('\n').pop()!),
+      late,
+      kernelDropped: after[0].dropped - toTender.dropped + after[1].dropped - fromTender.dropped,
+      kernelToTender: after[0].packets - toTender.packets,
+      tenderRx: s.nics[0].rx_frames,
+      tenderTx: s.nics[0].tx_frames,
+      kernelFromTender: after[1].packets - fromTender.packets,
+      guest: r.stdout.trim().split('\n').pop(),
+    };
+    console.log(`token ${token} at 10k echo/s: ${JSON.stringify(v)}; ${ioWakeups} IO thread wake-ups; ${JSON.stringify(ledger)}`);
+    expect(ledger).toMatchObject({ sent: count, received: count, late: [], kernelDropped: 0, tenderRx: ledger.kernelToTender, kernelFromTender: ledger.tenderTx });
     expect(v.io.rx_frames + v.guest.rx_frames).toBe(rx);
     return { v, rx, ioWakeups };
   }
