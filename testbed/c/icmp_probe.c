@@ -7,7 +7,8 @@
  * receive timestamp (SO_TIMESTAMPNS, as ping uses), moved onto CLOCK_MONOTONIC, so the
  * probe's own wake-up (a cross-CPU wake costs up to tens of µs on some VMs) is not in the
  * number. A reply not back --wait-ms after the last request counts as lost, and as slower
- * than any reply in the percentiles. The first --warmup requests go out on the same schedule
+ * than any reply in the percentiles; so does one the kernel would not take (ENOBUFS, EAGAIN),
+ * counted apart as `unsent`. The first --warmup requests go out on the same schedule
  * but are not counted: they meet a responder that has not run its per-frame code yet (a JIT
  * compiling it, pages not yet touched), which is start-up, not latency. --dump=FILE writes
  * every counted request's send time (CLOCK_MONOTONIC, s) and round trip (µs, -1 if lost), one
@@ -76,7 +77,7 @@ int main(int argc, char **argv) {
   req[4] = id >> 8; req[5] = id & 0xff;
   for (int i = 8; i < 8 + size; i++) req[i] = i & 0xff;
   char ctl[256];
-  long next = 0, received = 0, dups = 0, late = 0;
+  long next = 0, received = 0, dups = 0, late = 0, unsent = 0;
   double period = 1 / rate, start = mono_s(), due = start, end = 0;
   for (;;) {
     double now = mono_s();
@@ -89,7 +90,10 @@ int main(int argc, char **argv) {
       unsigned short c = csum(req, 8 + size);
       req[2] = c >> 8; req[3] = c & 0xff;
       sent_at[next] = mono_s();
-      if (sendto(s, req, 8 + size, 0, (struct sockaddr *)&to, sizeof to) < 0 && errno != ENOBUFS && errno != EAGAIN) { perror("sendto"); return 74; }
+      if (sendto(s, req, 8 + size, 0, (struct sockaddr *)&to, sizeof to) < 0) {
+        if (errno != ENOBUFS && errno != EAGAIN) { perror("sendto"); return 74; }
+        unsent++; /* still a lost request (the kernel would not take it), but said apart */
+      }
       if (++next == total) end = sent_at[next - 1] + wait_s;
       due = start + next * period;
       continue;
@@ -149,9 +153,9 @@ int main(int argc, char **argv) {
     double v = pct(all, count, ps[i]);
     if (isinf(v)) strcpy(outs[i], "null"); else snprintf(outs[i], 32, "%.2f", v);
   }
-  printf("{\"sent\":%ld,\"received\":%ld,\"loss_pct\":%.4f,\"dups\":%ld,\"late\":%ld,\"rate\":%.0f,"
+  printf("{\"sent\":%ld,\"received\":%ld,\"loss_pct\":%.4f,\"unsent\":%ld,\"dups\":%ld,\"late\":%ld,\"rate\":%.0f,"
          "\"p50_us\":%s,\"p99_us\":%s,\"p999_us\":%s,\"max_us\":%.2f,\"mean_us\":%.2f}\n",
-         count, got, 100.0 * (count - got) / count, dups, late, sent_span > 0 ? (count - 1) / sent_span : 0,
+         count, got, 100.0 * (count - got) / count, unsent, dups, late, sent_span > 0 ? (count - 1) / sent_span : 0,
          p50, p99, p999, max, got ? sum / got : 0);
   return 0;
 }
