@@ -8,7 +8,8 @@
 //  guestFilter() / guestFilterThreadpool(n)  a second filter, stacked on the first by each
 //      thread the guest can make issue system calls (its own, the module hooks thread, libuv's
 //      threadpool): no read or write on the process's pipes (libuv's signal pipes carry raw
-//      pointers: bytes written there would be dereferenced), no close, no epoll_ctl on
+//      pointers: bytes written there would be dereferenced), no read of an eventfd but its own
+//      loop's (a read swallows another thread's wake-up), no close, no epoll_ctl on
 //      another thread's loop, no changing an fd's flags, no pwritev2 (so protectedWrite
 //      fails there), no io_uring but on the rings the thread opened itself (the guest's
 //      thread with the IO token; never the IO thread's); and every signal blocked, so
@@ -43,7 +44,7 @@
 namespace shmtender {
 
 static std::atomic<bool> g_locked{false};
-static bool ListPipes(std::string& why);
+static bool ListLockFds(std::string& why);
 
 // ---- the filter ----------------------------------------------------------------------------
 
@@ -183,7 +184,7 @@ static Napi::Value SeccompLock(const Napi::CallbackInfo& info) {
   std::string why;
   if (!fds.empty() && !Relocate(fds, why)) return ThrowErrno(env, EBADF, why);
   int lo = fds.empty() ? -1 : fds.front(), hi = fds.empty() ? -1 : fds.back();
-  if (!ListPipes(why)) return ThrowErrno(env, EBADF, why);
+  if (!ListLockFds(why)) return ThrowErrno(env, EBADF, why);
 
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return ThrowErrno(env, errno, std::string("prctl(PR_SET_NO_NEW_PRIVS): ") + std::strerror(errno));
@@ -205,10 +206,12 @@ static Napi::Value SeccompLock(const Napi::CallbackInfo& info) {
 
 // ---- the guest's threads ---------------------------------------------------------------------
 
-static std::vector<int> g_pipes;  // every pipe fd above stderr at the lock; the set is final then
+static std::vector<int> g_pipes;     // every pipe fd above stderr at the lock; the set is final then
+static std::vector<int> g_eventfds;  // every eventfd at the lock: each loop's wake-up, the tender's kicks and controls
 
-static bool ListPipes(std::string& why) {
+static bool ListLockFds(std::string& why) {
   g_pipes.clear();
+  g_eventfds.clear();
   DIR* d = opendir("/proc/self/fd");
   if (d == nullptr) {
     why = std::string("/proc/self/fd: ") + std::strerror(errno);
@@ -221,6 +224,7 @@ static bool ListPipes(std::string& why) {
     std::string path = std::string("/proc/self/fd/") + e->d_name;
     ssize_t n = readlink(path.c_str(), target, sizeof target - 1);
     if (n > 5 && std::strncmp(target, "pipe:", 5) == 0) g_pipes.push_back(fd);
+    if (n > 0 && std::string(target, static_cast<size_t>(n)) == "anon_inode:[eventfd]") g_eventfds.push_back(fd);
   }
   closedir(d);
   return true;
@@ -241,9 +245,10 @@ static int DenyFdsBut(scmp_filter_ctx ctx, uint32_t deny, int sc, std::vector<in
   return rc;
 }
 
-// Stacks the guest filter on the calling thread; ownLoop is this thread's libuv epoll fd
-// (-1: it has no loop), ownRings the io_uring fds it opened (uring_rx.cc). Returns 0 or -errno.
-static int LoadGuestFilter(int ownLoop, const std::vector<int>& ownRings) {
+// Stacks the guest filter on the calling thread; ownLoop is this thread's libuv epoll fd and
+// ownWakeup its loop's eventfd (-1: it has no loop), ownRings the io_uring fds it opened
+// (uring_rx.cc). Returns 0 or -errno.
+static int LoadGuestFilter(int ownLoop, int ownWakeup, const std::vector<int>& ownRings) {
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
@@ -256,6 +261,13 @@ static int LoadGuestFilter(int ownLoop, const std::vector<int>& ownRings) {
                  SCMP_SYS(writev), SCMP_SYS(pwrite64), SCMP_SYS(pwritev)})
     for (int p : g_pipes)
       if (rc == 0) rc = seccomp_rule_add(ctx, deny, sc, 1, SCMP_A0_32(SCMP_CMP_EQ, static_cast<uint32_t>(p)));
+  // No read of another thread's eventfd: a read takes the count, so the wake-up it carried
+  // (a worker's message to the main loop, a kick, the tender's stop) would never be seen and
+  // its thread would wait for a timer. Writing them stays: posting a message writes the main
+  // loop's, a kick the IO thread's.
+  for (int sc : {SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(pread64), SCMP_SYS(preadv)})
+    for (int e : g_eventfds)
+      if (rc == 0 && e != ownWakeup) rc = seccomp_rule_add(ctx, deny, sc, 1, SCMP_A0_32(SCMP_CMP_EQ, static_cast<uint32_t>(e)));
   if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(close), 0);
   // Rings: only those this thread opened itself (with the IO token: reading and writing its
   // own TAPs, as read() and write() on them do), never the IO thread's.
@@ -275,17 +287,23 @@ static int LoadGuestFilter(int ownLoop, const std::vector<int>& ownRings) {
   return rc;
 }
 
-static int OwnLoopFd(const Napi::Env& env) {
+static uv_loop_s* OwnLoop(const Napi::Env& env) {
   uv_loop_s* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return -1;
-  return uv_backend_fd(loop);
+  return napi_get_uv_event_loop(env, &loop) == napi_ok ? loop : nullptr;
+}
+
+// The eventfd other threads write to wake this loop (libuv's async handles on Linux: one per
+// loop, read by the loop alone). A field of uv_loop_t's private part, as libuv 1.x has it.
+static int OwnWakeupFd(uv_loop_s* loop) {
+  return loop == nullptr ? -1 : loop->async_io_watcher.fd;
 }
 
 // guestFilter(): on the calling thread (the guest's, the module hooks'), after the lock.
 static Napi::Value GuestFilter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!g_locked) return ThrowErrno(env, EINVAL, "guestFilter: the process is not locked");
-  int rc = LoadGuestFilter(OwnLoopFd(env), UringFdsOf(env));
+  uv_loop_s* loop = OwnLoop(env);
+  int rc = LoadGuestFilter(loop == nullptr ? -1 : uv_backend_fd(loop), OwnWakeupFd(loop), UringFdsOf(env));
   if (rc < 0) return ThrowErrno(env, -rc, std::string("installing the guest filter: ") + std::strerror(-rc));
   return env.Undefined();
 }
@@ -306,7 +324,7 @@ class PoolLockJob : public Napi::AsyncWorker {
  public:
   PoolLockJob(Napi::Env env, std::shared_ptr<PoolLock> s) : Napi::AsyncWorker(env, "shmtender:guestFilter"), s_(std::move(s)) {}
   void Execute() override {
-    if (LoadGuestFilter(-1, {}) != 0) s_->failed.fetch_add(1);
+    if (LoadGuestFilter(-1, -1, {}) != 0) s_->failed.fetch_add(1);
     s_->arrived.fetch_add(1);
     for (int i = 0; i < 5000 && s_->arrived.load() < s_->n; i++) {
       struct timespec ms = {0, 1000000};
