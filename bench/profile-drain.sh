@@ -13,7 +13,8 @@
 # paths, as the bench's warm-up does), GUEST (another guest than examples/udp_sink.js), GUEST_ARGS
 # (more arguments for the receiver, e.g. --work-ns=2000 as drain-work gives udp_sink), FREQ
 # (perf's sampling rate, default 20000), PERF=0 to only print the receiver's own line,
-# NODE_FLAGS (e.g. --perf-basic-prof, so that perf names the JIT's functions).
+# NODE_FLAGS (e.g. --perf-basic-prof, so that perf names the JIT's functions), DIST (default dist:
+# the tender build to run, so two builds can be compared interleaved).
 # Needs root, perf, `npm run build` and the C tools (testbed/bin, built by the tests or bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ nsx ip link set tap0 txqueuelen $((N + 50000))
 out=/tmp/drain-$who.out
 case $who in
   c) ip netns exec "$ns" testbed/bin/tap_reader --tap=tap0 --count="$N" --skip-port=9001 ${GUEST_ARGS:-} "$@" >"$out" 2>&1 & ;;
-  tender) ip netns exec "$ns" node ${NODE_FLAGS:-} dist/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" "${GUEST:-examples/udp_sink.js}" --count="$N" --skip-port=9001 --idle-ms=300 --timeout=120 ${GUEST_ARGS:-} >"$out" 2>&1 & ;;
+  tender) ip netns exec "$ns" node ${NODE_FLAGS:-} ${DIST:-dist}/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" "${GUEST:-examples/udp_sink.js}" --count="$N" --skip-port=9001 --idle-ms=300 --timeout=120 ${GUEST_ARGS:-} >"$out" 2>&1 & ;;
   *) echo "bench/profile-drain.sh: c or tender, not $who" >&2; exit 64 ;;
 esac
 pid=$! # ip netns exec execs the receiver: this is its pid (a shell function would put a subshell here)
