@@ -98,6 +98,19 @@ describe.skipIf(skipReal())('robustness', () => {
     }
   });
 
+  it('a guest that fills every eventfd it can write (the tender\'s stop fd among them) is still stopped at --timeout: 124, the stats written', async () => {
+    // A full counter refuses the next write with EAGAIN; the tender's stop writes one (wakeFd),
+    // which nobody reads. Before, that write threw: exit 70, "internal error", no stats.
+    for (const mode of ['baseline', 'hybrid']) {
+      const stats = statsPath();
+      const r = await runTender(ns, [...modeArgs(mode), '--net=tap0', '--timeout=1', `--stats-json=${stats}`, FIXTURE('fills_eventfds.js')], 20_000);
+      expect(r.stdout).toMatch(/^fills_eventfds: filled [1-9]\d*\n$/);
+      expect({ mode, code: r.code }, r.stderr).toEqual({ mode, code: 124 });
+      expect(r.stderr).toBe('tender: guest stopped after --timeout=1 s\n');
+      expect(readStats(stats).exit_code).toBe(124);
+    }
+  });
+
   it('--mem bounds memory outside the heap too: ArrayBuffers past it stop the guest (73), one too large for the limit is refused inside it', async () => {
     for (const mode of ['baseline', 'hybrid']) {
       const r = await runTender(ns, tender([...modeArgs(mode), '--mem=32', FIXTURE('buffers.js'), '--how=chunks']), 60_000);
