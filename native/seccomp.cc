@@ -249,6 +249,9 @@ static int DenyFdsBut(scmp_filter_ctx ctx, uint32_t deny, int sc, std::vector<in
 // ownWakeup its loop's eventfd (-1: it has no loop), ownRings the io_uring fds it opened
 // (uring_rx.cc). Returns 0 or -errno.
 static int LoadGuestFilter(int ownLoop, int ownWakeup, const std::vector<int>& ownRings) {
+  // A loop whose wake-up is not among the eventfds listed at the lock (libuv's layout not the
+  // one compiled against) fails here: its own read refused, libuv would abort().
+  if (ownLoop >= 0 && std::find(g_eventfds.begin(), g_eventfds.end(), ownWakeup) == g_eventfds.end()) return -EINVAL;
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);

@@ -36,6 +36,8 @@ const EXPECTED = (uid: number): Record<string, Want> => ({
   // give EINVAL; every other thread's eventfd (the main loop's, the IO thread's, the kicks, the
   // tender's stop) is refused. Before, those gave EAGAIN, or a count swallowed.
   "fs: read every eventfd (all but its own loop's)": { refused: 'tally', message: /^(EAGAIN 1, EINVAL \d+, EPERM [1-9]\d*|EINVAL \d+, EPERM [1-9]\d*, read 1)$/ },
+  // A threadpool thread has no loop: every eventfd refused.
+  'fs (threadpool): read every eventfd': { refused: 'tally', message: /^EINVAL \d+, EPERM [1-9]\d*$/ },
   'fs: close every fd': eperm(/^\d+ fds: EPERM \d+$/),
   'module hooks of its own (another thread): write into every pipe': eperm(/^EPERM: operation not permitted, write$/),
   'addon: epoll_ctl on every epoll and eventfd': { refused: 'ENOENT+EPERM', message: /^\d+ fds: ENOENT 1, EPERM \d+$/ }, // ENOENT: its own loop
