@@ -95,9 +95,15 @@ describe.skipIf(skipReal())('the IO token', () => {
     const run = collect(t, 60_000);
     await waitForLine(t, /ping_serve: answering/);
     const probe = await collect(ns.spawn(bin.icmp_probe, ['--dst=10.0.0.2', `--count=${count}`, `--warmup=${warmup}`, '--rate=10000', '--size=56', '--wait-ms=1500', `--dump=${dump}`]));
-    await collect(ns.spawn('ping', ['-w', '30', '-c', '1', '10.0.0.2'])); // the last echo ends the guest
+    // The last echo ends the guest; one ping more for each request that never reached it, so
+    // that the ledger below says where it went.
+    let ended = false;
+    void run.then(() => (ended = true));
+    for (let i = 0; i < 20 && !ended; i++) {
+      await collect(ns.spawn('ping', ['-w', '2', '-c', '1', '10.0.0.2']));
+      await Promise.race([run, sleep(1500)]);
+    }
     const r = await run;
-    expect(r.code).toBe(0);
     const s = readStats(stats);
     const v = s.serviced;
     const rx = s.nics[0].rx_frames;
@@ -109,20 +115,23 @@ describe.skipIf(skipReal())('the IO token', () => {
     // wait, and never since in 400 short runs nor by hand; this ledger is for the next time.)
     const rtts = readFileSync(dump, 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[1]));
     rmSync(dump, { force: true });
-    const late = rtts.flatMap((us, i) => (us < 0 || us > 100_000 ? [[i, us]] : [])).slice(0, 10);
+    const slow = rtts.flatMap((us, i) => (us < 0 || us > 100_000 ? [[i, us]] : [])).slice(0, 10);
     const after = [kernelTx(ns), kernelRx(ns)];
     const ledger = {
       ...JSON.parse(probe.stdout.trim().split('\n').pop()!),
-      late,
+      slow,
       kernelDropped: after[0].dropped - toTender.dropped + after[1].dropped - fromTender.dropped,
       kernelToTender: after[0].packets - toTender.packets,
       tenderRx: s.nics[0].rx_frames,
       tenderTx: s.nics[0].tx_frames,
+      tenderRxBad: s.nics[0].rx_bad,
+      tenderTxDrops: s.nics[0].tx_drops,
       kernelFromTender: after[1].packets - fromTender.packets,
       guest: r.stdout.trim().split('\n').pop(),
     };
     console.log(`token ${token} at 10k echo/s: ${JSON.stringify(v)}; ${ioWakeups} IO thread wake-ups; ${JSON.stringify(ledger)}`);
-    expect(ledger).toMatchObject({ sent: count, received: count, late: [], kernelDropped: 0, tenderRx: ledger.kernelToTender, kernelFromTender: ledger.tenderTx });
+    expect(ledger).toMatchObject({ received: count, unsent: 0, slow: [], kernelDropped: 0, tenderRx: ledger.kernelToTender, kernelFromTender: ledger.tenderTx, tenderTxDrops: 0 });
+    expect(r.code, r.stderr).toBe(0);
     expect(v.io.rx_frames + v.guest.rx_frames).toBe(rx);
     return { v, rx, ioWakeups };
   }

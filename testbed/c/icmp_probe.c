@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
       sent_at[next] = mono_s();
       if (sendto(s, req, 8 + size, 0, (struct sockaddr *)&to, sizeof to) < 0) {
         if (errno != ENOBUFS && errno != EAGAIN) { perror("sendto"); return 74; }
-        unsent++; /* still a lost request (the kernel would not take it), but said apart */
+        if (next >= warmup) unsent++; /* still a lost request (the kernel would not take it), but said apart */
       }
       if (++next == total) end = sent_at[next - 1] + wait_s;
       due = start + next * period;
