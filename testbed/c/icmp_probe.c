@@ -78,6 +78,7 @@ int main(int argc, char **argv) {
   for (int i = 8; i < 8 + size; i++) req[i] = i & 0xff;
   char ctl[256];
   long next = 0, received = 0, dups = 0, late = 0, unsent = 0;
+  int drained = 0;
   double period = 1 / rate, start = mono_s(), due = start, end = 0;
   for (;;) {
     double now = mono_s();
@@ -98,10 +99,14 @@ int main(int argc, char **argv) {
       due = start + next * period;
       continue;
     }
-    if (next == total && (now >= end || received == total)) break;
+    /* At the end, one look more without waiting: a probe that was not running when the wait
+     * ran out would otherwise leave replies that came back in time unread, and call them lost. */
+    int finishing = next == total && (now >= end || received == total);
+    if (finishing && (received == total || drained)) break;
     double until = next < total ? due : end;
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = until > now ? (long)((until - now) * 1e9) : 0};
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = until > now && !finishing ? (long)((until - now) * 1e9) : 0};
     if (ts.tv_nsec >= 1000000000L) { ts.tv_sec = ts.tv_nsec / 1000000000L; ts.tv_nsec %= 1000000000L; }
+    if (finishing) drained = 1;
     struct pollfd p = {.fd = s, .events = POLLIN};
     if (ppoll(&p, 1, &ts, NULL) <= 0) continue;
     for (;;) {
@@ -123,7 +128,7 @@ int main(int argc, char **argv) {
       uint32_t seq;
       memcpy(&seq, in + ihl + 8, 4);
       seq = ntohl(seq);
-      if (seq >= (uint32_t)next) continue;
+      if (seq >= (uint32_t)next || (drained && got > end)) continue; /* the last look: only replies back in time */
       if (rtt[seq] >= 0) { dups++; continue; }
       rtt[seq] = got - sent_at[seq];
       received++;
