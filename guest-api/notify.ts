@@ -133,6 +133,7 @@
 import {
   G, IO_AWAKE, IO_BACKED_OFF, IO_PARKED, IO_WATCHING, N, TOKEN_ASK, TOKEN_BACK, TOKEN_FREE, TOKEN_GUEST, TOKEN_IO, WAIT_DEVICE, WAIT_RX, WAIT_TX, type NicLayout,
 } from './abi.js';
+import { RingFault } from './ring.js';
 
 export { WAIT_RX, WAIT_TX, WAIT_DEVICE, IO_WATCHING, IO_BACKED_OFF, IO_PARKED };
 
@@ -256,6 +257,15 @@ export class HostNotify {
     const handoff = guestTakes !== this.guestTakesAtLastTake ? 1 : 0;
     this.guestTakesAtLastTake = guestTakes;
     return handoff;
+  }
+  /**
+   * After a round holding the token: it still says IO. Only this thread lets go of it (the
+   * guest's CASes all start from FREE or GUEST), so another value is the guest's write, and
+   * its thread may be running the rings' burst code beside this one: a guest fault.
+   */
+  checkHeld(): void {
+    const now = Atomics.load(this.i32, G.ioToken);
+    if (now !== TOKEN_IO) throw new RingFault(`the IO token was written (${now}) while the IO thread held it`);
   }
   /** Gives the token back (before any sleep, or because the guest asked). */
   giveToken(): void {

@@ -202,13 +202,13 @@ export class Consumer {
     Atomics.store(this.ring.i32, this.ring.tailWord, this.tail | 0);
     return n;
   }
-  /** As Producer.resync: takes over the consumer's role, reading its published index back and checking it. */
   /** As Producer.checkPublished: the consumer's published index is still this side's own. */
   checkPublished(): void {
     const published = Atomics.load(this.ring.i32, this.ring.tailWord) >>> 0;
     const own = (this.tail - this.unpublished) >>> 0;
     if (published !== own) throw new RingFault(`${this.ring.label()}: consumer index ${published} was written while this side held the role (it is ${own})`);
   }
+  /** As Producer.resync: takes over the consumer's role, reading its published index back and checking it. */
   resync(): void {
     this.tail = Atomics.load(this.ring.i32, this.ring.tailWord) >>> 0;
     this.unpublished = 0;

@@ -354,6 +354,17 @@ describe.skipIf(skipReal())('robustness', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
+  it('a guest that writes the IO token FREE while the IO thread holds it is a guest fault (72), seen at the IO thread\'s next round', async () => {
+    // Only the IO thread lets go of its token; a guest that wrote FREE could take it and run the
+    // rings' burst code on its own thread beside the IO thread's (both producing on its RX
+    // rings, both counting). Before, nothing noticed: the fixture ran its 5 s and exited 0.
+    const t0 = Date.now();
+    const r = await runTender(ns, tender(['--shm=hybrid', '--timeout=15', FIXTURE('frees_io_token.js')]), 30_000);
+    const lines = r.stderr.trim().split('\n');
+    expect({ code: r.code, lines }).toEqual({ code: 72, lines: ['freed', 'tender: guest fault: the IO token was written (0) while the IO thread held it (seen by the IO thread)'] });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
   it('a console closed while the guest has left a broken TX ring: the guest fault the IO thread meets at the stop wins (exit 72), not the closed console (141)', async () => {
     // Event mode: the IO thread sleeps until kicked, so it reads the broken txHead when the
     // stop has it send what the guest queued, after the guest has ended on its console; or

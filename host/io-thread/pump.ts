@@ -209,7 +209,9 @@ export class Pump {
         this.backOff();
         continue;
       }
-      if (this.serviceAll() > 0) {
+      const moved = this.serviceAll();
+      this.notify.checkHeld();
+      if (moved > 0) {
         idleSince = 0;
         continue;
       }
