@@ -213,6 +213,7 @@ if (cfg.role === 'wire') {
       continue;
     }
     const moved = svc.round();
+    notify.checkHeld(); // as pump.ts: nobody but this side lets go of its token
     if (rand(16) === 0) for (let i = rand(40000); i > 0; i--) Atomics.load(sh, S.done); // descheduled now and then: frames pile up on the TAP
     if (moved > 0) {
       c.interrupts += notify.interruptIfWaiting(WAIT_RX) + notify.interruptIfWaiting(WAIT_TX);
