@@ -6,6 +6,7 @@ import { summarize } from '../bench/aggregate.js';
 import { vsLimit } from '../bench/report.js';
 import { cpuWindow } from '../bench/start.js';
 import { ALL_ROWS, HYBRID_TOKEN, HYBRID_TOKEN_SOLO } from '../bench/rows.js';
+import { RELAY_ROWS, relayTenderArgs } from '../bench/workloads/relay.js';
 import { headline, whichMode } from '../bench/summary.js';
 import { targets } from '../bench/targets.js';
 import type { Results, Sample, Workload } from '../bench/types.js';
@@ -108,5 +109,16 @@ describe('bench numbers', () => {
     const r: Results = { machine: 'Machine: test box, 2 cores, Linux x.', runs: 3, quick: false, sizes: {} as Results['sizes'], command: 'npm run bench', workloads: [ping], targets: [] };
     expect(whichMode(r)).toContain('| round trips (ping -f 56 B) | **hybrid+token-solo** | – |');
     expect(headline(r)).toContain('| round trips (ping -f 56 B), echoes/s | 55 (c-busy) | **30** | – | – | 27 |');
+  });
+
+  it("the relay's tender rows run with their own options, the offload given once (by runRelay) and the bench's --tender after", () => {
+    const ctx = { tenderExtra: ['--stats-interval=1'], scratch: (n: string) => `/tmp/${n}` } as unknown as Parameters<typeof relayTenderArgs>[1];
+    const args = (id: string) => relayTenderArgs(RELAY_ROWS.find((r) => r.id === id)!, ctx);
+    // Before session 25 each of these was ['--stats-interval=1']: every variant ran as plain hybrid.
+    expect(args('hybrid+token-off')).toEqual(['--io-token=off', '--stats-interval=1']);
+    expect(args('hybrid+token-off+offload')).toEqual(['--io-token=off', '--stats-interval=1']);
+    expect(args('hybrid+write')).toEqual(['--tap-writes=write', '--stats-interval=1']);
+    expect(args('event+offload')).toEqual(['--stats-interval=1']);
+    expect(args('hybrid')).toEqual(['--stats-interval=1']);
   });
 });

@@ -16,6 +16,15 @@ const OFFLOAD = '+offload';
 const OMIT_S = 1;
 const offloaded = (row: Row) => row.id.endsWith(OFFLOAD);
 
+/**
+ * The tender's options for a relay row beyond the mode and --offload, which runRelay adds from
+ * its own fields: the row's (--io-token=off, --tap-writes=write, ...) and the bench's --tender.
+ * Until session 25 only the latter were passed, so every hybrid variant ran as plain hybrid.
+ */
+export function relayTenderArgs(row: Row, ctx: Context): string[] {
+  return [...(row.tenderArgs?.(ctx) ?? []).filter((a) => a !== '--offload'), ...ctx.tenderExtra];
+}
+
 const URING = '+uring';
 /**
  * The C relay without and with offloads, each with a read()/write() per frame and batched
@@ -69,7 +78,7 @@ export function relay(o: { id: string; title: string; short: string; streams: nu
       const seconds = ctx.quick ? 1 : 4;
       const r = await runRelay(topo!, {
         relay: row.kind === 'c' ? 'c' : row.mode!, offload: offloaded(row), streams: o.streams, seconds, omit: ctx.quick ? 0 : OMIT_S,
-        tapRelay: ctx.bin.tap_relay, uring: row.id.includes(URING), tenderArgs: ctx.tenderExtra, cpus: o.cpus,
+        tapRelay: ctx.bin.tap_relay, uring: row.id.includes(URING), tenderArgs: row.kind === 'tender' ? relayTenderArgs(row, ctx) : [], cpus: o.cpus,
       });
       return {
         value: r.gbps, frames: r.frames, cpuS: r.cpuSeconds,
