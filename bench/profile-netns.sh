@@ -7,6 +7,7 @@ ip netns add "$ns"
 trap '[ -z "${pid:-}" ] || kill -9 "$pid" 2>/dev/null || true; ip netns del "$ns"' EXIT
 nsx ip link set lo up
 nsx ip tuntap add dev tap0 mode tap
+nsx sysctl -qw net.ipv6.conf.tap0.disable_ipv6=1 # as the bench (testbed/netns.ts): no IPv6 chatter (router solicitations, MLD) reaching the guest
 nsx ip addr add 10.0.0.1/24 dev tap0
 nsx ip link set tap0 up
 nsx ip neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 dev tap0
