@@ -1,6 +1,6 @@
-// Counts UDP datagrams sent to --ip (default 10.0.0.2), prints the rate each second and a
-// total at the end. Stops after --count=N datagrams, --timeout=S seconds, or --idle-ms=MS
-// without a datagram once traffic has started.
+// Counts UDP datagrams sent to --ip (default 10.0.0.2), prints the rate each second (the
+// first at its 1024th frame) and a total at the end. Stops after --count=N datagrams,
+// --timeout=S seconds, or --idle-ms=MS without a datagram once traffic has started.
 // --work-ns=N spends about N ns of real computation per datagram (a checksum over the payload).
 // With --offload a frame may carry many datagrams (USO: a sender's UDP_SEGMENT kept whole):
 // each counts.
