@@ -4,7 +4,9 @@
 //   --rx  [--count=N] [--work-ns=N] [--skip-port=P]
 //                                            count UDP datagrams to 10.0.0.2 (a datagram to port 9999 ends
 //                                            it; those to port P are read and worked on, not counted)
-//   --tx  --dst-mac=MAC --count=N --size=B   send UDP datagrams to 10.0.0.1:9000
+//   --tx  --dst-mac=MAC --count=N --size=B [--warm=W]
+//                                            send UDP datagrams to 10.0.0.1:9000 (first W to port 9001,
+//                                            untimed, then {"warmed":W})
 //   --echo [--count=N]                       answer ARP and ICMP echo (0: until killed)
 // Prints {"ready":true} when attached, then one JSON line; cpu_s is the process's CPU since it started.
 import { readSync, writeSync } from 'node:fs';
@@ -19,6 +21,7 @@ const argv = command('node dist-dev/bench/node-readsync.js --rx|--tx|--echo [opt
   .option('count', { type: 'number', default: 100000 })
   .option('work-ns', { type: 'number', default: 0 })
   .option('skip-port', { type: 'number', default: -1 })
+  .option('warm', { type: 'number', default: 0 })
   .option('size', { type: 'number', default: 1300 })
   .option('dst-mac', { type: 'string', default: 'ff:ff:ff:ff:ff:ff' })
   .check((a) => (Number(a.rx) + Number(a.tx) + Number(a.echo) === 1 ? true : 'give one of --rx, --tx, --echo'))
@@ -68,11 +71,22 @@ if (argv.rx) {
   const dst = { mac: Uint8Array.from(argv['dst-mac'].split(':').map((x) => parseInt(x, 16))), ip: Uint8Array.from([10, 0, 0, 1]) };
   const len = ether.udpHeader(buf, { mac, ip }, dst, 9000, 9000, size);
   for (let i = 4; i < size; i++) buf[42 + i] = i & 0xff;
-  const t0 = now();
-  for (let seq = 0; seq < count; seq++) {
-    buf[42] = seq >>> 24; buf[43] = seq >>> 16; buf[44] = seq >>> 8; buf[45] = seq;
-    writeSync(fd, buf, 0, len);
+  // The warm-up runs the loop that is timed after it, so the JIT has compiled what is timed.
+  const send = (n: number) => {
+    for (let seq = 0; seq < n; seq++) {
+      buf[42] = seq >>> 24; buf[43] = seq >>> 16; buf[44] = seq >>> 8; buf[45] = seq;
+      writeSync(fd, buf, 0, len);
+    }
+  };
+  if (argv.warm > 0) {
+    ether.put16(buf, 36, 9001); // the bench's WARM_PORT (workloads/common.ts)
+    const part = Math.ceil(argv.warm / 4); // in calls, as udp_blast.js does: the JIT compiles send whole
+    for (let left = argv.warm; left > 0; left -= part) send(Math.min(left, part));
+    ether.put16(buf, 36, 9000);
+    process.stdout.write(`{"warmed":${argv.warm}}\n`);
   }
+  const t0 = now();
+  send(count);
   const dt = now() - t0;
   out({ frames: count, seconds: dt, fps: count / dt });
 } else {

@@ -8,16 +8,19 @@
 #   perf report -i /tmp/tx-tender.data --comm=shmt-io --no-children -g none --sort dso,sym
 #
 # Environment: N (frames, default 600000; the C writer needs ~1.5M to outlast the perf start),
-# BATCH (udp_blast's --batch, default 32), FREQ (perf's sampling rate, default 20000), PERF=0 to
-# only print the sender's and the counter's lines, NODE_FLAGS (e.g. --perf-basic-prof, so that
-# perf names the JIT's functions), DIST (default dist: the tender build to run, so two builds
-# can be compared interleaved). Needs root, perf, `npm run build` and the C
-# tools (testbed/bin, built by the tests or bench).
+# BATCH (udp_blast's --batch, default 32), WARM (frames the sender sends first to port 9001,
+# untimed, by the loop it is then timed with, as the bench's TX workloads do; default none),
+# FREQ (perf's sampling rate, default 20000), PERF=0 to only print the sender's and the
+# counter's lines, NODE_FLAGS (e.g. --perf-basic-prof, so that perf names the JIT's functions),
+# DIST (default dist: the tender build to run, so two builds can be compared interleaved).
+# Needs root, perf, `npm run build` and the C tools (testbed/bin, built by the tests or bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 who=${1:?usage: bench/profile-tx.sh c|tender [options...]}
 shift
 N=${N:-600000} FREQ=${FREQ:-20000} PERF=${PERF:-1}
+warm=()
+[ -n "${WARM:-}" ] && warm=(--warm="$WARM" --warm-port=9001)
 . bench/profile-netns.sh
 nsx testbed/bin/udp_count --port=9000 --count="$N" --idle-ms=700 >/tmp/tx-count.out 2>&1 &
 counter=$!
@@ -25,8 +28,8 @@ sleep 0.3
 mac=$(nsx cat /sys/class/net/tap0/address)
 out=/tmp/tx-$who.out
 case $who in
-  c) ip netns exec "$ns" testbed/bin/tap_writer --tap=tap0 --count="$N" --size=1300 --dst-mac="$mac" "$@" >"$out" 2>&1 & ;;
-  tender) ip netns exec "$ns" node ${NODE_FLAGS:-} ${DIST:-dist}/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/udp_blast.js --dst=10.0.0.1:9000 --count="$N" --size=1300 --batch="${BATCH:-32}" >"$out" 2>&1 & ;;
+  c) ip netns exec "$ns" testbed/bin/tap_writer --tap=tap0 --count="$N" --size=1300 --dst-mac="$mac" "${warm[@]}" "$@" >"$out" 2>&1 & ;;
+  tender) ip netns exec "$ns" node ${NODE_FLAGS:-} ${DIST:-dist}/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/udp_blast.js --dst=10.0.0.1:9000 --count="$N" --size=1300 --batch="${BATCH:-32}" "${warm[@]}" >"$out" 2>&1 & ;;
   *) echo "bench/profile-tx.sh: c or tender, not $who" >&2; exit 64 ;;
 esac
 pid=$!

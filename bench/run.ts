@@ -25,7 +25,7 @@ const argv = command('npm run bench -- [--quick] [--runs=N] [--only=ID,...] [--r
   .option('rows', { type: 'string', describe: 'rows to run (e.g. c-busy,hybrid); default all of each workload' })
   .option('tender', { type: 'string', array: true, default: [] as string[], describe: 'an option passed to every tender row (repeatable), e.g. --tender=--poll-idle-us=20' })
   .option('out', { type: 'string', default: join(ROOT, 'bench', 'results'), describe: 'where latest.{md,json,svg} go' })
-  .option('warm-frames', { type: 'number', describe: 'frames each drain and flood receiver reads, uncounted, before the measured part (0: none)' })
+  .option('warm-frames', { type: 'number', describe: 'frames each drain and flood receiver reads, and each TX sender sends, uncounted, before the measured part (0: none)' })
   .option('drain-frames', { type: 'number', describe: 'frames queued per drain' })
   .option('flood-count', { type: 'number', describe: 'datagrams per flood' })
   .option('flood-seconds', { type: 'number', describe: 'longest a flood runs' })

@@ -48,19 +48,23 @@ export interface RoleArgs {
   guest?: string[];
 }
 
-export async function startRow(ctx: Context, row: Row, role: Role, args: RoleArgs, timeoutMs = 300_000): Promise<Started> {
+/**
+ * Starts the row's program in `role` and waits for its first line (the tender's guest: its start
+ * line), or for `readyLine` instead (a TX sender's end of warm-up: every kind prints "warmed").
+ */
+export async function startRow(ctx: Context, row: Row, role: Role, args: RoleArgs, timeoutMs = 300_000, readyLine?: RegExp): Promise<Started> {
   let child: ChildProcess;
   let statsFile: string | undefined;
   let ready: Promise<void>;
   if (row.kind === 'tender') {
     statsFile = statsPath();
     child = startTender(ctx.ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...tenderArgs(row, ctx), `--stats-json=${statsFile}`, EXAMPLE(GUEST[role][0]), ...(args.guest ?? [])]);
-    ready = waitForLine(child, GUEST[role][1]);
+    ready = waitForLine(child, readyLine ?? GUEST[role][1]);
   } else {
     child = row.kind === 'c'
       ? ctx.ns.spawn(ctx.bin[C_TOOL[role]], ['--tap=tap0', `--loop=${row.loop}`, ...(args.c ?? [])])
       : ctx.ns.spawn('node', [`${DEV}bench/node-readsync.js`, `--${role}`, ...(args.node ?? [])]);
-    ready = waitForLine(child, /"ready":true/);
+    ready = waitForLine(child, readyLine ?? /"ready":true/);
   }
   const done = collect(child, timeoutMs);
   running.add(child);

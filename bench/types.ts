@@ -20,7 +20,7 @@ export interface Row {
 }
 
 export interface Sizes {
-  /** Frames every RX receiver (drain, flood) reads, uncounted, before the measured part (workloads/common.ts, warmUp). */
+  /** Frames every RX receiver (drain, flood) reads, and every TX sender sends, uncounted, before the measured part (workloads/common.ts, warmUp; workloads/tx.ts). */
   warmFrames: number;
   /** Frames queued while the receiver is frozen, then drained. */
   drainFrames: number;

@@ -125,6 +125,38 @@ describe.skipIf(skipReal())('the receivers skip the warm-up port', () => {
   }, 120_000);
 });
 
+// The TX workloads' warm-up goes to WARM_PORT, sent by the loop that is then timed: each
+// sender must send it there first, then exactly its count to the counted port, and say when
+// the warm-up is over (the bench starts the CPU window at that line, and subtracts the warm-up
+// from the TAP's counter).
+describe.skipIf(skipReal())('the senders warm up on the warm-up port', () => {
+  let ns: Netns;
+  afterAll(() => ns?.destroy());
+
+  it('udp_blast (batch 1 and 32), tap_writer (write and io_uring) and node-readsync send 3000 datagrams to port 9001, then 200 to port 9000', async () => {
+    ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
+    const bin = buildLimitPrograms();
+    const dstMac = `--dst-mac=${ns.mac(0)}`;
+    const senders: [string, () => ReturnType<typeof spawn>][] = [
+      ...[1, 32].map((b): [string, () => ReturnType<typeof spawn>] => [`udp_blast --batch=${b}`, () => startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, '--shm=hybrid', EXAMPLE('udp_blast.js'), '--dst=10.0.0.1:9000', '--count=200', `--batch=${b}`, '--warm=3000', `--warm-port=${WARM_PORT}`])]),
+      ...['block', 'uring'].map((loop): [string, () => ReturnType<typeof spawn>] => [`tap_writer --loop=${loop}`, () => ns.spawn(bin.tap_writer, ['--tap=tap0', `--loop=${loop}`, '--count=200', dstMac, '--warm=3000', `--warm-port=${WARM_PORT}`])]),
+      ['node-readsync --tx', () => ns.spawn('node', [`${DEV}bench/node-readsync.js`, '--tx', '--count=200', dstMac, '--warm=3000'])],
+    ];
+    for (const [name, start] of senders) {
+      // Counters that stop only when traffic does: a warm-up sent to 9000 would show as 3200 there.
+      const counters = [9000, WARM_PORT].map((port) => ns.spawn(bin.udp_count, [`--port=${port}`, '--count=1000000', '--idle-ms=700']));
+      const counted = counters.map((c) => collect(c, 40_000));
+      await Promise.all(counters.map((c) => new Promise<void>((r) => c.stdout!.once('data', () => r()))));
+      const r = await collect(start(), 40_000);
+      expect(r.code, `${name}: ${r.stderr}`).toBe(0);
+      expect(r.stdout, name).toMatch(/warmed/);
+      expect(r.stdout.indexOf('warmed'), name).toBeLessThan(r.stdout.search(/sent 200 frames|"frames":200/));
+      const [main, warm] = await Promise.all(counted.map(async (c) => JSON.parse((await c).stdout.trim().split('\n').pop()!).received));
+      expect([name, main, warm]).toEqual([name, 200, 3000]);
+    }
+  }, 120_000);
+});
+
 // bench/guests/ping_phases.js and bench/latency-phases.ts (docs/tuning.md, "Under a flood: the
 // request behind a slow reply"): the guest's clock on each request agrees with the probe's, and
 // the analysis accounts for every counted request.

@@ -16,7 +16,7 @@ export function ipBytes(text) {
 }
 
 const u16 = (f, o) => (f[o] << 8) | f[o + 1];
-const put16 = (f, o, v) => { f[o] = v >>> 8; f[o + 1] = v & 0xff; };
+export const put16 = (f, o, v) => { f[o] = v >>> 8; f[o + 1] = v & 0xff; };
 const same = (f, o, b) => f[o] === b[0] && f[o + 1] === b[1] && f[o + 2] === b[2] && f[o + 3] === b[3];
 export const etherType = (f) => u16(f, 12);
 

@@ -2,7 +2,9 @@
  * 10.0.0.1:--port/--dst-mac into a TAP as fast as it goes, with --loop=block (a blocking
  * write()), epoll (non-blocking; on EAGAIN wait for EPOLLOUT), busy (non-blocking; yield and
  * retry EAGAIN) or uring (below). Prints frames, seconds, frames/s, the process's CPU seconds
- * since it started and how often the kernel said EAGAIN. */
+ * since it started and how often the kernel said EAGAIN. --warm=W first writes W frames to
+ * --warm-port (default 9001) the same way, untimed, and prints {"warmed":W}: the bench's TX
+ * workloads give every sender the warm-up a JIT needs (bench/README.md, "Warm-up"). */
 #include "common.h"
 #include <arpa/inet.h>
 #include <liburing.h>
@@ -69,6 +71,25 @@ static unsigned short csum(const unsigned char *p, int n) {
   return ~s & 0xffff;
 }
 
+/* Writes `count` copies of frame f numbered from 0 (at seqAt) by the loop asked for. */
+static long send_frames(int fd, unsigned char *f, int len, unsigned char *seqAt, long count, int uring, enum loop l, int ep, long *again) {
+  if (uring) return uring_send(fd, f, len, seqAt, count, again);
+  long done = 0;
+  while (done < count) {
+    uint32_t seq = htonl((uint32_t)done);
+    memcpy(seqAt, &seq, 4);
+    if (write(fd, f, len) < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) { perror("write"); exit(74); }
+      (*again)++;
+      loop_wait(l, ep, 100);
+      continue;
+    }
+    done++;
+  }
+  return done;
+}
+
 int main(int argc, char **argv) {
   int fd = tap_attach(opt(argc, argv, "tap", "tap0"));
   int uring = strcmp(opt(argc, argv, "loop", "block"), "uring") == 0;
@@ -92,21 +113,19 @@ int main(int argc, char **argv) {
   int len = 42 + size;
   printf("{\"ready\":true}\n");
   fflush(stdout);
-  double t0 = now_s();
-  long done = 0, again = 0;
-  if (uring) done = uring_send(fd, f, len, udp + 8, count, &again);
-  while (done < count) {
-    uint32_t seq = htonl((uint32_t)done);
-    memcpy(udp + 8, &seq, 4);
-    if (write(fd, f, len) < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN) { perror("write"); return 74; }
-      again++;
-      loop_wait(l, ep, 100);
-      continue;
-    }
-    done++;
+  long again = 0;
+  long warm = atol(opt(argc, argv, "warm", "0"));
+  if (warm > 0) {
+    int warmPort = atoi(opt(argc, argv, "warm-port", "9001"));
+    udp[2] = warmPort >> 8; udp[3] = warmPort & 0xff;
+    long warmAgain = 0;
+    send_frames(fd, f, len, udp + 8, warm, uring, l, ep, &warmAgain);
+    udp[2] = port >> 8; udp[3] = port & 0xff;
+    printf("{\"warmed\":%ld}\n", warm);
+    fflush(stdout);
   }
+  double t0 = now_s();
+  long done = send_frames(fd, f, len, udp + 8, count, uring, l, ep, &again);
   double dt = now_s() - t0;
   printf("{\"loop\":\"%s\",\"frames\":%ld,\"seconds\":%.6f,\"fps\":%.0f,\"cpu_s\":%.6f,\"again\":%ld}\n", uring ? "uring" : LOOP_NAMES[l], done, dt, done / dt, cpu_s(), again);
   return 0;
