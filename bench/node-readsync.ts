@@ -4,9 +4,9 @@
 //   --rx  [--count=N] [--work-ns=N] [--skip-port=P]
 //                                            count UDP datagrams to 10.0.0.2 (a datagram to port 9999 ends
 //                                            it; those to port P are read and worked on, not counted)
-//   --tx  --dst-mac=MAC --count=N --size=B [--warm=W]
-//                                            send UDP datagrams to 10.0.0.1:9000 (first W to port 9001,
-//                                            untimed, then {"warmed":W})
+//   --tx  --dst-mac=MAC --count=N --size=B [--warm=W --warm-port=P]
+//                                            send UDP datagrams to 10.0.0.1:9000 (first W to port P,
+//                                            default 9001, untimed, then {"warmed":W})
 //   --echo [--count=N]                       answer ARP and ICMP echo (0: until killed)
 // Prints {"ready":true} when attached, then one JSON line; cpu_s is the process's CPU since it started.
 import { readSync, writeSync } from 'node:fs';
@@ -22,6 +22,7 @@ const argv = command('node dist-dev/bench/node-readsync.js --rx|--tx|--echo [opt
   .option('work-ns', { type: 'number', default: 0 })
   .option('skip-port', { type: 'number', default: -1 })
   .option('warm', { type: 'number', default: 0 })
+  .option('warm-port', { type: 'number', default: 9001 })
   .option('size', { type: 'number', default: 1300 })
   .option('dst-mac', { type: 'string', default: 'ff:ff:ff:ff:ff:ff' })
   .check((a) => (Number(a.rx) + Number(a.tx) + Number(a.echo) === 1 ? true : 'give one of --rx, --tx, --echo'))
@@ -79,7 +80,7 @@ if (argv.rx) {
     }
   };
   if (argv.warm > 0) {
-    ether.put16(buf, 36, 9001); // the bench's WARM_PORT (workloads/common.ts)
+    ether.put16(buf, 36, argv['warm-port']);
     const part = Math.ceil(argv.warm / 4); // in calls, as udp_blast.js does: the JIT compiles send whole
     for (let left = argv.warm; left > 0; left -= part) send(Math.min(left, part));
     ether.put16(buf, 36, 9000);

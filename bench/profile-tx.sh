@@ -9,7 +9,8 @@
 #
 # Environment: N (frames, default 600000; the C writer needs ~1.5M to outlast the perf start),
 # BATCH (udp_blast's --batch, default 32), WARM (frames the sender sends first to port 9001,
-# untimed, by the loop it is then timed with, as the bench's TX workloads do; default none),
+# untimed, by the loop it is then timed with, as the bench's TX workloads do; default none;
+# perf starts 0.4 s in, so with WARM it may record the warm-up: raise N to outlast it),
 # FREQ (perf's sampling rate, default 20000), PERF=0 to only print the sender's and the
 # counter's lines, NODE_FLAGS (e.g. --perf-basic-prof, so that perf names the JIT's functions),
 # DIST (default dist: the tender build to run, so two builds can be compared interleaved).

@@ -48,6 +48,9 @@ export interface RoleArgs {
   guest?: string[];
 }
 
+/** A warm-up's end comes after the program's start and the whole warm-up: a slow row's 200,000 frames took ~1.5 s. */
+const READY_AFTER_WARM_MS = 60_000;
+
 /**
  * Starts the row's program in `role` and waits for its first line (the tender's guest: its start
  * line), or for `readyLine` instead (a TX sender's end of warm-up: every kind prints "warmed").
@@ -59,12 +62,12 @@ export async function startRow(ctx: Context, row: Row, role: Role, args: RoleArg
   if (row.kind === 'tender') {
     statsFile = statsPath();
     child = startTender(ctx.ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...tenderArgs(row, ctx), `--stats-json=${statsFile}`, EXAMPLE(GUEST[role][0]), ...(args.guest ?? [])]);
-    ready = waitForLine(child, readyLine ?? GUEST[role][1]);
+    ready = waitForLine(child, readyLine ?? GUEST[role][1], readyLine ? READY_AFTER_WARM_MS : undefined);
   } else {
     child = row.kind === 'c'
       ? ctx.ns.spawn(ctx.bin[C_TOOL[role]], ['--tap=tap0', `--loop=${row.loop}`, ...(args.c ?? [])])
       : ctx.ns.spawn('node', [`${DEV}bench/node-readsync.js`, `--${role}`, ...(args.node ?? [])]);
-    ready = waitForLine(child, readyLine ?? /"ready":true/);
+    ready = waitForLine(child, readyLine ?? /"ready":true/, readyLine ? READY_AFTER_WARM_MS : undefined);
   }
   const done = collect(child, timeoutMs);
   running.add(child);

@@ -28,13 +28,14 @@ export function main({ args }) {
   const send = batch === 1 ? net_write : net_queue;
   const warm = Number(option(args, 'warm', '0'));
   console_write(`udp_blast: sending ${count} frames to ${dstIp}:${dstPort}\n`);
-  // The warm-up runs the very loop that is timed after it: a step V8 never saw run makes it
-  // drop the compiled loop when the step first comes (examples/udp_sink.js says the same). In
-  // four calls: V8 first compiles blast's loop alone (on-stack replacement) and compiles the
-  // whole function only at its next call, which would otherwise be the timed one.
+  // The warm-up runs the very loop that is timed after it: a path the warm-up never took makes
+  // V8 drop the compiled loop the first time it is taken (examples/udp_sink.js says the same).
+  // In four calls: V8 first compiles blast's loop alone (on-stack replacement) and the whole
+  // function only at its next call, which would otherwise be the timed one.
   if (warm > 0) {
     put16(frame, 36, Number(option(args, 'warm-port', '9001')));
-    for (let left = warm; left > 0; left -= Math.ceil(warm / 4)) blast(nic, me, frame, len, send, Math.min(left, Math.ceil(warm / 4)), batch, rate, clock_monotonic());
+    const part = Math.ceil(warm / 4);
+    for (let left = warm; left > 0; left -= part) blast(nic, me, frame, len, send, Math.min(left, part), batch, rate, clock_monotonic());
     put16(frame, 36, Number(dstPort));
     console_write(`udp_blast: warmed up with ${warm} frames\n`);
   }
@@ -47,8 +48,8 @@ export function main({ args }) {
 
 /**
  * Sends `count` copies of `frame`, numbered from 0, in batches, paced from `start`; returns how
- * often the ring was full. (The clock is read by the caller: a call V8 saw only on blast's first
- * entry, before it kept feedback, made it drop the compiled blast at its next entry.)
+ * often the ring was full. (The clock is read by the caller: a call made only on blast's first
+ * entry, before V8 kept feedback for it, made V8 drop the compiled blast when next entered.)
  */
 function blast(nic, me, frame, len, send, count, batch, rate, start) {
   let again = 0;

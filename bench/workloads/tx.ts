@@ -30,7 +30,7 @@ export function tx(o: { id: string; title: string; short: string; batch: number;
         const warmArgs = warm > 0 ? [`--warm=${warm}`, `--warm-port=${WARM_PORT}`] : [];
         r = await startRow(ctx, row, 'tx', {
           c: [`--count=${n}`, '--size=1300', `--dst-mac=${ctx.ns.mac(0)}`, ...warmArgs],
-          node: [`--count=${n}`, '--size=1300', `--dst-mac=${ctx.ns.mac(0)}`, ...(warm > 0 ? [`--warm=${warm}`] : [])],
+          node: [`--count=${n}`, '--size=1300', `--dst-mac=${ctx.ns.mac(0)}`, ...warmArgs],
           guest: ['--dst=10.0.0.1:9000', `--count=${n}`, '--size=1300', `--batch=${o.batch}`, ...warmArgs],
         }, undefined, warm > 0 ? /warmed/ : undefined);
         const mark0 = cpuMark(r.pid); // it is sending already: a millisecond of it is not charged
