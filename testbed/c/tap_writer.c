@@ -4,7 +4,7 @@
  * retry EAGAIN) or uring (below). Prints frames, seconds, frames/s, the process's CPU seconds
  * since it started and how often the kernel said EAGAIN. --warm=W first writes W frames to
  * --warm-port (default 9001) the same way, untimed, and prints {"warmed":W}: the bench's TX
- * workloads give every sender the warm-up a JIT needs (bench/README.md, "Warm-up"). */
+ * workloads give every sender, C or JS, the warm-up a JIT needs (bench/README.md, "Warm-up"). */
 #include "common.h"
 #include <arpa/inet.h>
 #include <liburing.h>
