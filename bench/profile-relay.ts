@@ -1,7 +1,7 @@
 // The bench's TCP relay workload (bench/workloads/relay.ts) by hand: one relay, iperf3 with 3
 // streams through examples/firewall.js for 4 s after 1 s left out, REPS times, one line each
-// (Gbit/s, frames, each thread's CPU, who moved the frames), so two settings or two builds
-// can be compared run by run:
+// (Gbit/s, frames, TCP's retransmits, the frames the kernel dropped at each TAP, each thread's
+// CPU, who moved the frames), so two settings or two builds can be compared run by run:
 //
 //   node dist-dev/bench/profile-relay.js hybrid 3                    # the tender, --shm=hybrid
 //   node dist-dev/bench/profile-relay.js hybrid 3 --io-token=off     # with more tender options
@@ -13,6 +13,7 @@
 // usage line, exit 64.
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { relayTopology, runRelay, type RelayOptions } from '../testbed/relay.js';
+import { kernelTx } from '../testbed/tap-stats.js';
 
 const [relayArg, repsArg, ...rest] = process.argv.slice(2);
 const RELAYS = ['baseline', 'poll', 'event', 'hybrid', 'c', 'c-uring'];
@@ -35,10 +36,14 @@ try {
       relay: c ? 'c' : (relayArg as RelayOptions['relay']), uring: relayArg === 'c-uring', tapRelay: bin?.tap_relay,
       offload, streams: 3, seconds: 4, omit: 1, tenderArgs,
     };
+    const before = topo.relay.taps.map((t) => kernelTx(topo.relay, t).dropped);
     const r = await runRelay(topo, o);
+    // Frames the kernel dropped at each TAP because the relay did not read it in time: where a
+    // TCP relay's retransmits come from (docs/tuning.md, "A TCP relay: the pipeline wins").
+    const dropped = topo.relay.taps.map((t, i) => `${t} ${kernelTx(topo.relay, t).dropped - before[i]}`).join(', ');
     const s = r.raw as { cpu_s?: Record<string, number> | number; serviced?: unknown };
     const cpu = typeof s.cpu_s === 'object' ? Object.entries(s.cpu_s).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ') : r.cpuSeconds.toFixed(2);
-    console.log(`${relayArg}${offload ? '+offload' : ''} ${tenderArgs.join(' ')}: ${r.gbps.toFixed(2)} Gbit/s, ${r.frames} frames, cpu s ${cpu}${s.serviced ? `, serviced ${JSON.stringify(s.serviced)}` : ''}`);
+    console.log(`${relayArg}${offload ? '+offload' : ''} ${tenderArgs.join(' ')}: ${r.gbps.toFixed(2)} Gbit/s, ${r.frames} frames, ${r.retransmits} retransmits, TAP drops ${dropped}, cpu s ${cpu}${s.serviced ? `, serviced ${JSON.stringify(s.serviced)}` : ''}`);
   }
 } finally {
   topo.destroy();
