@@ -119,6 +119,8 @@ export const G = {
   guestBacklog: 36, // 1 while the guest's own RX bursts (holding the token) come back full
   // Unused before, as the token's words were: a guest API that leaves it 0 is offered a poll as before.
   guestRxFrames: 37, // frames the guest's own RX bursts read, mod 2^32: with guestTokenTakes, its pace (notify.ts)
+  // Unused before: a guest API that leaves it 0 takes the token as before.
+  guestRelays: 38, // 1 once the guest forwards frames between NICs without offloads: it leaves the token to the IO thread (notify.ts)
 } as const;
 export const GLOBAL_HEADER_BYTES = 3 * CACHE_LINE;
 

@@ -98,6 +98,14 @@
 //          aside (gives the token, backs off) when the choice turns to one poller: a give-away
 //          as on an ask, but to a guest that did not ask and may be about to sleep on the
 //          doorbell, having found the token taken (see (a)).
+//   A relay (--io-token=auto, two CPUs or more): once the app forwards a frame between NICs
+//          without offloads (net_forward), the guest sets guestRelays = 1 and takes the token no
+//          more, kicking a backed-off IO thread; the IO thread then keeps it (its back-off
+//          re-check counts a free token as needed) and moves every frame while the guest
+//          filters, a pipeline on two threads: a relay pays two system calls' worth of kernel
+//          work per frame, which one thread doing both left the ingress TAP to overflow for
+//          (docs/tuning.md, "A TCP relay: the pipeline"). It waits as without the token
+//          (ioStreaming, turned on for it). The word only ever hands the token to the IO thread.
 // Why the token loses no wake-up: (a) frames arriving while the guest sleeps: on its TAPs it
 // holds the token and the kernel wakes it — having looked at its RX rings after taking the
 // token, since the IO thread may have filled them while it held it (frames taken off the TAPs
@@ -306,6 +314,10 @@ export class HostNotify {
   guestTakes(): number {
     return Atomics.load(this.i32, G.guestTokenTakes);
   }
+  /** The guest forwards between NICs without offloads and leaves the token to this thread (the pipeline). */
+  guestRelays(): boolean {
+    return Atomics.load(this.i32, G.guestRelays) === 1;
+  }
   /** Frames the guest's own bursts have read (mod 2^32): over a period, per take, its pace. */
   guestRxFrames(): number {
     return Atomics.load(this.i32, G.guestRxFrames);
@@ -318,6 +330,7 @@ export class HostNotify {
   tokenFreeAndNeeded(txWaiting: () => boolean): boolean {
     const i32 = this.i32;
     if (Atomics.load(i32, G.ioToken) !== TOKEN_FREE) return false;
+    if (this.guestRelays()) return true; // it takes the token no more
     const request = Atomics.load(i32, G.guestTokenRequest);
     if (request === TOKEN_BACK) return true;
     if (request === TOKEN_ASK) return false;
@@ -498,6 +511,18 @@ export class GuestNotify {
    * missed this wait, and it sleeps on kicks alone: kick it, once per sleep.
    */
   waitingBesideIo(): void {
+    const asleep = Atomics.load(this.i32, G.ioAsleep);
+    if ((asleep === IO_BACKED_OFF || asleep === IO_PARKED) && this.hostNeedsKick()) this.kick(0);
+  }
+  /**
+   * From now on this side takes the token no more (a relay: the IO thread moves the frames
+   * while the guest filters them). Called between waits, not holding it; a backed-off or
+   * parked IO thread is kicked to take over now rather than at its timer. Of "guestRelays = 1;
+   * read ioAsleep" and the IO thread's "ioAsleep = BACKED_OFF; read token and guestRelays" one
+   * sees the other: it is kicked, or it does not sleep.
+   */
+  relaying(): void {
+    Atomics.store(this.i32, G.guestRelays, 1);
     const asleep = Atomics.load(this.i32, G.ioAsleep);
     if ((asleep === IO_BACKED_OFF || asleep === IO_PARKED) && this.hostNeedsKick()) this.kick(0);
   }

@@ -32,6 +32,12 @@ export interface ShmBackendConfig {
    * default false.
    */
   txCoalesce?: boolean;
+  /**
+   * With the token: once the app forwards a frame between NICs without offloads (net_forward),
+   * this side takes the token no more and the IO thread moves every frame while the app filters
+   * them (a pipeline on two threads; notify.ts, "relaying"). --io-token=auto on two CPUs or more.
+   */
+  relayPipeline?: boolean;
   kickFn: (fd: number) => void;
   /** Called on each empty spin round (sched_yield), so a spinning guest gives way to runnable threads. */
   relax: () => void;
@@ -126,6 +132,8 @@ export class ShmBackend implements NetBackend {
   private readonly spin: SpinWindow;
   private readonly spinSliceNs: number;
   private held = false;
+  /** relayPipeline took effect: the token is the IO thread's for good, and waits are as without it. */
+  private relaying = false;
   /** In the current wait: this side services the rings (false once it handed the token back). */
   private polling = false;
   private burstTried = false;
@@ -280,6 +288,10 @@ export class ShmBackend implements NetBackend {
       if (r === OK) this.readDone(from);
       return r;
     }
+    if (this.hdr[to] === 0 && !this.relaying && this.svc !== null && this.cfg.relayPipeline === true) {
+      this.relaying = true;
+      this.notify.relaying();
+    }
     const rx = this.rx[from];
     const len = rx.length(this.holds[from].count);
     if (len > this.maxFrame[to]) return EINVAL;
@@ -347,7 +359,7 @@ export class ShmBackend implements NetBackend {
 
   private published(h: number): void {
     this.pending[h] = false;
-    if (this.svc !== null && this.selfSends < TX_SELF_SENDS && this.take()) {
+    if (this.svc !== null && !this.relaying && this.selfSends < TX_SELF_SENDS && this.take()) {
       this.selfSends++;
       try {
         this.svc.flushTx(); // the token is free: nobody to wake, send now
@@ -418,7 +430,7 @@ export class ShmBackend implements NetBackend {
     let got = this.check(forRoom);
     if (got !== 0) return got;
     const svc = this.svc;
-    this.polling = svc !== null;
+    this.polling = svc !== null && !this.relaying;
     this.burstTried = false;
     // The common case under load: the token is free, one burst finds frames, no clock read.
     got = this.poll(forRoom);
@@ -439,7 +451,7 @@ export class ShmBackend implements NetBackend {
     let rounds = 0;
     try {
       while (now < spinUntil || (streaming && now < deadlineNs)) {
-        if (svc === null && this.notify.ioStreaming()) {
+        if ((svc === null || this.relaying) && this.notify.ioStreaming()) {
           streaming = true;
           this.notify.nap(Math.min(STREAM_NAP_NS, deadlineNs - now));
         } else {
@@ -453,7 +465,7 @@ export class ShmBackend implements NetBackend {
       }
       slept = true;
       while (now < deadlineNs) {
-        if (svc !== null && (what & WAIT_RX) !== 0 && this.take() && !svc.txLeft()) {
+        if (svc !== null && !this.relaying && (what & WAIT_RX) !== 0 && this.take() && !svc.txLeft()) {
           // The IO thread may have filled the RX rings since the last look, while it held the
           // token: the kernel will not wake us for frames already taken off the TAPs.
           got = this.check(forRoom);

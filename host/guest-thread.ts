@@ -47,6 +47,8 @@ export interface GuestConfig {
   spinSliceUs: number;
   /** hybrid: the guest services its own rings while it waits, holding the IO token (notify.ts). */
   ioToken: boolean;
+  /** With the token: a guest that forwards between NICs without offloads leaves it to the IO thread (ShmBackendConfig). */
+  relayPipeline: boolean;
   pollBudget: number;
   region: SharedArrayBuffer | null;
   stats: SharedArrayBuffer;
@@ -97,6 +99,7 @@ function makeBackend(): NetBackend {
         spinMaxNs: cfg.spinMaxUs * 1000,
         spinStallNs: cfg.spinStallUs * 1000,
         txCoalesce: cfg.txCoalesce,
+        relayPipeline: cfg.relayPipeline,
         spinSliceNs: cfg.spinSliceUs * 1000,
         kickFn: (fd) => addon.eventfdWrite(fd),
         relax: () => addon.yieldCpu(),

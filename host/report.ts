@@ -16,7 +16,8 @@ export interface StatsReport {
   notifications: { traps: number; kicks: number; interrupts: number; tap_wakeups: number; io_wakeups: number; total: number; per_frame: number };
   /** Where the frames were moved: by the IO thread, or by the guest's own thread (baseline traps, or the IO token). */
   /** tx_bursts: the sends each thread made of its tx_frames (one io_uring_enter per up to 64 frames; with write(), a system call per frame all the same). */
-  serviced: { io: { rx_frames: number; tx_frames: number; tx_bursts: number }; guest: { rx_frames: number; tx_frames: number; tx_bursts: number }; token_handoffs: number; poller_trials: number; two_pollers: number; poller_one_fps: number; poller_two_fps: number };
+  /** relay_pipeline: 1 once a guest forwarding between NICs without offloads left the IO token to the IO thread (--io-token=auto). */
+  serviced: { io: { rx_frames: number; tx_frames: number; tx_bursts: number }; guest: { rx_frames: number; tx_frames: number; tx_bursts: number }; token_handoffs: number; poller_trials: number; two_pollers: number; poller_one_fps: number; poller_two_fps: number; relay_pipeline: number };
   cpu_s: { tender: number; io: number; guest: number; process: number };
   guest_faults: number;
   /** Capture records lost (all NICs): the record ring was full, or a FIFO's reader too slow at exit. */
@@ -38,7 +39,7 @@ export function buildReport(mode: Mode, durationS: number, exitCode: number | nu
       traps: t.traps, kicks: t.kicks, interrupts: t.interrupts, tap_wakeups: t.tap_wakeups, io_wakeups: t.io_wakeups, total,
       per_frame: frames > 0 ? round(total / frames, 6) : 0,
     },
-    serviced: { io: t.serviced.io, guest: t.serviced.guest, token_handoffs: t.token_handoffs, poller_trials: t.poller_trials, two_pollers: t.two_pollers, poller_one_fps: Math.round(t.poller_one_fps), poller_two_fps: Math.round(t.poller_two_fps) },
+    serviced: { io: t.serviced.io, guest: t.serviced.guest, token_handoffs: t.token_handoffs, poller_trials: t.poller_trials, two_pollers: t.two_pollers, poller_one_fps: Math.round(t.poller_one_fps), poller_two_fps: Math.round(t.poller_two_fps), relay_pipeline: t.relay_pipeline },
     cpu_s: { tender: round(t.cpu_s.tender, 6), io: round(t.cpu_s.io, 6), guest: round(t.cpu_s.guest, 6), process: round(processCpuS, 6) },
     guest_faults: t.faults,
     pcap_dropped: t.nics.reduce((a, n) => a + n.pcap_dropped, 0),
@@ -54,7 +55,7 @@ export function formatSummary(r: StatsReport, capturing = false): string {
   const x = r.notifications;
   lines.push(`  notifications: ${x.total} (traps ${x.traps}, kicks ${x.kicks}, interrupts ${x.interrupts}${x.tap_wakeups > 0 ? `, tap wake-ups ${x.tap_wakeups}` : ''}), ${x.per_frame} per frame; io wake-ups ${x.io_wakeups}`);
   const v = r.serviced;
-  lines.push(`  serviced by: io thread rx ${v.io.rx_frames} tx ${v.io.tx_frames} (${v.io.tx_bursts} sends), guest thread rx ${v.guest.rx_frames} tx ${v.guest.tx_frames} (${v.guest.tx_bursts} sends); token hand-offs ${v.token_handoffs}${v.poller_trials > 0 ? `; pollers tried ${v.poller_trials}×, two picked ${v.two_pollers}× (the last: one ${v.poller_one_fps} frames/s, two ${v.poller_two_fps})` : ''}`);
+  lines.push(`  serviced by: io thread rx ${v.io.rx_frames} tx ${v.io.tx_frames} (${v.io.tx_bursts} sends), guest thread rx ${v.guest.rx_frames} tx ${v.guest.tx_frames} (${v.guest.tx_bursts} sends); token hand-offs ${v.token_handoffs}${v.poller_trials > 0 ? `; pollers tried ${v.poller_trials}×, two picked ${v.two_pollers}× (the last: one ${v.poller_one_fps} frames/s, two ${v.poller_two_fps})` : ''}${v.relay_pipeline > 0 ? '; the guest relays: the IO thread moves every frame' : ''}`);
   if (capturing) lines.push(`  capture: ${r.pcap_dropped} records dropped (${r.nics.map((n) => `${n.name} ${n.pcap_dropped}`).join(', ')})`);
   lines.push(`  cpu s: tender ${r.cpu_s.tender.toFixed(3)}, io ${r.cpu_s.io.toFixed(3)}, guest ${r.cpu_s.guest.toFixed(3)}, process ${r.cpu_s.process.toFixed(3)}`);
   return lines.join('\n') + '\n';

@@ -6,11 +6,12 @@ import { MAX_NICS } from '../guest-api/abi.js';
 export const THREADS = ['tender', 'io', 'guest'] as const;
 export type ThreadName = (typeof THREADS)[number];
 
-export const GLOBAL_COUNTERS = ['traps', 'kicks', 'interrupts', 'tap_wakeups', 'io_wakeups', 'cpu_s', 'faults', 'token_handoffs', 'poller_trials', 'two_pollers', 'poller_one_fps', 'poller_two_fps'] as const;
+export const GLOBAL_COUNTERS = ['traps', 'kicks', 'interrupts', 'tap_wakeups', 'io_wakeups', 'cpu_s', 'faults', 'token_handoffs', 'poller_trials', 'two_pollers', 'poller_one_fps', 'poller_two_fps', 'relay_pipeline'] as const;
 // tap_wakeups: the kernel waking the guest's thread from its sleep on its TAPs, holding the IO
 // token: the token's interrupts, and notifications as they are (README, "Counting").
 // poller_trials / two_pollers: --io-token=auto's trials of one poller against two, and how many picked two (host/io-thread/poller-choice.ts);
 // poller_one_fps / poller_two_fps: the RX frames per second each arrangement moved in the last trial (not counts: rates, the IO thread's only).
+// relay_pipeline: 1 once the IO thread took the token for good from a relaying guest (the IO thread's only: guest-api/notify.ts, relaying).
 // pcap_dropped: capture records refused because the record ring was full (host/capture.ts).
 // tap_uring / tap_uring_tx: 1 when the IO thread reads / writes this NIC's TAP through io_uring
 // (--tap-reads, --tap-writes); the report says "tap_reads" and "tap_writes".
@@ -57,7 +58,7 @@ export interface NicTotals {
   tx_bursts: number;
 }
 export interface Totals {
-  traps: number; kicks: number; interrupts: number; tap_wakeups: number; io_wakeups: number; faults: number; token_handoffs: number; poller_trials: number; two_pollers: number; poller_one_fps: number; poller_two_fps: number;
+  traps: number; kicks: number; interrupts: number; tap_wakeups: number; io_wakeups: number; faults: number; token_handoffs: number; poller_trials: number; two_pollers: number; poller_one_fps: number; poller_two_fps: number; relay_pipeline: number;
   cpu_s: Record<ThreadName, number>;
   /** Frames each thread moved between a TAP and the guest (all NICs): where the work ran. */
   serviced: Record<ThreadName, { rx_frames: number; tx_frames: number; tx_bursts: number }>;
@@ -102,7 +103,7 @@ export function totals(stats: StatsBuffers, nicCount: number): Totals {
   });
   return {
     traps: sum(COUNTER.traps), kicks: sum(COUNTER.kicks), interrupts: sum(COUNTER.interrupts), tap_wakeups: sum(COUNTER.tap_wakeups),
-    io_wakeups: sum(COUNTER.io_wakeups), faults: sum(COUNTER.faults), token_handoffs: sum(COUNTER.token_handoffs), poller_trials: sum(COUNTER.poller_trials), two_pollers: sum(COUNTER.two_pollers), poller_one_fps: sum(COUNTER.poller_one_fps), poller_two_fps: sum(COUNTER.poller_two_fps), cpu_s: cpu, serviced, nics,
+    io_wakeups: sum(COUNTER.io_wakeups), faults: sum(COUNTER.faults), token_handoffs: sum(COUNTER.token_handoffs), poller_trials: sum(COUNTER.poller_trials), two_pollers: sum(COUNTER.two_pollers), poller_one_fps: sum(COUNTER.poller_one_fps), poller_two_fps: sum(COUNTER.poller_two_fps), relay_pipeline: sum(COUNTER.relay_pipeline), cpu_s: cpu, serviced, nics,
   };
 }
 

@@ -4,6 +4,7 @@
 // reports and cleans up. Returns the exit code.
 import { randomBytes } from 'node:crypto';
 import { closeSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { computeLayout, createRegion, FRAME_OVERHEAD, G, TOKEN_FREE, TOKEN_GUEST, TOKEN_IO, type RegionLayout } from '../guest-api/abi.js';
@@ -221,6 +222,8 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
     txCoalesce: opts.guestTxCoalesce,
     spinSliceUs: opts.guestSpinSliceUs,
     ioToken: shm && opts.ioToken,
+    // A relay's pipeline needs a second CPU to run on (docs/tuning.md, "A TCP relay: the pipeline").
+    relayPipeline: shm && opts.ioToken && opts.tokenPollers === 'auto' && availableParallelism() >= 2,
     pollBudget: opts.pollBudget,
     region,
     stats: stats.guest,

@@ -220,6 +220,59 @@ describe('ShmBackend with the IO token', () => {
   });
 });
 
+describe('a relay leaves the token to the IO thread (relayPipeline)', () => {
+  /** Two NICs without offloads, the IO thread backed off with the token free; one frame waits on NIC 0's RX ring. */
+  function relayRig(relayPipeline: boolean) {
+    const layout = computeLayout([{ mtu: 1500, slotCount: 4 }, { mtu: 1500, slotCount: 4 }]);
+    const region = createRegion(layout, [new Uint8Array(6), new Uint8Array(6)]);
+    const i32 = new Int32Array(region);
+    const io = new HostNotify(i32);
+    const rxView = new RingView(i32, new Uint32Array(region), layout.nics[0], 'rx');
+    const rx = new Producer(rxView);
+    new Uint8Array(region).set(frame(60, 3), rxView.dataOffset(rx.index));
+    rx.setLength(0, 60);
+    rx.publish(1);
+    io.announceSleep(IO_BACKED_OFF);
+    const kicks: number[] = [];
+    const calls = { round: 0, flushTx: 0 };
+    let now = 1e9;
+    const backend = new ShmBackend({
+      region, kickFds: [42, 43], kick: kickPolicyFor('hybrid', true), spinNs: 10_000, kickFn: (fd) => kicks.push(fd), relax: () => {},
+      nowNs: () => (now += 1000), relayPipeline,
+      service: {
+        resync: () => {}, round: () => (calls.round++, 0), rxFull: false, rxMoved: 0, flushTx: () => (calls.flushTx++, 0), txLeft: () => false,
+        tapReadable: () => false, releaseRings: () => {}, sleepOnDevice: () => false,
+      },
+    });
+    return { backend, io, i32, kicks, calls, now: () => now };
+  }
+
+  it('once it forwards, the guest takes the token no more: it kicks the backed-off IO thread, whose re-check takes over, and waits without servicing', () => {
+    const { backend, io, i32, kicks, calls, now } = relayRig(true);
+    expect(io.tokenFreeAndNeeded(() => false)).toBe(false); // a guest that may take it: the IO thread stays backed off
+    expect(backend.forward(0, 1, false)).toBe(OK);
+    expect(io.guestRelays()).toBe(true);
+    expect(kicks).toEqual([42]); // the back-off ends now, not at its timer
+    expect(io.tokenFreeAndNeeded(() => false)).toBe(true);
+    expect(backend.flush(1)).toBe(OK);
+    expect(calls.flushTx).toBe(0); // published for the IO thread, not sent on this thread holding the token
+    expect(backend.wait(now() + 1e6)).toBe(0);
+    expect(calls.round).toBe(0);
+    expect(Atomics.load(i32, G.ioToken)).toBe(0); // TOKEN_FREE: never taken
+  });
+
+  it('without relayPipeline (one CPU, or --io-token=on/solo) the same guest keeps servicing its rings', () => {
+    const { backend, io, kicks, calls, now } = relayRig(false);
+    expect(backend.forward(0, 1, false)).toBe(OK);
+    expect(io.guestRelays()).toBe(false);
+    expect(kicks).toEqual([]);
+    expect(backend.flush(1)).toBe(OK);
+    expect(calls.flushTx).toBe(1); // the token is free: sent at once on this thread
+    backend.wait(now() + 1e6);
+    expect(calls.round).toBeGreaterThan(0);
+  });
+});
+
 describe('answers to a burst (--guest-tx-coalesce)', () => {
   /** A guest with the IO token free, its service sending what the TX ring holds and recording each send's size. */
   function tokenRig(txCoalesce: boolean) {

@@ -84,9 +84,11 @@ export class Pump {
   /**
    * poll and hybrid without the token tell a waiting guest when RX frames stream in, so that it
    * naps instead of spinning (notify.ts, step 4). Not event mode: its guest never spins, and
-   * its point is one interrupt per wait. The token has its own answer (the guest asks for it).
+   * its point is one interrupt per wait. The token has its own answer (the guest asks for it),
+   * except for a relaying guest: it leaves the token to this thread and waits as without it,
+   * so the hint is turned on when this thread first takes the token after it said so.
    */
-  private readonly streamHint: boolean;
+  private streamHint: boolean;
   private epfd = -1;
   /** The backed-off IO thread's set: the kicks and the control, no TAP (the guest is reading them). */
   private backoffEpfd = -1;
@@ -193,6 +195,10 @@ export class Pump {
           continue;
         }
         held = true;
+        if (!this.streamHint && this.notify.guestRelays()) {
+          this.streamHint = true;
+          this.stats[COUNTER.relay_pipeline] = 1;
+        }
         if (handoff > 0) {
           this.stats[COUNTER.token_handoffs] += handoff;
           this.service.resync(); // the guest moved rxHead / txTail since: read back and checked
@@ -217,7 +223,7 @@ export class Pump {
       }
       if ((++rounds & 1023) === 0) {
         this.maybeUpdateCpu();
-        if (this.choice !== null && this.choice.two && !this.tickChoice(true)) {
+        if (this.choice !== null && this.choice.two && !this.notify.guestRelays() && !this.tickChoice(true)) {
           // The choice went to one poller (the guest) while this thread polls beside it: step
           // aside as for an ask; a guest spinning in its wait takes the free token.
           this.notify.giveToken();
@@ -248,6 +254,7 @@ export class Pump {
    * guest delays each round trip more than it saves (docs/tuning.md, the IO token).
    */
   private backOff(): void {
+    if (this.streamHint) this.notify.streamEnded(); // not servicing: no stream to nap through
     const needed = () => Atomics.load(this.ctl, CTL.stop) !== 0 || this.notify.tokenFreeAndNeeded(this.txWaitingFn);
     if (this.onePoller() ? needed() : this.pollForHandBack(needed)) return;
     let seen = this.notify.guestTakes();
