@@ -102,10 +102,11 @@
 //          without offloads (net_forward), the guest sets guestRelays = 1 and takes the token no
 //          more, kicking a backed-off IO thread; the IO thread then keeps it (its back-off
 //          re-check counts a free token as needed) and moves every frame while the guest
-//          filters, a pipeline on two threads: a relay pays two system calls' worth of kernel
-//          work per frame, which one thread doing both left the ingress TAP to overflow for
-//          (docs/tuning.md, "A TCP relay: the pipeline"). It waits as without the token
-//          (ioStreaming, turned on for it). The word only ever hands the token to the IO thread.
+//          filters, a pipeline on two threads: a relay pays a read and a write of kernel work
+//          per frame, and one thread doing both and the filtering let the ingress TAP overflow
+//          3-5x as often (docs/tuning.md, "A TCP relay: the pipeline"). It waits as without the
+//          token (ioStreaming, turned on for it). The word only ever hands the token to the IO
+//          thread, so a guest that writes it starves nobody but itself of the token.
 // Why the token loses no wake-up: (a) frames arriving while the guest sleeps: on its TAPs it
 // holds the token and the kernel wakes it — having looked at its RX rings after taking the
 // token, since the IO thread may have filled them while it held it (frames taken off the TAPs

@@ -288,7 +288,7 @@ export class ShmBackend implements NetBackend {
       if (r === OK) this.readDone(from);
       return r;
     }
-    if (this.hdr[to] === 0 && !this.relaying && this.svc !== null && this.cfg.relayPipeline === true) {
+    if (from !== to && this.hdr[to] === 0 && !this.relaying && this.svc !== null && this.cfg.relayPipeline === true) {
       this.relaying = true;
       this.notify.relaying();
     }

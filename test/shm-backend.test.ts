@@ -261,6 +261,13 @@ describe('a relay leaves the token to the IO thread (relayPipeline)', () => {
     expect(Atomics.load(i32, G.ioToken)).toBe(0); // TOKEN_FREE: never taken
   });
 
+  it('a frame forwarded back out of the NIC it came in on (a reflector) is no relay: the guest keeps the token', () => {
+    const { backend, io, kicks } = relayRig(true);
+    expect(backend.forward(0, 0, false)).toBe(OK);
+    expect(io.guestRelays()).toBe(false);
+    expect(kicks).toEqual([]);
+  });
+
   it('without relayPipeline (one CPU, or --io-token=on/solo) the same guest keeps servicing its rings', () => {
     const { backend, io, kicks, calls, now } = relayRig(false);
     expect(backend.forward(0, 1, false)).toBe(OK);
