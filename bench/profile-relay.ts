@@ -8,9 +8,13 @@
 //   node dist-dev/bench/profile-relay.js c-uring 3 --offload         # testbed's tap_relay --loop=uring
 //
 // RELAY: baseline, poll, event, hybrid, c (tap_relay, read()/write()) or c-uring; --offload
-// gives both sides offloads (the C relay, or the tender's `--offload`). Needs root, iperf3,
+// gives both sides offloads (the C relay, or the tender's `--offload`). DIST (environment, as
+// the profile-*.sh scripts take it): another tender build's dist directory, e.g. a worktree's
+// (`DIST=/tmp/abold/dist`), run instead of this checkout's. Needs root, iperf3,
 // `npm run build` and `npm run build:dev`; builds the C tools if needed. A bad argument: one
 // usage line, exit 64.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { buildLimitPrograms } from '../testbed/c/build.js';
 import { relayTopology, runRelay, type RelayOptions } from '../testbed/relay.js';
 import { kernelTx } from '../testbed/tap-stats.js';
@@ -28,13 +32,18 @@ if (c && tenderArgs.length > 0) {
   console.error(`profile-relay.js: tender options (${tenderArgs.join(' ')}) given to the C relay`);
   process.exit(64);
 }
+const tender = process.env.DIST ? resolve(process.env.DIST, 'host/cli.js') : undefined;
+if (tender !== undefined && !existsSync(tender)) {
+  console.error(`profile-relay.js: DIST=${process.env.DIST} holds no host/cli.js (a built tender's dist directory)`);
+  process.exit(64);
+}
 const bin = c ? buildLimitPrograms() : null;
 const topo = relayTopology();
 try {
   for (let i = 0; i < Number(repsArg); i++) {
     const o: RelayOptions = {
       relay: c ? 'c' : (relayArg as RelayOptions['relay']), uring: relayArg === 'c-uring', tapRelay: bin?.tap_relay,
-      offload, streams: 3, seconds: 4, omit: 1, tenderArgs,
+      offload, streams: 3, seconds: 4, omit: 1, tenderArgs, tender,
     };
     const before = topo.relay.taps.map((t) => kernelTx(topo.relay, t).dropped);
     const r = await runRelay(topo, o);

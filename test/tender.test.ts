@@ -5,6 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { GUEST_MAC, collect, createNetns, DEV, netnsExists, skipReal, type Netns, TENDER } from '../testbed/netns.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 import { THREAD_NAME } from '../host/thread-names.js';
+import { kernelTx } from '../testbed/tap-stats.js';
 import { buildLimitPrograms } from '../testbed/c/build.js';
 
 const MODES = ['baseline', 'poll', 'event', 'hybrid'] as const;
@@ -91,14 +92,27 @@ describe.skipIf(skipReal())('tender with the example guests', () => {
     });
 
     it(`${mode}: udp_sink counts all 5,000 datagrams a namespace socket sends`, async () => {
-      const child = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...modeArgs(mode), '--timeout=30', EXAMPLE('udp_sink.js'), '--count=5000']);
-      const t = collect(child, 40_000);
-      await waitForLine(child, /udp_sink: counting/);
-      const sent = await collect(ns.spawn('node', [`${DEV}test/harness/udp-peer.js`, '--send', '--dst=10.0.0.2', '--port=9200', '--count=5000', '--size=1300']));
-      expect(sent.code).toBe(0);
-      const r = await t;
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/udp_sink: total 5000 frames 6500000 bytes/);
+      // Room on the TAP for all of them, so that this counts what the tender does with what the
+      // kernel hands it. In session 29's CI the baseline's sink once waited to its --timeout for
+      // datagrams it never got; the likeliest loss is the kernel's, at the default queue, while
+      // a guest that traps once a frame was held up (V8 compiling, a busy vCPU). Not shown: the
+      // run kept no counts, which the message below now gives.
+      const qlen = JSON.parse(ns.run('ip', ['-j', 'link', 'show', 'tap0']))[0].txqlen as number;
+      ns.run('ip', ['link', 'set', 'tap0', 'txqueuelen', '6000']);
+      try {
+        const dropped0 = kernelTx(ns).dropped;
+        const child = startTender(ns, ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...modeArgs(mode), '--timeout=30', EXAMPLE('udp_sink.js'), '--count=5000']);
+        const t = collect(child, 40_000);
+        await waitForLine(child, /udp_sink: counting/);
+        const sent = await collect(ns.spawn('node', [`${DEV}test/harness/udp-peer.js`, '--send', '--dst=10.0.0.2', '--port=9200', '--count=5000', '--size=1300']));
+        expect(sent.code).toBe(0);
+        const r = await t;
+        const why = `${r.stdout}${r.stderr}kernel drops at tap0: ${kernelTx(ns).dropped - dropped0}`;
+        expect(r.code, why).toBe(0);
+        expect(r.stdout, why).toMatch(/udp_sink: total 5000 frames 6500000 bytes/);
+      } finally {
+        ns.run('ip', ['link', 'set', 'tap0', 'txqueuelen', String(qlen)]);
+      }
     });
   }
 });

@@ -76,6 +76,8 @@ export interface RelayOptions {
   uring?: boolean;
   /** More tender options (e.g. --ring-slots=128). */
   tenderArgs?: string[];
+  /** Another tender build's host/cli.js, to compare two builds run by run; default this checkout's dist. */
+  tender?: string;
   /**
    * CPU lists (taskset -c) for the relay process, all its threads, and for both iperf3s: the
    * relay on a core of its own, the traffic on the other. Unset: wherever the scheduler puts them.
@@ -128,7 +130,7 @@ export async function runRelay(topo: RelayTopology, o: RelayOptions): Promise<Re
     relay = startTender(topo.relay, [
       '--net:service=tap0', '--net:backend=tap1', ...modeArgs(o.relay), ...(o.offload ? ['--offload'] : []),
       `--stats-json=${stats}`, ...(o.tenderArgs ?? []), EXAMPLE('firewall.js'), `--allow=${IPERF_PORT}`,
-    ], o.cpus?.relay);
+    ], o.cpus?.relay, o.tender);
   }
   const relayDone = collect(relay, (o.seconds + 60) * 1000);
   const server = topo.server.spawn(...onCpus(o.cpus?.traffic, 'iperf3', ['-s', '-1', '-B', SERVER_IP, '-p', String(IPERF_PORT)]));

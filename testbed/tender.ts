@@ -14,8 +14,9 @@ export function statsPath(): string {
 }
 
 /** `cpus`: the CPUs it may run on, every thread (netns.ts onCpus). */
-export function startTender(ns: Netns, args: string[], cpus?: string) {
-  return ns.spawn(...onCpus(cpus, 'node', [TENDER, ...args]));
+/** `tender`: another build's cli.js (two builds compared run by run), else this checkout's. */
+export function startTender(ns: Netns, args: string[], cpus?: string, tender = TENDER) {
+  return ns.spawn(...onCpus(cpus, 'node', [tender, ...args]));
 }
 
 export async function runTender(ns: Netns, args: string[], timeoutMs = 60_000): Promise<RunResult> {
