@@ -13,8 +13,10 @@ export function statsPath(): string {
   return join(tmpdir(), `shmtender-stats-${process.pid}-${n++}.json`);
 }
 
-/** `cpus`: the CPUs it may run on, every thread (netns.ts onCpus). */
-/** `tender`: another build's cli.js (two builds compared run by run), else this checkout's. */
+/**
+ * `cpus`: the CPUs it may run on, every thread (netns.ts onCpus). `tender`: another build's
+ * cli.js (two builds compared run by run), else this checkout's.
+ */
 export function startTender(ns: Netns, args: string[], cpus?: string, tender = TENDER) {
   return ns.spawn(...onCpus(cpus, 'node', [tender, ...args]));
 }
