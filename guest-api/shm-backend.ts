@@ -359,7 +359,7 @@ export class ShmBackend implements NetBackend {
 
   private published(h: number): void {
     this.pending[h] = false;
-    if (this.svc !== null && !this.relaying && this.selfSends < TX_SELF_SENDS && this.take()) {
+    if (this.svc !== null && this.selfSends < TX_SELF_SENDS && this.take()) {
       this.selfSends++;
       try {
         this.svc.flushTx(); // the token is free: nobody to wake, send now
@@ -371,8 +371,9 @@ export class ShmBackend implements NetBackend {
     this.notify.txPublished(h);
   }
 
-  /** Holds the IO token after this call if it was free (resynced), else false. */
+  /** Holds the IO token after this call if it was free (resynced), else false; a relaying guest never takes it. */
   private take(): boolean {
+    if (this.relaying) return false;
     if (this.held) {
       if (!this.notify.stopping()) return true;
       // Being stopped (host/tender.ts, stopGuest): let go between bursts, so that the tender
@@ -465,7 +466,7 @@ export class ShmBackend implements NetBackend {
       }
       slept = true;
       while (now < deadlineNs) {
-        if (svc !== null && !this.relaying && (what & WAIT_RX) !== 0 && this.take() && !svc.txLeft()) {
+        if (svc !== null && (what & WAIT_RX) !== 0 && this.take() && !svc.txLeft()) {
           // The IO thread may have filled the RX rings since the last look, while it held the
           // token: the kernel will not wake us for frames already taken off the TAPs.
           got = this.check(forRoom);
