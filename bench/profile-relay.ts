@@ -10,7 +10,10 @@
 // RELAY: baseline, poll, event, hybrid, c (tap_relay, read()/write()) or c-uring; --offload
 // gives both sides offloads (the C relay, or the tender's `--offload`). DIST (environment, as
 // the profile-*.sh scripts take it): another tender build's dist directory, e.g. a worktree's
-// (`DIST=/tmp/abold/dist`), run instead of this checkout's. Needs root, iperf3,
+// (`DIST=/tmp/abold/dist`), run instead of this checkout's. CPUS=RELAY:TRAFFIC (environment):
+// taskset lists for the relay (every thread) and for both iperf3s, either left empty for
+// wherever the scheduler puts them: `CPUS=1:0` and `CPUS=0:1` put the relay on one vCPU and the
+// traffic on the other, each way round (docs/tuning.md, "A relay's slow runs"). Needs root, iperf3,
 // `npm run build` and `npm run build:dev`; builds the C tools if needed. A bad argument: one
 // usage line, exit 64.
 import { existsSync } from 'node:fs';
@@ -37,13 +40,22 @@ if (tender !== undefined && !existsSync(tender)) {
   console.error(`profile-relay.js: DIST=${process.env.DIST} holds no host/cli.js (a built tender's dist directory)`);
   process.exit(64);
 }
+const cpusArg = process.env.CPUS;
+const cpuList = /^[0-9][0-9,-]*$/;
+const [relayCpus, trafficCpus] = (cpusArg ?? '').split(':');
+if (cpusArg !== undefined && (cpusArg.split(':').length !== 2 || !(relayCpus || trafficCpus) || [relayCpus, trafficCpus].some((l) => l !== '' && !cpuList.test(l)))) {
+  console.error(`profile-relay.js: CPUS=${cpusArg} is not RELAY:TRAFFIC (taskset lists, either empty: e.g. 1:0 or :1)`);
+  process.exit(64);
+}
+const cpus = cpusArg === undefined ? undefined : { relay: relayCpus || undefined, traffic: trafficCpus || undefined };
+const placed = cpus ? ` (relay on ${cpus.relay ?? 'any'}, traffic on ${cpus.traffic ?? 'any'})` : '';
 const bin = c ? buildLimitPrograms() : null;
 const topo = relayTopology();
 try {
   for (let i = 0; i < Number(repsArg); i++) {
     const o: RelayOptions = {
       relay: c ? 'c' : (relayArg as RelayOptions['relay']), uring: relayArg === 'c-uring', tapRelay: bin?.tap_relay,
-      offload, streams: 3, seconds: 4, omit: 1, tenderArgs, tender,
+      offload, streams: 3, seconds: 4, omit: 1, tenderArgs, tender, cpus,
     };
     const before = topo.relay.taps.map((t) => kernelTx(topo.relay, t).dropped);
     const r = await runRelay(topo, o);
@@ -52,7 +64,7 @@ try {
     const dropped = topo.relay.taps.map((t, i) => `${t} ${kernelTx(topo.relay, t).dropped - before[i]}`).join(', ');
     const s = r.raw as { cpu_s?: Record<string, number> | number; serviced?: unknown };
     const cpu = typeof s.cpu_s === 'object' ? Object.entries(s.cpu_s).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ') : r.cpuSeconds.toFixed(2);
-    console.log(`${relayArg}${offload ? '+offload' : ''} ${tenderArgs.join(' ')}: ${r.gbps.toFixed(2)} Gbit/s, ${r.frames} frames, ${r.retransmits} retransmits, TAP drops ${dropped}, cpu s ${cpu}${s.serviced ? `, serviced ${JSON.stringify(s.serviced)}` : ''}`);
+    console.log(`${relayArg}${offload ? '+offload' : ''} ${tenderArgs.join(' ')}${placed}: ${r.gbps.toFixed(2)} Gbit/s, ${r.frames} frames, ${r.retransmits} retransmits, TAP drops ${dropped}, cpu s ${cpu}${s.serviced ? `, serviced ${JSON.stringify(s.serviced)}` : ''}`);
   }
 } finally {
   topo.destroy();

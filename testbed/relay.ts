@@ -80,9 +80,9 @@ export interface RelayOptions {
   tender?: string;
   /**
    * CPU lists (taskset -c) for the relay process, all its threads, and for both iperf3s: the
-   * relay on a core of its own, the traffic on the other. Unset: wherever the scheduler puts them.
+   * relay on a core of its own, the traffic on the other. Unset (either): wherever the scheduler puts them.
    */
-  cpus?: { relay: string; traffic: string };
+  cpus?: { relay?: string; traffic?: string };
 }
 
 export interface RelayResult {
