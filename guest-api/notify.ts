@@ -284,9 +284,14 @@ export class HostNotify {
   seizeToken(): void {
     Atomics.store(this.i32, G.ioToken, TOKEN_IO);
   }
-  /** The guest, about to wait, asks for the token: give it at the next round. */
+  /**
+   * The guest, about to wait, asks for the token: give it at the next round. Not beside
+   * guestRelays, which only ever hands the token to this thread: a relaying guest asks no more,
+   * and one that wrote both would have this thread give the token and its back-off re-check
+   * ("free, and the guest relays") take it straight back, round after round, a core spun idle.
+   */
   guestAsks(): boolean {
-    return Atomics.load(this.i32, G.guestTokenRequest) === TOKEN_ASK;
+    return Atomics.load(this.i32, G.guestTokenRequest) === TOKEN_ASK && !this.guestRelays();
   }
   /** The guest sleeps on its TAPs holding the token (the backed-off thread may sleep PARK_NS). */
   guestOnDevice(): boolean {

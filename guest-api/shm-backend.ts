@@ -288,10 +288,6 @@ export class ShmBackend implements NetBackend {
       if (r === OK) this.readDone(from);
       return r;
     }
-    if (from !== to && this.hdr[to] === 0 && !this.relaying && this.svc !== null && this.cfg.relayPipeline === true) {
-      this.relaying = true;
-      this.notify.relaying();
-    }
     const rx = this.rx[from];
     const len = rx.length(this.holds[from].count);
     if (len > this.maxFrame[to]) return EINVAL;
@@ -299,6 +295,11 @@ export class ShmBackend implements NetBackend {
     if (this.hdr[to] === 0 && len > this.mtuFrame[to]) return EINVAL;
     const tx = this.tx[to];
     if (tx.room() === 0 && !this.sentDeferred(tx)) return AGAIN;
+    // A forward that goes out (not one refused above) makes this guest a relay (notify.ts).
+    if (from !== to && this.hdr[to] === 0 && !this.relaying && this.svc !== null && this.cfg.relayPipeline === true) {
+      this.relaying = true;
+      this.notify.relaying();
+    }
     tx.setLength(0, len);
     tx.setRef(0, encodeRef(from, this.nextIndex(from) & this.rxViews[from].mask));
     const index = tx.index;

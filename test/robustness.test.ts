@@ -9,6 +9,7 @@ import { buildLimitPrograms } from '../testbed/c/build.js';
 import { kernelRx, kernelTx } from '../testbed/tap-stats.js';
 import { parsePing } from '../testbed/workloads.js';
 import { GUEST_MAC, TENDER, collect, createNetns, skipReal, sleep, type Netns } from '../testbed/netns.js';
+import { procCpuS } from '../testbed/cpu.js';
 import { pidsIn, sampleRss } from '../testbed/process.js';
 import { LIMIT_SLACK_MB } from '../host/memory-watch.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
@@ -364,6 +365,25 @@ describe.skipIf(skipReal())('robustness', () => {
     const lines = r.stderr.trim().split('\n');
     expect({ code: r.code, lines }).toEqual({ code: 72, lines: ['freed', 'tender: guest fault: the IO token was written (0) while the IO thread held it (seen by the IO thread)'] });
     expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it('a guest that writes guestRelays and an ask for the IO token together does not make the idle IO thread spin', async () => {
+    // A relaying guest asks for the token no more; the IO thread keeps it (guestRelays). Written
+    // together, by a guest that then sleeps outside the API, the IO thread gave the token to the
+    // ask and its back-off re-check took it back at once ("free, and the guest relays"), round
+    // after round without a pause: 77% of a core while idle, before the ask was ignored.
+    const t = startTender(ns, tender(['--shm=hybrid', '--io-token=auto', FIXTURE('asks_while_relaying.js')]));
+    const run = collect(t, 30_000);
+    await waitForLine(t, /asked/);
+    await sleep(500);
+    const c0 = procCpuS(t.pid!);
+    const t0 = process.hrtime.bigint();
+    await sleep(2000);
+    const cpu = (procCpuS(t.pid!) - c0) / (Number(process.hrtime.bigint() - t0) / 1e9);
+    const r = await run;
+    console.log(`asks while relaying: ${(cpu * 100).toFixed(1)}% of a core`);
+    expect(r.code).toBe(0);
+    expect(cpu).toBeLessThan(0.1);
   });
 
   it('a console closed while the guest has left a broken TX ring: the guest fault the IO thread meets at the stop wins (exit 72), not the closed console (141)', async () => {

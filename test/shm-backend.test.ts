@@ -1,7 +1,7 @@
 // The guest's ring backend in-process (no root), with the IO thread played by this test
 // through the same Producer/Consumer/HostNotify it uses, a fake clock and a kick recorder.
 import { describe, expect, it } from 'vitest';
-import { computeLayout, createRegion, G, MIN_FRAME } from '../guest-api/abi.js';
+import { computeLayout, createRegion, G, MIN_FRAME, TOKEN_ASK } from '../guest-api/abi.js';
 import { HostNotify, IO_BACKED_OFF, kickPolicyFor, STREAM_FRAMES, STREAM_WINDOW_NS, type KickPolicy } from '../guest-api/notify.js';
 import { AGAIN, EINVAL, OK } from '../guest-api/results.js';
 import { Consumer, Producer, RingView } from '../guest-api/ring.js';
@@ -244,7 +244,7 @@ describe('a relay leaves the token to the IO thread (relayPipeline)', () => {
         tapReadable: () => false, releaseRings: () => {}, sleepOnDevice: () => false,
       },
     });
-    return { backend, io, i32, kicks, calls, now: () => now };
+    return { backend, io, i32, kicks, calls, layout, now: () => now };
   }
 
   it('once it forwards, the guest takes the token no more: it kicks the backed-off IO thread, whose re-check takes over, and waits without servicing', () => {
@@ -266,6 +266,25 @@ describe('a relay leaves the token to the IO thread (relayPipeline)', () => {
     expect(backend.forward(0, 0, false)).toBe(OK);
     expect(io.guestRelays()).toBe(false);
     expect(kicks).toEqual([]);
+  });
+
+  it('a forward refused for want of room is no relay yet; the one that goes out is', () => {
+    const { backend, io, i32, kicks, layout } = relayRig(true);
+    for (let k = 0; k < 4; k++) expect(backend.write(1, frame(60, k), 60, false)).toBe(OK); // NIC 1's TX ring: full
+    expect(backend.forward(0, 1, false)).toBe(AGAIN);
+    expect(io.guestRelays()).toBe(false);
+    expect(kicks).toEqual([]);
+    new Consumer(new RingView(i32, new Uint32Array(i32.buffer), layout.nics[1], 'tx'), 60, 1514).release(4); // sent
+    expect(backend.forward(0, 1, false)).toBe(OK);
+    expect(io.guestRelays()).toBe(true);
+  });
+
+  it('an ask for the token beside guestRelays is no ask: the IO thread keeps the token (a hostile guest that writes both spins nothing)', () => {
+    const { io, i32 } = relayRig(true);
+    Atomics.store(i32, G.guestTokenRequest, TOKEN_ASK);
+    expect(io.guestAsks()).toBe(true);
+    Atomics.store(i32, G.guestRelays, 1);
+    expect(io.guestAsks()).toBe(false);
   });
 
   it('without relayPipeline (one CPU, or --io-token=on/solo) the same guest keeps servicing its rings', () => {
