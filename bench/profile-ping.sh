@@ -12,8 +12,9 @@
 # trial's frames/s with one poller and with two).
 # Environment: WARM_S (seconds of `ping -f` first, not counted; default 2, as the bench's
 # pingWarmS), COUNT (echoes per repetition, default 30000), REPS (default 4), SIZE (payload
-# bytes, default 56), PRELOAD (ping's -l), DIST (default dist), NODE_FLAGS. The tender's output
-# is in /tmp/ping-tender.out. Needs root, `npm run build` and the C tools (testbed/bin).
+# bytes, default 56), PRELOAD (ping's -l), DIST (default dist), TAP_ECHO (another tap_echo
+# build, default testbed/bin/tap_echo), NODE_FLAGS. The tender's output is in /tmp/ping-tender.out,
+# tap_echo's in /tmp/ping-c.out. Needs root, `npm run build` and the C tools (testbed/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 who=${1:?usage: bench/profile-ping.sh c|tender [options...]}
@@ -22,7 +23,7 @@ WARM_S=${WARM_S:-2} COUNT=${COUNT:-30000} REPS=${REPS:-4} SIZE=${SIZE:-56}
 . bench/profile-netns.sh
 out=/tmp/ping-$who.out
 case $who in
-  c) ip netns exec "$ns" testbed/bin/tap_echo --tap=tap0 "$@" >"$out" 2>&1 & ;;
+  c) ip netns exec "$ns" "${TAP_ECHO:-testbed/bin/tap_echo}" --tap=tap0 "$@" >"$out" 2>&1 & ;;
   tender) ip netns exec "$ns" node ${NODE_FLAGS:-} ${DIST:-dist}/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/ping_serve.js >"$out" 2>&1 & ;;
   *) echo "bench/profile-ping.sh: c or tender, not $who" >&2; exit 64 ;;
 esac

@@ -1,6 +1,7 @@
 // Frame I/O between a file descriptor and memory: bursts into a registered shared region
 // (the shm modes' zero-copy path) and single frames into any Uint8Array (the baseline trap).
 #include "shmtender.h"
+#include "stamps.h"
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -87,7 +88,9 @@ static Napi::Value RegionClose(const Napi::CallbackInfo& info) {
 ssize_t SpinRead(int fd, void* buf, size_t n, int64_t spinNs) {
   int64_t until = 0;
   for (;;) {
+    SHMT_STAMP(ReadBegin);
     ssize_t got = RawRead(fd, buf, n);
+    if (got >= 0) SHMT_STAMP(ReadGot);
     if (got >= 0 || (errno != EAGAIN && errno != EINTR) || spinNs <= 0) return got;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -130,7 +133,11 @@ Napi::Value ReadFrames(const Napi::Env& env, const Burst& b, int64_t capacity, i
 
 int WriteOne(int fd, const void* buf, size_t n) {
   for (;;) {
-    if (RawWrite(fd, buf, n) >= 0) return kWritten;
+    SHMT_STAMP(WriteBegin);
+    if (RawWrite(fd, buf, n) >= 0) {
+      SHMT_STAMP(WriteDone);
+      return kWritten;
+    }
     int err = errno;
     if (err == EINTR) continue;
     if (err == EAGAIN || err == ENOBUFS) return kAgain;
@@ -250,13 +257,16 @@ static Napi::Value BurstRead(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Burst b{region, p->fd, p->rxFirst + slot * p->rxStride, p->rxStride, count, p->lens};
-  return p->readRing != kNoRing ? UringReadFrames(env, p->readRing, b, p->rxCapacity, spinNs) : ReadFrames(env, b, p->rxCapacity, spinNs);
+  Napi::Value got = p->readRing != kNoRing ? UringReadFrames(env, p->readRing, b, p->rxCapacity, spinNs) : ReadFrames(env, b, p->rxCapacity, spinNs);
+  SHMT_STAMP(BurstReadReturn);
+  return got;
 }
 
 // burstWrite(port, count) -> frames consumed: frame i is lens[i] bytes at offsets[i] (the port's
 // arrays), anywhere in the region (a forwarded frame lies in another NIC's RX slot); every one
 // is checked before any is written. By write() per frame or the port's write ring.
 static Napi::Value BurstWrite(const Napi::CallbackInfo& info) {
+  SHMT_STAMP(BurstWriteEnter);
   Napi::Env env = info.Env();
   Region* region;
   BurstPort* p = ArgPort(info, &region);

@@ -237,3 +237,30 @@ describe.skipIf(skipReal())('the latency phases', () => {
     }
   }, 90_000);
 });
+
+// bench/profile-stamps.sh (docs/tuning.md, "Where a round trip's time goes"): the addon built
+// apart with its stamps and tap_echo with its own, each answering ping -f, each reporting the
+// means over its round trips; this checkout's build is left as it was.
+describe.skipIf(skipReal())('the round trip stamps (bench/profile-stamps.sh)', () => {
+  it('builds both apart, runs a round of each, and each prints its means over thousands of round trips', async () => {
+    const addon = join(ROOT, 'build', 'Release', 'shmtender.node');
+    const before = readFileSync(addon);
+    const run = spawn(join(ROOT, 'bench', 'profile-stamps.sh'), [], {
+      env: { ...process.env, ROUNDS: '1', REPS: '1', COUNT: '3000', WARM_S: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const r = await collect(run, 240_000);
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.map((l) => l.split(':')[0])).toEqual(['tap_echo --loop=busy', 'tender --shm=hybrid']);
+    const [c, tender] = lines.map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+    for (const s of [c, tender]) {
+      expect(s.round_trips).toBeGreaterThan(3000); // the warm-up's and the counted echoes
+      for (const k of ['read_to_write', 'read', 'write']) expect(s[k]).toBeGreaterThan(0);
+    }
+    // The tender's time between the read and the write, split where JS takes over and hands back.
+    expect(tender.read_to_js).toBeGreaterThan(0);
+    expect(tender.js_to_write).toBeGreaterThan(0);
+    expect(tender.read_to_js + tender.js_to_write).toBeLessThanOrEqual(tender.read_to_write);
+    expect(readFileSync(addon).equals(before)).toBe(true); // no stamps in this checkout's addon
+  }, 300_000);
+});

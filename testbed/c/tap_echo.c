@@ -3,8 +3,33 @@
  * echoes (0: no limit) or SIGTERM. The same in-place rewrite ping_serve.js does; other frames
  * (a flood beside the probe) are read and dropped, as ping_serve drops them. --delay-ns=N
  * spins N ns before each echo's reply: a slower responder, to see what its tail looks like
- * (docs/tuning.md, "Under a flood: the request behind a slow reply"). */
+ * (docs/tuning.md, "Under a flood: the request behind a slow reply"). Built with
+ * -DTAP_ECHO_STAMPS (bench/profile-stamps.sh, a build of its own) it also times each round trip's
+ * read() and write() as native/stamps.cc does the tender's, and prints the means at exit. */
 #include "common.h"
+
+#ifdef TAP_ECHO_STAMPS
+/* Sums in ns: a round trip is a read() that got a frame and the write() of its answer. */
+static double st_r2w, st_read, st_write, st_w2r;
+static long st_n, st_nw2r, st_nread;
+static double st_read_began, st_read_at, st_write_at;
+#define STAMP_READ_BEGIN() (st_read_began = now_s())
+#define STAMP_READ_GOT() do { double t_ = now_s(); st_read += t_ - st_read_began; st_nread++; \
+    if (st_write_at > 0 && t_ - st_write_at < 1e-3) { st_w2r += t_ - st_write_at; st_nw2r++; } \
+    st_write_at = 0; st_read_at = t_; } while (0)
+#define STAMP_WRITE(call) do { double w0_ = now_s(); call; st_write_at = now_s(); st_write += st_write_at - w0_; \
+    if (st_read_at > 0 && w0_ - st_read_at < 1e-3) { st_r2w += w0_ - st_read_at; st_n++; } st_read_at = 0; } while (0)
+static void stamps_report(void) {
+  if (st_n == 0) return;
+  fprintf(stderr, "tap_echo stamps: {\"round_trips\":%ld,\"read_to_write\":%.0f,\"read\":%.0f,\"write\":%.0f,\"write_to_read\":%.0f}\n",
+          st_n, st_r2w / st_n * 1e9, st_read / st_nread * 1e9, st_write / st_n * 1e9, st_nw2r ? st_w2r / st_nw2r * 1e9 : -1);
+}
+#else
+#define STAMP_READ_BEGIN() ((void)0)
+#define STAMP_READ_GOT() ((void)0)
+#define STAMP_WRITE(call) call
+static void stamps_report(void) {}
+#endif
 
 static const unsigned char MY_IP[4] = {10, 0, 0, 2};
 static const unsigned char MY_MAC[6] = {0x02, 0, 0, 0, 0, 0x02};
@@ -44,7 +69,9 @@ int main(int argc, char **argv) {
   printf("{\"ready\":true}\n");
   fflush(stdout);
   while ((count == 0 || echoes < count) && !stopping) {
+    STAMP_READ_BEGIN();
     ssize_t n = read(fd, f, sizeof f);
+    if (n >= 0) STAMP_READ_GOT();
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) { perror("read"); return 74; }
@@ -58,8 +85,9 @@ int main(int argc, char **argv) {
     if (delay > 0 && what == 1) for (double until = now_s() + delay; now_s() < until;) {}
     /* A TAP write does not block (the kernel takes the frame or drops it); a reply lost here
      * shows as the probe's loss. */
-    while (write(fd, f, n) < 0 && errno == EINTR) {}
+    STAMP_WRITE(while (write(fd, f, n) < 0 && errno == EINTR) {});
   }
+  stamps_report();
   printf("{\"loop\":\"%s\",\"echoes\":%ld,\"frames\":%ld,\"cpu_s\":%.6f}\n", LOOP_NAMES[l], echoes, frames, cpu_s());
   return 0;
 }
