@@ -11,18 +11,18 @@
 #ifdef TAP_ECHO_STAMPS
 /* Sums in ns: a round trip is a read() that got a frame and the write() of its answer. */
 static double st_r2w, st_read, st_write, st_w2r;
-static long st_n, st_nw2r, st_nread;
+static long st_n, st_nw2r, st_nread, st_nwrite;
 static double st_read_began, st_read_at, st_write_at;
 #define STAMP_READ_BEGIN() (st_read_began = now_s())
 #define STAMP_READ_GOT() do { double t_ = now_s(); st_read += t_ - st_read_began; st_nread++; \
     if (st_write_at > 0 && t_ - st_write_at < 1e-3) { st_w2r += t_ - st_write_at; st_nw2r++; } \
     st_write_at = 0; st_read_at = t_; } while (0)
-#define STAMP_WRITE(call) do { double w0_ = now_s(); call; st_write_at = now_s(); st_write += st_write_at - w0_; \
+#define STAMP_WRITE(call) do { double w0_ = now_s(); call; st_write_at = now_s(); st_write += st_write_at - w0_; st_nwrite++; \
     if (st_read_at > 0 && w0_ - st_read_at < 1e-3) { st_r2w += w0_ - st_read_at; st_n++; } st_read_at = 0; } while (0)
 static void stamps_report(void) {
   if (st_n == 0) return;
   fprintf(stderr, "tap_echo stamps: {\"round_trips\":%ld,\"read_to_write\":%.0f,\"read\":%.0f,\"write\":%.0f,\"write_to_read\":%.0f}\n",
-          st_n, st_r2w / st_n * 1e9, st_read / st_nread * 1e9, st_write / st_n * 1e9, st_nw2r ? st_w2r / st_nw2r * 1e9 : -1);
+          st_n, st_r2w / st_n * 1e9, st_read / st_nread * 1e9, st_write / st_nwrite * 1e9, st_nw2r ? st_w2r / st_nw2r * 1e9 : -1);
 }
 #else
 #define STAMP_READ_BEGIN() ((void)0)
