@@ -92,9 +92,7 @@ ssize_t SpinRead(int fd, void* buf, size_t n, int64_t spinNs) {
     ssize_t got = RawRead(fd, buf, n);
     if (got >= 0) SHMT_STAMP(ReadGot);
     if (got >= 0 || (errno != EAGAIN && errno != EINTR) || spinNs <= 0) return got;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t now = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+    int64_t now = MonotonicNs();
     if (until == 0) until = now + spinNs;
     else if (now >= until) {
       errno = EAGAIN;

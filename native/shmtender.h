@@ -10,6 +10,7 @@
 #include <napi.h>
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <string>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -59,6 +60,13 @@ AddonState& State(const Napi::Env& env);
 // cancelled, so the frame paths skip it.
 inline ssize_t RawRead(int fd, void* buf, size_t n) { return syscall(SYS_read, fd, buf, n); }
 inline ssize_t RawWrite(int fd, const void* buf, size_t n) { return syscall(SYS_write, fd, buf, n); }
+
+// CLOCK_MONOTONIC in ns (the vDSO's: no system call).
+inline int64_t MonotonicNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
 
 // One frame read, looked for again while the TAP is empty, for up to spinNs: a guest that
 // holds the IO token and is about to wait spins here rather than coming back to JS between

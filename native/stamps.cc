@@ -11,22 +11,16 @@
 #include "stamps.h"
 
 #ifdef SHMT_STAMPS
+#include "shmtender.h"
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 
 namespace shmtender::stamps {
 namespace {
 
 constexpr int64_t kGapNs = 1000000;
-
-int64_t Now() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 struct Sum {
   std::atomic<int64_t> ns{0}, n{0};
@@ -54,10 +48,10 @@ void Report() {
 
 }  // namespace
 
-void ReadBegin() { readBegan = Now(); }
+void ReadBegin() { readBegan = MonotonicNs(); }
 
 void ReadGot() {
-  int64_t now = Now();
+  int64_t now = MonotonicNs();
   readCall.Add(now - readBegan);
   if (writeAt != 0 && now - writeAt < kGapNs) writeToRead.Add(now - writeAt);
   writeAt = 0;
@@ -66,17 +60,17 @@ void ReadGot() {
 }
 
 void BurstReadReturn() {
-  if (readAt != 0 && jsAt == 0) jsAt = Now();
+  if (readAt != 0 && jsAt == 0) jsAt = MonotonicNs();
 }
 
 void BurstWriteEnter() {
-  if (readAt != 0 && jsAt != 0 && enteredAt == 0) enteredAt = Now();
+  if (readAt != 0 && jsAt != 0 && enteredAt == 0) enteredAt = MonotonicNs();
 }
 
-void WriteBegin() { writeBegan = Now(); }
+void WriteBegin() { writeBegan = MonotonicNs(); }
 
 void WriteDone() {
-  int64_t now = Now();
+  int64_t now = MonotonicNs();
   writeCall.Add(now - writeBegan);
   if (readAt != 0 && writeBegan - readAt < kGapNs) {
     readToWrite.Add(writeBegan - readAt);
