@@ -13,29 +13,33 @@
 # Environment: WARM_S (seconds of `ping -f` first, not counted; default 2, as the bench's
 # pingWarmS), COUNT (echoes per repetition, default 30000), REPS (default 4), SIZE (payload
 # bytes, default 56), PRELOAD (ping's -l), DIST (default dist), TAP_ECHO (another tap_echo
-# build, default testbed/bin/tap_echo), NODE_FLAGS. The tender's output is in /tmp/ping-tender.out,
+# build, default testbed/bin/tap_echo), RESPONDER_CPUS and PEER_CPUS (taskset lists for the
+# responder, every thread, and for ping, as bench/profile-latency.sh takes them), NODE_FLAGS. The tender's output is in /tmp/ping-tender.out,
 # tap_echo's in /tmp/ping-c.out. Needs root, `npm run build` and the C tools (testbed/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 who=${1:?usage: bench/profile-ping.sh c|tender [options...]}
 shift
 WARM_S=${WARM_S:-2} COUNT=${COUNT:-30000} REPS=${REPS:-4} SIZE=${SIZE:-56}
+responder_pin=() peer_pin=()
+[ -z "${RESPONDER_CPUS:-}" ] || responder_pin=(taskset -c "$RESPONDER_CPUS")
+[ -z "${PEER_CPUS:-}" ] || peer_pin=(taskset -c "$PEER_CPUS")
 . bench/profile-netns.sh
 out=/tmp/ping-$who.out
 case $who in
-  c) ip netns exec "$ns" "${TAP_ECHO:-testbed/bin/tap_echo}" --tap=tap0 "$@" >"$out" 2>&1 & ;;
-  tender) ip netns exec "$ns" node ${NODE_FLAGS:-} ${DIST:-dist}/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/ping_serve.js >"$out" 2>&1 & ;;
+  c) ip netns exec "$ns" "${responder_pin[@]}" "${TAP_ECHO:-testbed/bin/tap_echo}" --tap=tap0 "$@" >"$out" 2>&1 & ;;
+  tender) ip netns exec "$ns" "${responder_pin[@]}" node ${NODE_FLAGS:-} ${DIST:-dist}/host/cli.js --net=tap0 --net-mac=02:00:00:00:00:02 "$@" examples/ping_serve.js >"$out" 2>&1 & ;;
   *) echo "bench/profile-ping.sh: c or tender, not $who" >&2; exit 64 ;;
 esac
 pid=$!
 # Ready when it says so (ping_serve: "answering"; tap_echo: {"ready":true}), 10 s at most.
 for _ in $(seq 100); do grep -qE 'answering|"ready":true' "$out" && break; sleep 0.1; done
 pre=${PRELOAD:+-l $PRELOAD}
-[ "$WARM_S" = 0 ] || nsx ping -f -q $pre -w "$WARM_S" -s "$SIZE" 10.0.0.2 >/dev/null || true
+[ "$WARM_S" = 0 ] || nsx "${peer_pin[@]}" ping -f -q $pre -w "$WARM_S" -s "$SIZE" 10.0.0.2 >/dev/null || true
 rates=() total_ms=0
 for _ in $(seq "$REPS"); do
   # "30000 packets transmitted, 30000 received, 0% packet loss, time 523ms"
-  ms=$(nsx ping -f -q $pre -c "$COUNT" -w 120 -s "$SIZE" 10.0.0.2 | sed -n 's/.* received, .* time \([0-9]*\)ms.*/\1/p' || true)
+  ms=$(nsx "${peer_pin[@]}" ping -f -q $pre -c "$COUNT" -w 120 -s "$SIZE" 10.0.0.2 | sed -n 's/.* received, .* time \([0-9]*\)ms.*/\1/p' || true)
   [ -n "$ms" ] && [ "$ms" -gt 0 ] || { echo "bench/profile-ping.sh: ping gave no time" >&2; exit 1; }
   rates+=("$((COUNT * 1000 / ms))")
   total_ms=$((total_ms + ms))

@@ -13,8 +13,9 @@
 #   bench/profile-stamps.sh                      # tender --shm=hybrid against tap_echo --loop=busy
 #   ROUNDS=5 bench/profile-stamps.sh --shm=hybrid --tap-reads=read
 #
-# Arguments: tender options (default --shm=hybrid). Environment: ROUNDS (default 3), and REPS
-# (default 2), COUNT, SIZE, WARM_S as bench/profile-ping.sh takes them. This checkout's build and
+# Arguments: tender options (default --shm=hybrid). Environment: ROUNDS (default 3), C_ARGS (more
+# tap_echo options, e.g. --touch-kb=1024), and REPS (default 2), COUNT, SIZE, WARM_S as
+# bench/profile-ping.sh takes them. This checkout's build and
 # testbed/bin are left as they are. Needs root, `npm run build` and the C tools (testbed/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +29,8 @@ ln -s "$PWD/node_modules" "$dir/node_modules"
 (cd "$dir" && npm run build:native -- --shmt_stamps=1 >"$dir/build.log" 2>&1) || { cat "$dir/build.log" >&2; exit 1; }
 cc -O2 -Wall -Wextra -DTAP_ECHO_STAMPS -o "$dir/tap_echo" testbed/c/tap_echo.c
 for _ in $(seq "$ROUNDS"); do
-  rate=$(TAP_ECHO="$dir/tap_echo" bench/profile-ping.sh c --loop=busy | sed 's/.*: echoes\/s \([^;]*\);.*/\1/')
-  echo "tap_echo --loop=busy: echoes/s $rate; $(grep -o '{"round_trips.*' /tmp/ping-c.out || echo 'no stamps')"
+  rate=$(TAP_ECHO="$dir/tap_echo" bench/profile-ping.sh c --loop=busy ${C_ARGS:-} | sed 's/.*: echoes\/s \([^;]*\);.*/\1/')
+  echo "tap_echo --loop=busy${C_ARGS:+ $C_ARGS}: echoes/s $rate; $(grep -o '{"round_trips.*' /tmp/ping-c.out || echo 'no stamps')"
   rate=$(DIST="$dir/dist" bench/profile-ping.sh tender "$@" | sed 's/.*: echoes\/s \([^;]*\);.*/\1/')
   echo "tender $*: echoes/s $rate; $(grep -o '{"round_trips.*' /tmp/ping-tender.out || echo 'no stamps')"
 done

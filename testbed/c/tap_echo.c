@@ -3,7 +3,9 @@
  * echoes (0: no limit) or SIGTERM. The same in-place rewrite ping_serve.js does; other frames
  * (a flood beside the probe) are read and dropped, as ping_serve drops them. --delay-ns=N
  * spins N ns before each echo's reply: a slower responder, to see what its tail looks like
- * (docs/tuning.md, "Under a flood: the request behind a slow reply"). Built with
+ * (docs/tuning.md, "Under a flood: the request behind a slow reply"). --touch-kb=N writes a
+ * byte in every 64 of an N KiB buffer before each echo's reply: other code having had the caches
+ * before the reply's write (docs/tuning.md, "Where a round trip's time goes"). Built with
  * -DTAP_ECHO_STAMPS (bench/profile-stamps.sh, a build of its own) it also times each round trip's
  * read() and write() as native/stamps.cc does the tender's, and prints the means at exit. */
 #include "common.h"
@@ -59,6 +61,10 @@ int main(int argc, char **argv) {
   const char *delay_arg = opt(argc, argv, "delay-ns", "0");
   double delay = strtod(delay_arg, &end) * 1e-9;
   if (*end != '\0' || !(delay >= 0 && delay <= 1)) { fprintf(stderr, "tap_echo: --delay-ns must be 0..1e9\n"); return 64; }
+  const char *touch_arg = opt(argc, argv, "touch-kb", "0");
+  long touch_kb = strtol(touch_arg, &end, 10);
+  if (*end != '\0' || touch_kb < 0 || touch_kb > 65536) { fprintf(stderr, "tap_echo: --touch-kb must be 0..65536\n"); return 64; }
+  static volatile unsigned char touched[64 << 20];
   int fd = tap_attach(opt(argc, argv, "tap", "tap0"));
   enum loop l = loop_opt(argc, argv);
   long count = atol(opt(argc, argv, "count", "0"));
@@ -83,6 +89,7 @@ int main(int argc, char **argv) {
     if (!what) continue;
     echoes += what == 1;
     if (delay > 0 && what == 1) for (double until = now_s() + delay; now_s() < until;) {}
+    if (what == 1) for (long i = 0; i < touch_kb << 10; i += 64) touched[i]++;
     /* A TAP write does not block (the kernel takes the frame or drops it); a reply lost here
      * shows as the probe's loss. */
     STAMP_WRITE(while (write(fd, f, n) < 0 && errno == EINTR) {});
