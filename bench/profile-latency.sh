@@ -19,7 +19,8 @@
 # C tools (testbed/bin); SCHED=1 needs perf.
 # RESPONDER_CPUS and PEER_CPUS (taskset lists, e.g. 1 and 0) pin the responder (every thread) and
 # the probe and the flood. The guest is told --count=WARMUP+COUNT (ping_serve.js ignores it).
-# GUEST runs another guest than examples/ping_serve.js, given up to 5 s to end on its own after
+# PROBE runs another build of the probe (default testbed/bin/icmp_probe), e.g. an older one to
+# compare with. GUEST runs another guest than examples/ping_serve.js, given up to 5 s to end on its own after
 # the probe; with GUEST=bench/guests/ping_phases.js, `node dist-dev/bench/latency-phases.js` then
 # reads where each request's time went (docs/tuning.md, "Under a flood: the request behind a
 # slow reply").
@@ -53,7 +54,7 @@ if [ -n "${FLOOD_PPS:-}" ]; then
   floodpid=$!
   sleep 0.05 # the flood is on before the first request, as in the bench
 fi
-nsx "${peer_pin[@]}" testbed/bin/icmp_probe --dst=10.0.0.2 --count="$COUNT" --warmup="$WARMUP" --rate="$RATE" --size=56 --dump=/tmp/lat-$who.txt
+nsx "${peer_pin[@]}" "${PROBE:-testbed/bin/icmp_probe}" --dst=10.0.0.2 --count="$COUNT" --warmup="$WARMUP" --rate="$RATE" --size=56 --dump=/tmp/lat-$who.txt
 [ "${SCHED:-0}" != 0 ] && wait "$perfpid"
 [ -z "${floodpid:-}" ] || { kill "$floodpid" 2>/dev/null; wait "$floodpid" 2>/dev/null; } || true
 if [ -n "${GUEST:-}" ]; then for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done; fi
