@@ -7,14 +7,13 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildLimitPrograms } from '../testbed/c/build.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { kernelTx } from '../testbed/tap-stats.js';
-import { GUEST_MAC, collect, createNetns, DEV, skipReal, TENDER, type Netns } from '../testbed/netns.js';
-import { pidsIn } from '../testbed/process.js';
-import { relayTopology, type RelayTopology } from '../testbed/relay.js';
+import { GUEST_MAC, collect, DEV, skipReal, TENDER, type Netns } from '../testbed/netns.js';
+import type { RelayTopology } from '../testbed/relay.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 import { optU64, readBlocks, tcpdumpCount, tshark } from './helpers/pcapng-read.js';
+import { killAfterEach, netnsPerTest, relayPerSuite } from './harness/suite.js';
 
 const ALL = ['baseline', 'poll', 'event', 'hybrid'] as const;
 const IN = '0x00000001';
@@ -42,18 +41,7 @@ describe('files the tender cannot open', () => {
 describe.skipIf(skipReal())('--pcap on real TAPs', () => {
   let bin: Record<string, string>;
   let ns: Netns;
-  beforeAll(() => {
-    bin = buildLimitPrograms();
-  });
-  beforeEach(() => {
-    ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
-    return () => {
-      const left = pidsIn(ns);
-      for (const pid of left) process.kill(pid, 'SIGKILL');
-      ns.destroy();
-      expect(left).toEqual([]);
-    };
-  });
+  netnsPerTest((n, b) => ((ns = n), (bin = b)));
   const tender = (args: string[]) => ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...args];
 
   for (const mode of ALL) {
@@ -292,20 +280,10 @@ for (let n; (n = fs.readSync(fd, b, 0, 1024, null)) > 0; Atomics.wait(nap, 0, 0,
 // examples/firewall.js with both NICs captured, topology as in test/firewall.test.ts:
 // client (10.0.0.1) -- br0 -- tap0 [tender] tap1 -- br1 -- server (10.0.0.3).
 describe.skipIf(skipReal())('--pcap on the firewall: both NICs, by name', () => {
-  // The relay bench's topology (testbed/relay.ts): client 10.0.0.1, server 10.0.0.3, the TAPs in between.
   let topo: RelayTopology;
-  beforeAll(() => {
-    topo = relayTopology();
-  });
-  afterAll(() => topo?.destroy());
+  relayPerSuite((t) => (topo = t));
   let tender: ChildProcess | null = null;
-  afterEach(async () => {
-    if (tender && tender.exitCode === null && tender.signalCode === null) {
-      const gone = new Promise((r) => tender!.once('exit', r));
-      tender.kill('SIGKILL');
-      await gone;
-    }
-  });
+  killAfterEach(() => tender);
 
   for (const mode of ['baseline', 'hybrid']) {
     it(`${mode}: --pcap=FILE holds both NICs by name, --pcap:backend=FILE only the backend; each echo crosses service then backend, unchanged`, async () => {

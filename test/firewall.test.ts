@@ -2,27 +2,17 @@
 // The tender's namespace holds both TAPs, each bridged to a veth whose other end is in a host namespace.
 import type { ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { collect, DEV, skipReal } from '../testbed/netns.js';
-import { relayTopology, type RelayTopology } from '../testbed/relay.js';
+import type { RelayTopology } from '../testbed/relay.js';
 import { EXAMPLE, modeArgs, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
+import { killAfterEach, relayPerSuite } from './harness/suite.js';
 
 describe.skipIf(skipReal())('examples/firewall.js: a guest forwarding between two NICs', () => {
-  // The relay bench's topology (testbed/relay.ts): client 10.0.0.1, server 10.0.0.3, the TAPs in between.
   let topo: RelayTopology;
-  beforeAll(() => {
-    topo = relayTopology();
-  });
-  afterAll(() => topo?.destroy());
-  // A test that failed part-way must not leave its tender holding the TAPs for the next one.
+  relayPerSuite((t) => (topo = t));
   let tender: ChildProcess | null = null;
-  afterEach(async () => {
-    if (tender && tender.exitCode === null && tender.signalCode === null) {
-      const gone = new Promise((r) => tender!.once('exit', r));
-      tender.kill('SIGKILL');
-      await gone;
-    }
-  });
+  killAfterEach(() => tender);
 
   for (const mode of ['baseline', 'poll', 'event', 'hybrid']) {
     it(`${mode}: passes ping and UDP to an allowed port, drops UDP to another, counts it`, async () => {

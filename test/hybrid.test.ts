@@ -1,21 +1,17 @@
 // Hybrid mode and notification suppression: what the modes cost, counted.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildLimitPrograms } from '../testbed/c/build.js';
+import { describe, expect, it } from 'vitest';
 import { procCpuS } from '../testbed/cpu.js';
 import { udpFlood } from '../testbed/workloads.js';
-import { GUEST_MAC, collect, createNetns, skipReal, type Netns } from '../testbed/netns.js';
+import { GUEST_MAC, collect, skipReal, type Netns } from '../testbed/netns.js';
 import { EXAMPLE, FIXTURE, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
+import { netnsPerSuite } from './harness/suite.js';
 
 
 describe.skipIf(skipReal())('hybrid mode and suppression', () => {
   let ns: Netns;
   let bin: Record<string, string>;
-  beforeAll(() => {
-    ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
-    bin = buildLimitPrograms();
-  });
-  afterAll(() => ns?.destroy());
+  netnsPerSuite((n, b) => ((ns = n), (bin = b)));
 
   const flood = (mode: string, extra: string[]) => udpFlood(ns, bin.udp_flood, mode, { count: 400000, seconds: 4, extra });
 

@@ -2,11 +2,11 @@
 // super-frames, the header's checksum flags against the kernel, the examples with --offload,
 // and a TAP a previous program left with offloads on.
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildLimitPrograms } from '../testbed/c/build.js';
-import { relayTopology, runRelay, SERVER_IP, type RelayTopology } from '../testbed/relay.js';
-import { GUEST_MAC, collect, createNetns, DEV, netnsHandle, skipReal, type Netns } from '../testbed/netns.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runRelay, SERVER_IP, type RelayTopology } from '../testbed/relay.js';
+import { GUEST_MAC, collect, DEV, netnsHandle, skipReal, type Netns } from '../testbed/netns.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
+import { killAfterEach, netnsPerSuite, relayPerSuite } from './harness/suite.js';
 
 const MODES = ['baseline', 'poll', 'event', 'hybrid'] as const;
 const MAX_MTU_FRAME = 1514; // what a 1500-byte MTU allows on these links (no VLAN)
@@ -14,21 +14,11 @@ const STREAM_PORT = 5001;
 const lastJson = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
 const ethtoolTso = (ns: Netns, dev: string) => /^tcp-segmentation-offload: (on|off)/m.exec(ns.run('ethtool', ['-k', dev]))![1];
 
-async function stopTender(t: ChildProcess | null): Promise<void> {
-  if (!t || t.exitCode !== null || t.signalCode !== null) return;
-  const gone = new Promise((r) => t.once('exit', r));
-  t.kill('SIGKILL');
-  await gone;
-}
-
 describe.skipIf(skipReal())('offloads: TCP through examples/firewall.js', () => {
   let topo: RelayTopology;
   let tender: ChildProcess | null = null;
-  beforeAll(() => {
-    topo = relayTopology(`of${process.pid}`);
-  });
-  afterAll(() => topo?.destroy());
-  afterEach(() => stopTender(tender));
+  relayPerSuite((t) => (topo = t), `of${process.pid}`);
+  killAfterEach(() => tender);
 
   /** Runs firewall.js, sends `bytes` of random data client -> server over TCP, stops the tender (SIGTERM). */
   async function stream(mode: string, extra: string[], bytes: number) {
@@ -204,11 +194,7 @@ describe.skipIf(skipReal())('offloads: the virtio-net header against the kernel'
 describe.skipIf(skipReal())('offloads: the example guests with --offload', () => {
   let ns: Netns;
   let bin: Record<string, string>;
-  beforeAll(() => {
-    ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
-    bin = buildLimitPrograms();
-  });
-  afterAll(() => ns?.destroy());
+  netnsPerSuite((n, b) => ((ns = n), (bin = b)));
 
   for (const mode of ['baseline', 'hybrid'] as const) {
     it(`${mode}: ping_serve answers, udp_blast's datagrams arrive intact, udp_sink counts every datagram of USO super-frames`, async () => {

@@ -4,15 +4,15 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildLimitPrograms } from '../testbed/c/build.js';
+import { describe, expect, it } from 'vitest';
 import { kernelRx, kernelTx } from '../testbed/tap-stats.js';
 import { parsePing } from '../testbed/workloads.js';
-import { GUEST_MAC, TENDER, collect, createNetns, skipReal, sleep, type Netns } from '../testbed/netns.js';
+import { GUEST_MAC, TENDER, collect, skipReal, sleep, type Netns } from '../testbed/netns.js';
 import { procCpuS } from '../testbed/cpu.js';
-import { pidsIn, sampleRss } from '../testbed/process.js';
+import { sampleRss } from '../testbed/process.js';
 import { LIMIT_SLACK_MB } from '../host/memory-watch.js';
 import { EXAMPLE, FIXTURE, modeArgs, readStats, runTender, startTender, statsPath, waitForLine } from '../testbed/tender.js';
+import { netnsPerTest } from './harness/suite.js';
 
 const SHM = ['poll', 'event', 'hybrid'] as const;
 const ALL = ['baseline', ...SHM] as const;
@@ -21,19 +21,7 @@ const lastJson = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
 describe.skipIf(skipReal())('robustness', () => {
   let bin: Record<string, string>;
   let ns: Netns;
-  beforeAll(() => {
-    bin = buildLimitPrograms();
-  });
-  // A fresh namespace per test: some tests delete or down the TAP.
-  beforeEach(() => {
-    ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
-    return () => {
-      const left = pidsIn(ns); // a tender, worker or peer still running would show here
-      for (const pid of left) process.kill(pid, 'SIGKILL');
-      ns.destroy(); // before the assertion, so a failure never leaks the namespace
-      expect(left).toEqual([]);
-    };
-  });
+  netnsPerTest((n, b) => ((ns = n), (bin = b)));
   const tender = (args: string[]) => ['--net=tap0', `--net-mac=${GUEST_MAC}`, ...args];
 
   for (const mode of SHM) {

@@ -2,26 +2,20 @@
 // stranded across the hand-offs, notifications stay suppressed under a flood, the tender idles,
 // and a guest that holds the token forever cannot keep the tender from stopping and draining.
 import { readFileSync, rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildLimitPrograms } from '../testbed/c/build.js';
+import { describe, expect, it } from 'vitest';
 import { procCpuS } from '../testbed/cpu.js';
 import { kernelRx, kernelTx } from '../testbed/tap-stats.js';
 import { pingFlood, udpFlood } from '../testbed/workloads.js';
-import { collect, createNetns, GUEST_MAC, skipReal, sleep, type Netns } from '../testbed/netns.js';
+import { collect, GUEST_MAC, skipReal, sleep, type Netns } from '../testbed/netns.js';
 import { EXAMPLE, FIXTURE, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
+import { netnsPerSuite } from './harness/suite.js';
 
 const TOKEN = ['--shm=hybrid', '--io-token=on'];
-
-/** CPU seconds (user + system, all threads) a process has used, from /proc. */
 
 describe.skipIf(skipReal())('the IO token', () => {
   let ns: Netns;
   let bin: Record<string, string>;
-  beforeAll(() => {
-    ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
-    bin = buildLimitPrograms();
-  });
-  afterAll(() => ns?.destroy());
+  netnsPerSuite((n, b) => ((ns = n), (bin = b)));
 
   // Both threads read and write through io_uring by default (the guest's own ring, holding the
   // token), and with read()/write() per frame where io_uring is not used.
