@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
   const long total = warmup + count;
   double *sent_at = malloc(total * sizeof *sent_at), *rtt = malloc(total * sizeof *rtt);
   if (!sent_at || !rtt) { perror("malloc"); return 71; }
-  /* The first store to a page of either array in a while can stall 40-100 µs (on the PVM VM
+  /* The first store to a page of either array in a while can stall 35-110 µs (on the PVM VM
    * of sessions 28-31, though written through here; not under mlockall). So nothing is stored
    * between a request's timestamp and its sendto(): every 512th request (a 4 KiB page of
    * doubles) used to carry such a stall in its round trip, half of a busy C responder's slow
