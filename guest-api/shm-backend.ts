@@ -38,6 +38,12 @@ export interface ShmBackendConfig {
    * them (a pipeline on two threads; notify.ts, "relaying"). --io-token=auto on two CPUs or more.
    */
   relayPipeline?: boolean;
+  /**
+   * With the token: the tender may run on one CPU only (host/cli-options.ts, ONE_CPU), where two
+   * pollers only take turns on it. A waiting guest asks for the token at its first look when the
+   * IO thread holds it, and keeps it when a burst finds nothing (no hand-back to an awake IO thread).
+   */
+  oneCpu?: boolean;
   kickFn: (fd: number) => void;
   /** Called on each empty spin round (sched_yield), so a spinning guest gives way to runnable threads. */
   relax: () => void;
@@ -516,6 +522,10 @@ export class ShmBackend implements NetBackend {
     if (svc === null || !this.polling) return this.check(forRoom);
     if (!this.take()) {
       const got = this.check(forRoom);
+      if (this.cfg.oneCpu === true) {
+        if (got === 0) this.notify.askToken();
+        return got;
+      }
       // The IO thread polls; frames waiting on a TAP all the same mean it is not keeping up (or
       // not running). Not on one sighting: a request/response peer's next frame is often on the
       // TAP a moment before a polling IO thread picks it up, and asking for it then only makes
@@ -531,7 +541,7 @@ export class ShmBackend implements NetBackend {
     svc.round(undefined, spinNs);
     this.notify.ownBurst(svc.rxMoved, svc.rxFull);
     const got = this.check(forRoom);
-    if (got !== 0 || this.burstTried) return got;
+    if (got !== 0 || this.burstTried || this.cfg.oneCpu === true) return got;
     this.burstTried = true;
     // Nothing came: an IO thread that is awake polls instead (a request/response peer is then
     // served by two polling threads, the guest's and the IO thread's, as hybrid always was).

@@ -1,4 +1,5 @@
 // Command-line parsing (yargs). Turns argv into TenderOptions or a UsageError with one line.
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { computeLayout, slotSizeFor } from '../guest-api/abi.js';
@@ -45,6 +46,12 @@ export interface TenderOptions {
    * host/io-thread/poller-choice.ts). docs/tuning.md, the IO token.
    */
   tokenPollers: TokenPollers;
+  /**
+   * The CPUs the tender counts on: --cpus, else those it may run on (its affinity,
+   * os.availableParallelism()). hybrid on one: one poller and no idle poll by default, and the
+   * guest keeps the token (ONE_CPU; docs/tuning.md, "On one CPU").
+   */
+  cpus: number;
   /** How the IO thread reads its TAPs: through io_uring where the kernel allows it (auto), always, or read() per frame. */
   tapReads: TapReads;
   /** How the IO thread writes its TAPs: through io_uring where the kernel allows it (auto), always, or write() per frame. */
@@ -85,6 +92,15 @@ export const DEFAULTS = {
   tapReads: 'auto' as TapReads,
   tapWrites: 'auto' as TapWrites,
 };
+
+/**
+ * hybrid's defaults where the tender may run on one CPU only (taskset, a one-vCPU machine):
+ * two threads that poll there only take turns on it. The IO thread never polls beside the
+ * guest (--io-token=solo: no trials of two pollers) nor after its own last frame (an idle poll
+ * of 0: it gives the token back and sleeps at once). The guest's spin stays: its peer may run on
+ * another CPU, where spinning saves the wake-up (docs/tuning.md, "On one CPU").
+ */
+export const ONE_CPU = { ioToken: 'solo' as const, pollIdleUs: 0, pollIdleMaxUs: 0 };
 
 /** The most a ring's slots hold by default: see defaultRingSlots. */
 export const RING_BYTES = 8 << 20;
@@ -166,15 +182,16 @@ export function buildParser(argv: string[]) {
     .option('offload', { type: 'boolean', describe: 'virtio-net offloads on every NIC: checksum, TSO, USO, 64 KiB frames (--offload:NAME for one NIC)' })
     .option('ring-slots', { type: 'number', describe: 'slots per ring (a power of two; default 512, fewer where a slot is over 16 KiB: 64 with --offload)' })
     .option('poll-budget', { type: 'number', default: DEFAULTS.pollBudget, describe: 'frames moved per NIC per direction per IO round' })
-    .option('poll-idle-us', { type: 'number', default: DEFAULTS.pollIdleUs, describe: 'hybrid: keep polling this long after the last frame before sleeping' })
-    .option('poll-idle-max-us', { type: 'number', describe: 'hybrid: the idle poll grows toward this while frames or kicks come within it, and drops back when they do not (default 500)' })
+    .option('poll-idle-us', { type: 'number', describe: `hybrid: keep polling this long after the last frame before sleeping (default ${DEFAULTS.pollIdleUs}; ${ONE_CPU.pollIdleUs} on one CPU)` })
+    .option('poll-idle-max-us', { type: 'number', describe: `hybrid: the idle poll grows toward this while frames or kicks come within it, and drops back when they do not (default ${DEFAULTS.pollIdleMaxUs}; ${ONE_CPU.pollIdleMaxUs} on one CPU)` })
     .option('guest-spin-us', { type: 'number', describe: 'how long the guest spins before it sleeps in yield_until (default: poll 50, event 0, hybrid 50)' })
     .option('guest-spin-max-us', { type: 'number', describe: 'the guest spin grows toward this while wake-ups come within it, and drops back when one does not (default: hybrid 500; others: fixed at --guest-spin-us)' })
     .option('guest-spin-stall-us', { type: 'number', describe: `hybrid: a guest that has caught ${STALL_STREAK} waits spinning within the cap since it last slept spins through a pause up to this long instead of sleeping, for at most 1/${STALL_SHARE} of the time (default ${DEFAULTS.guestSpinStallUs}; 0: never)` })
     .option('guest-tx-coalesce', { type: 'string', choices: ['on', 'off'], describe: 'hybrid with the IO token: an answer (the first net_write after net_read_view) to a frame with more received frames behind it goes out with the answer to the last of them, one send per burst (default on)' })
     .option('guest-spin-slice-us', { type: 'number', describe: `hybrid with the IO token: a spinning guest looks at an empty TAP inside the addon for up to this long per round (default ${DEFAULTS.guestSpinSliceUs}; 0: one look per round, from JS)` })
     .option('io-backoff-max-us', { type: 'number', describe: `hybrid with the IO token: beside a guest that keeps up alone, the backed-off IO thread's sleep grows from ${BACKOFF_NS / 1000} µs toward this, no further than ${BACKOFF_FRAMES} frames take at its pace (default ${BACKOFF_MAX_NS / 1000}; ${BACKOFF_NS / 1000}: fixed); a guest that stops taking the token is taken over within it` })
-    .option('io-token', { type: 'string', choices: ['on', 'solo', 'auto', 'off'], describe: `hybrid: a guest about to wait moves its own frames, holding the IO token, while the IO thread backs off; solo: and never polls beside it; auto: polls beside it only where that measured better, and leaves a relay without offloads to the IO thread (default ${DEFAULTS.ioToken}, off with --pcap)` })
+    .option('io-token', { type: 'string', choices: ['on', 'solo', 'auto', 'off'], describe: `hybrid: a guest about to wait moves its own frames, holding the IO token, while the IO thread backs off; solo: and never polls beside it; auto: polls beside it only where that measured better, and leaves a relay without offloads to the IO thread (default ${DEFAULTS.ioToken}; ${ONE_CPU.ioToken} on one CPU; off with --pcap)` })
+    .option('cpus', { type: 'number', describe: 'hybrid: the CPUs the tender counts on (default: those it may run on, its affinity; give 1 where a CPU quota allows one, e.g. docker --cpus=1): on one, one poller and no idle poll by default (docs/tuning.md, "On one CPU")' })
     .option('tap-reads', { type: 'string', choices: ['auto', 'uring', 'read'], default: DEFAULTS.tapReads, describe: 'shm modes: the IO thread reads the TAP in batches through io_uring (uring; auto: where the kernel allows it) or with one read() per frame' })
     .option('tap-writes', { type: 'string', choices: ['auto', 'uring', 'write'], default: DEFAULTS.tapWrites, describe: 'shm modes: the IO thread writes the TAP in batches through io_uring (uring; auto: where the kernel allows it) or with one write() per frame' })
     .option('suppress', { type: 'boolean', default: true, describe: 'notification suppression (--no-suppress: kick on every write/flush)' })
@@ -198,8 +215,12 @@ function intIn(name: string, v: number, lo: number, hi: number): number {
   return v;
 }
 
-/** Parses argv (without node and script); returns null when --help was printed. */
-export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
+/**
+ * Parses argv (without node and script); returns null when --help was printed. affinity: the
+ * CPUs the tender may run on, what it counts on unless --cpus says otherwise (a parameter, so
+ * that a test can ask for one).
+ */
+export async function parseArgs(argv: string[], affinity = availableParallelism()): Promise<TenderOptions | null> {
   const { rest, nets, macs, pcaps, offloads } = extractNamed(argv);
   let helped = false;
   let failure: string | undefined;
@@ -265,10 +286,15 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
   const ioTokenGiven = a['io-token'] as 'on' | 'solo' | 'auto' | 'off' | undefined;
   if (ioTokenGiven !== undefined && mode !== 'hybrid') throw new UsageError('--io-token applies to --shm=hybrid only');
   if (ioTokenGiven !== undefined && ioTokenGiven !== 'off' && pcap.length > 0) throw new UsageError(`--io-token=${ioTokenGiven} and --pcap cannot be combined (the capture has one writer, the IO thread)`);
-  const ioTokenArg = ioTokenGiven ?? (pcap.length > 0 ? 'off' : DEFAULTS.ioToken);
-  const pollIdleUs = intIn('poll-idle-us', a['poll-idle-us'] as number, 0, 10_000_000);
+  const cpusGiven = a.cpus as number | undefined;
+  if (cpusGiven !== undefined && mode !== 'hybrid') throw new UsageError('--cpus applies to --shm=hybrid only');
+  const cpus = cpusGiven === undefined ? affinity : intIn('cpus', cpusGiven, 1, 4096);
+  const oneCpu = mode === 'hybrid' && cpus === 1;
+  const ioTokenArg = ioTokenGiven ?? (pcap.length > 0 ? 'off' : oneCpu ? ONE_CPU.ioToken : DEFAULTS.ioToken);
+  const idleArg = a['poll-idle-us'] as number | undefined;
+  const pollIdleUs = idleArg === undefined ? (oneCpu ? ONE_CPU.pollIdleUs : DEFAULTS.pollIdleUs) : intIn('poll-idle-us', idleArg, 0, 10_000_000);
   const idleMaxArg = a['poll-idle-max-us'] as number | undefined;
-  const pollIdleMaxUs = idleMaxArg === undefined ? Math.max(pollIdleUs, DEFAULTS.pollIdleMaxUs) : intIn('poll-idle-max-us', idleMaxArg, 0, 10_000_000);
+  const pollIdleMaxUs = idleMaxArg === undefined ? Math.max(pollIdleUs, oneCpu ? ONE_CPU.pollIdleMaxUs : DEFAULTS.pollIdleMaxUs) : intIn('poll-idle-max-us', idleMaxArg, 0, 10_000_000);
   if (pollIdleMaxUs < pollIdleUs) throw new UsageError(`--poll-idle-max-us (${pollIdleMaxUs}) must be at least --poll-idle-us (${pollIdleUs})`);
   const guestSpinUs = a['guest-spin-us'] === undefined ? DEFAULTS.guestSpinUs[mode] : intIn('guest-spin-us', a['guest-spin-us'] as number, 0, 10_000_000);
   const spinMaxArg = a['guest-spin-max-us'] as number | undefined;
@@ -305,6 +331,7 @@ export async function parseArgs(argv: string[]): Promise<TenderOptions | null> {
     ioBackoffMaxUs,
     ioToken: mode === 'hybrid' && ioTokenArg !== 'off',
     tokenPollers: ioTokenArg === 'solo' || ioTokenArg === 'auto' ? ioTokenArg : 'offer',
+    cpus,
     tapReads: a['tap-reads'] as TapReads,
     tapWrites: a['tap-writes'] as TapWrites,
     suppress: a.suppress as boolean,

@@ -49,6 +49,8 @@ export interface GuestConfig {
   ioToken: boolean;
   /** With the token: a guest that forwards between NICs without offloads leaves it to the IO thread (ShmBackendConfig). */
   relayPipeline: boolean;
+  /** With the token: the tender may run on one CPU only (ShmBackendConfig). */
+  oneCpu: boolean;
   pollBudget: number;
   region: SharedArrayBuffer | null;
   stats: SharedArrayBuffer;
@@ -100,6 +102,7 @@ function makeBackend(): NetBackend {
         spinStallNs: cfg.spinStallUs * 1000,
         txCoalesce: cfg.txCoalesce,
         relayPipeline: cfg.relayPipeline,
+        oneCpu: cfg.oneCpu,
         spinSliceNs: cfg.spinSliceUs * 1000,
         kickFn: (fd) => addon.eventfdWrite(fd),
         relax: () => addon.yieldCpu(),

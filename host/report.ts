@@ -6,6 +6,8 @@ import { notificationsOf, type NicTotals, type Totals } from './stats.js';
 
 export interface StatsReport {
   mode: Mode;
+  /** The CPUs the tender could run on (its affinity): on one, hybrid's defaults are ONE_CPU's (host/cli-options.ts). */
+  cpus: number;
   duration_s: number;
   /** null in the interval lines of --stats-interval (the run is not over). */
   exit_code: number | null;
@@ -24,11 +26,12 @@ export interface StatsReport {
   pcap_dropped: number;
 }
 
-export function buildReport(mode: Mode, durationS: number, exitCode: number | null, nics: { name: string; iface: string; offloads: number; ringSlots: number }[], t: Totals, processCpuS: number): StatsReport {
+export function buildReport(mode: Mode, cpus: number, durationS: number, exitCode: number | null, nics: { name: string; iface: string; offloads: number; ringSlots: number }[], t: Totals, processCpuS: number): StatsReport {
   const frames = t.nics.reduce((a, n) => a + n.rx_frames + n.tx_frames, 0);
   const total = notificationsOf(t);
   return {
     mode,
+    cpus,
     duration_s: round(durationS, 6),
     exit_code: exitCode,
     nics: nics.map((n, i) => {
@@ -47,7 +50,7 @@ export function buildReport(mode: Mode, durationS: number, exitCode: number | nu
 }
 
 export function formatSummary(r: StatsReport, capturing = false): string {
-  const lines = [`tender: mode ${r.mode}, ${r.duration_s.toFixed(3)} s, exit ${r.exit_code}`];
+  const lines = [`tender: mode ${r.mode}${r.cpus === 1 ? ', one CPU' : ''}, ${r.duration_s.toFixed(3)} s, exit ${r.exit_code}`];
   for (const n of r.nics) {
     lines.push(`  ${n.name} (${n.iface}): rx ${n.rx_frames} frames ${n.rx_bytes} B, tx ${n.tx_frames} frames ${n.tx_bytes} B, drops rx ${n.rx_drops} tx ${n.tx_drops}, bad rx ${n.rx_bad}; TAP read with ${n.tap_reads === 'io_uring' ? 'io_uring' : 'read()'}, written with ${n.tap_writes === 'io_uring' ? 'io_uring' : 'write()'}${n.ring_slots > 0 ? `; rings of ${n.ring_slots} slots` : ''}`);
     if (n.offloads.length > 0) lines.push(`    offloads ${n.offloads.join(',')}: gso rx ${n.rx_gso} tx ${n.tx_gso}, largest frame rx ${n.rx_max} tx ${n.tx_max} B`);

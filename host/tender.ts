@@ -4,7 +4,6 @@
 // reports and cleans up. Returns the exit code.
 import { randomBytes } from 'node:crypto';
 import { closeSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { computeLayout, createRegion, FRAME_OVERHEAD, G, TOKEN_FREE, TOKEN_GUEST, TOKEN_IO, type RegionLayout } from '../guest-api/abi.js';
@@ -118,7 +117,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
     if (region) {
       io = await IoThread.start({
         mode: opts.mode as ShmMode, region, stats: stats.io, nics: nics.map((n) => ({ iface: n.iface, fd: n.fd })),
-        pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs, backoffMaxUs: opts.ioBackoffMaxUs, capture: capture?.tap, ioToken: opts.ioToken, tokenPollers: opts.tokenPollers, tapReads: opts.tapReads, tapWrites: opts.tapWrites,
+        pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs, backoffMaxUs: opts.ioBackoffMaxUs, capture: capture?.tap, ioToken: opts.ioToken, tokenPollers: opts.tokenPollers, oneCpu: opts.cpus === 1, tapReads: opts.tapReads, tapWrites: opts.tapWrites,
       }).catch((err: Error) => {
         throw new EndingError(URING_REFUSED.test(err.message) ? { kind: 'device-unavailable', detail: err.message } : { kind: 'internal', detail: err.message });
       });
@@ -128,7 +127,7 @@ export async function runTender(opts: TenderOptions): Promise<number> {
       section(stats.tender)[COUNTER.cpu_s] = threadCpuSeconds();
       const t = totals(stats, nics.length);
       const cpu = process.cpuUsage();
-      return { totals: t, report: buildReport(opts.mode, durationS, exitCode, nics.map((n, i) => ({ ...n, ringSlots: region && layout ? layout.nics[i].slotCount : 0 })), t, (cpu.user + cpu.system) / 1e6) };
+      return { totals: t, report: buildReport(opts.mode, opts.cpus, durationS, exitCode, nics.map((n, i) => ({ ...n, ringSlots: region && layout ? layout.nics[i].slotCount : 0 })), t, (cpu.user + cpu.system) / 1e6) };
     };
     guest = startGuest(opts, nics, layout, region, stats, wakeFd, io?.kickFds ?? [], shm ? null : capture?.tap ?? null, go.buffer as SharedArrayBuffer);
     watch = new GuestWatch(guest, go, io?.exited ?? null, opts.timeoutS, nics, watchFd);
@@ -223,7 +222,8 @@ function startGuest(opts: TenderOptions, nics: AttachedNic[], layout: RegionLayo
     spinSliceUs: opts.guestSpinSliceUs,
     ioToken: shm && opts.ioToken,
     // A relay's pipeline needs a second CPU to run on (docs/tuning.md, "A TCP relay: the pipeline").
-    relayPipeline: shm && opts.ioToken && opts.tokenPollers === 'auto' && availableParallelism() >= 2,
+    relayPipeline: shm && opts.ioToken && opts.tokenPollers === 'auto' && opts.cpus >= 2,
+    oneCpu: shm && opts.ioToken && opts.cpus === 1,
     pollBudget: opts.pollBudget,
     region,
     stats: stats.guest,

@@ -6,7 +6,7 @@ import { slotSizeFor } from '../guest-api/abi.js';
 import { UsageError } from '../host/endings.js';
 
 const refuses = async (argv: string[], line: RegExp) => {
-  const err = await parseArgs(argv).then(() => null, (e: unknown) => e);
+  const err = await parseArgs(argv, 2).then(() => null, (e: unknown) => e);
   expect(err).toBeInstanceOf(UsageError);
   expect((err as Error).message).toMatch(line);
   expect((err as Error).message).not.toMatch(/\n/);
@@ -22,8 +22,23 @@ describe('tender command line', () => {
     expect((await parseArgs(['--shm=event', 'a.js']))!.guestSpinUs).toBe(0);
   });
 
+  it('one CPU (the tender\'s affinity): hybrid defaults to one poller and no idle poll; what is given stays', async () => {
+    expect(await parseArgs(['--shm=hybrid', 'a.js'], 2)).toMatchObject({ cpus: 2, tokenPollers: 'auto', pollIdleUs: 50, pollIdleMaxUs: 500 });
+    expect(await parseArgs(['--shm=hybrid', 'a.js'], 1)).toMatchObject({ cpus: 1, ioToken: true, tokenPollers: 'solo', pollIdleUs: 0, pollIdleMaxUs: 0, guestSpinUs: 50, guestSpinMaxUs: 500 });
+    expect(await parseArgs(['--shm=hybrid', '--io-token=auto', '--poll-idle-us=50', 'a.js'], 1)).toMatchObject({ tokenPollers: 'auto', pollIdleUs: 50, pollIdleMaxUs: 50 });
+    expect(await parseArgs(['--shm=hybrid', '--poll-idle-max-us=500', 'a.js'], 1)).toMatchObject({ pollIdleUs: 0, pollIdleMaxUs: 500 });
+    expect(await parseArgs(['--shm=hybrid', '--io-token=off', 'a.js'], 1)).toMatchObject({ ioToken: false, pollIdleUs: 0 });
+    // Only hybrid's: poll spins by definition, event never polls.
+    expect(await parseArgs(['--shm=poll', 'a.js'], 1)).toMatchObject({ pollIdleUs: 50, ioToken: false });
+    // --cpus overrides the affinity either way (a CPU quota the affinity does not show).
+    expect(await parseArgs(['--shm=hybrid', '--cpus=1', 'a.js'], 2)).toMatchObject({ cpus: 1, tokenPollers: 'solo', pollIdleUs: 0 });
+    expect(await parseArgs(['--shm=hybrid', '--cpus=2', 'a.js'], 1)).toMatchObject({ cpus: 2, tokenPollers: 'auto', pollIdleUs: 50, pollIdleMaxUs: 500 });
+    await refuses(['--shm=poll', '--cpus=1', 'a.js'], /^--cpus applies to --shm=hybrid only$/);
+    await refuses(['--shm=hybrid', '--cpus=0', 'a.js'], /^--cpus must be an integer from 1 to 4096 \(got 0\)$/);
+  });
+
   it('spin windows: hybrid adapts both up to 500 µs, other modes keep them fixed; a cap below its base is refused', async () => {
-    expect(await parseArgs(['--shm=hybrid', 'a.js'])).toMatchObject({ pollIdleUs: 50, pollIdleMaxUs: 500, guestSpinUs: 50, guestSpinMaxUs: 500 });
+    expect(await parseArgs(['--shm=hybrid', 'a.js'], 2)).toMatchObject({ pollIdleUs: 50, pollIdleMaxUs: 500, guestSpinUs: 50, guestSpinMaxUs: 500 });
     expect(await parseArgs(['--shm=poll', 'a.js'])).toMatchObject({ guestSpinUs: 50, guestSpinMaxUs: 50 });
     expect(await parseArgs(['--shm=event', 'a.js'])).toMatchObject({ guestSpinUs: 0, guestSpinMaxUs: 0 });
     expect(await parseArgs(['--shm=hybrid', '--guest-spin-max-us=50', '--poll-idle-max-us=50', 'a.js'])).toMatchObject({ guestSpinMaxUs: 50, pollIdleMaxUs: 50 });

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { procCpuS } from '../testbed/cpu.js';
 import { kernelRx, kernelTx } from '../testbed/tap-stats.js';
 import { pingFlood, udpFlood } from '../testbed/workloads.js';
-import { collect, GUEST_MAC, skipReal, sleep, type Netns } from '../testbed/netns.js';
+import { collect, GUEST_MAC, onCpusNs, skipReal, sleep, type Netns } from '../testbed/netns.js';
 import { EXAMPLE, FIXTURE, readStats, startTender, statsPath, waitForLine } from '../testbed/tender.js';
 import { netnsPerSuite } from './harness/suite.js';
 
@@ -192,6 +192,24 @@ describe.skipIf(skipReal())('the IO token', () => {
     // either way; wide, since the probe catches up in bursts when it falls behind its schedule.
     for (const fps of [v.poller_one_fps, v.poller_two_fps]) expect(fps).toBeGreaterThan(7000), expect(fps).toBeLessThan(13000);
     expect(v.guest.rx_frames).toBeGreaterThan(0.8 * rx);
+  });
+
+  // Before the one-CPU defaults, hybrid there ran auto's trials of two pollers, and the IO thread
+  // took the echoes over (34-91% of them in three runs) and polled beside the guest on its only
+  // CPU: ping -f at half the C loop's rate (docs/tuning.md, "On one CPU").
+  it('on one CPU (tender and ping on CPU 0): hybrid counts one CPU, tries no second poller and leaves the echoes to the guest; --cpus=2 restores the trials; no echo lost', async () => {
+    const oneCpu = onCpusNs(ns, '0');
+    const count = 80_000;
+    const one = await pingFlood(oneCpu, 'hybrid', count);
+    expect(one.received).toBe(count);
+    const v = one.stats.serviced;
+    expect(one.stats.cpus).toBe(1);
+    expect(v.poller_trials).toBe(0);
+    expect(v.io.rx_frames).toBeLessThan((v.io.rx_frames + v.guest.rx_frames) * 0.1);
+    const two = await pingFlood(oneCpu, 'hybrid', count, { extra: ['--cpus=2'] });
+    expect(two.received).toBe(count);
+    expect(two.stats.cpus).toBe(2);
+    expect(two.stats.serviced.poller_trials).toBeGreaterThanOrEqual(1);
   });
 
   it('a sender streaming net_writes (udp_blast --batch=1) leaves them to the IO thread past its first sends; the kernel gets every frame', async () => {

@@ -40,6 +40,11 @@ export function onCpus(cpus: string | undefined, cmd: string, args: string[]): [
   return cpus ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args];
 }
 
+/** The same namespace, every program it starts run on `cpus` (taskset -c): a machine of those CPUs, as those programs see it. */
+export function onCpusNs(ns: Netns, cpus: string): Netns {
+  return { ...ns, spawn: (cmd, args, o) => ns.spawn(...onCpus(cpus, cmd, args), o) };
+}
+
 /** The guest's MAC in every namespace the bench and tests make (a static neighbour entry points at it). */
 export const GUEST_MAC = '02:00:00:00:00:02';
 

@@ -24,6 +24,8 @@ export interface IoThreadOptions {
   ioToken?: boolean;
   /** With the token, at a round-trip pace: offer to poll beside the guest (default), never (solo), or as measured (auto). */
   tokenPollers?: TokenPollers;
+  /** With the token: the tender may run on one CPU only (IoConfig.oneCpu; default false). */
+  oneCpu?: boolean;
   /** How the IO thread reads its TAPs (default auto). */
   tapReads?: TapReads;
   /** How the IO thread writes its TAPs (default auto). */
@@ -45,7 +47,7 @@ export class IoThread {
     const cfg: IoConfig = {
       mode: opts.mode, region: opts.region, stats: opts.stats, control: this.ctl.buffer as SharedArrayBuffer,
       controlFd: this.controlFd, nics: opts.nics.map((n, i) => ({ ...n, kickFd: this.kickFds[i] })),
-      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs ?? opts.pollIdleUs, backoffMaxNs: (opts.backoffMaxUs ?? BACKOFF_MAX_NS / 1000) * 1000, ioToken: opts.mode === 'hybrid' && (opts.ioToken ?? false), tokenPollers: opts.tokenPollers ?? 'offer', drainTimeoutMs: 2000, capture: opts.capture ?? null, tapReads: opts.tapReads ?? 'auto', tapWrites: opts.tapWrites ?? 'auto',
+      pollBudget: opts.pollBudget, pollIdleUs: opts.pollIdleUs, pollIdleMaxUs: opts.pollIdleMaxUs ?? opts.pollIdleUs, backoffMaxNs: (opts.backoffMaxUs ?? BACKOFF_MAX_NS / 1000) * 1000, ioToken: opts.mode === 'hybrid' && (opts.ioToken ?? false), tokenPollers: opts.tokenPollers ?? 'offer', oneCpu: opts.oneCpu ?? false, drainTimeoutMs: 2000, capture: opts.capture ?? null, tapReads: opts.tapReads ?? 'auto', tapWrites: opts.tapWrites ?? 'auto',
     };
     this.worker = new Worker(fileURLToPath(new URL('./main.js', import.meta.url)), { workerData: cfg, name: 'io' });
     this.exited = new Promise<IoExit>((resolve, reject) => {

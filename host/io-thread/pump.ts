@@ -53,6 +53,12 @@ export interface IoConfig {
    * does whichever served more frames here (--io-token=auto, poller-choice.ts).
    */
   tokenPollers?: TokenPollers;
+  /**
+   * With the token: the tender may run on one CPU only. A guest whose bursts come back full is
+   * not taken over while it works (two threads there take turns on the CPU; they do not read
+   * beside each other); one that stops taking the token still is.
+   */
+  oneCpu?: boolean;
   tapReads: TapReads;
   tapWrites: TapWrites;
   /** --pcap: where to record the frames of the NICs it names. */
@@ -293,7 +299,7 @@ export class Pump {
       // or its own bursts come back full and it is working through them: frames pile up
       // faster than it reads and handles them alone, so take the reads over while it works (a
       // guest busy computing leaves the device to this thread).
-      if ((takes === seen && !this.notify.guestOnDevice()) || this.notify.guestBackloggedAndWorking()) {
+      if ((takes === seen && !this.notify.guestOnDevice()) || (!this.cfg.oneCpu && this.notify.guestBackloggedAndWorking())) {
         this.notify.awake();
         return;
       }
