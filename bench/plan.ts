@@ -1,8 +1,9 @@
 // The bench's plan: every workload is one entry, with its rows. A workload from elsewhere
 // (e.g. a relay through two TAPs) is one more entry; a row variant (e.g. "hybrid+pcap") is one
 // more row in the workloads it belongs to (see rows.ts: tenderRow).
-import { ALL_ROWS, STREAM_ROWS, HYBRID_FIXED, HYBRID_READ, HYBRID_WRITE, HYBRID_PCAP, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF, HYBRID_STALL_OFF, HYBRID_COALESCE_OFF, HYBRID_JS_SPIN, HYBRID_BACKOFF_1MS, MODE_ROWS } from './rows.js';
+import { ALL_ROWS, STREAM_ROWS, HYBRID_FIXED, HYBRID_READ, HYBRID_WRITE, HYBRID_PCAP, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF, HYBRID_STALL_OFF, HYBRID_COALESCE_OFF, HYBRID_JS_SPIN, HYBRID_BACKOFF_1MS, HYBRID_CPUS2, MODE_ROWS, C_ROWS, cRow, tenderRow } from './rows.js';
 import type { Sizes, Workload } from './types.js';
+import { onOneCpu } from './workloads/common.js';
 import { drain } from './workloads/drain.js';
 import { flood } from './workloads/flood.js';
 import { latency } from './workloads/latency.js';
@@ -20,6 +21,9 @@ export const QUICK: Sizes = {
   latCount: 2_000, latRate: 10_000, latFloodPps: 100_000,
 };
 
+/** A one-CPU machine's rows: the C loops, the modes that do not spin a core by design, and hybrid with two CPUs' defaults. */
+const ONE_CPU_ROWS = [...C_ROWS, tenderRow('baseline'), tenderRow('event'), tenderRow('hybrid'), HYBRID_CPUS2];
+
 export const PLAN: Workload[] = [
   drain({ id: 'drain', title: 'RX drain: the receiver frozen while 1300-byte datagrams queue, then drained', short: 'RX drain', workNs: 0, rows: [...STREAM_ROWS, HYBRID_READ, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF, HYBRID_PCAP] }),
   drain({ id: 'drain-work', title: 'RX drain with --work-ns=2000 (2 µs of guest work per frame)', short: 'RX drain, 2 µs work', workNs: 2000, rows: [...STREAM_ROWS, HYBRID_READ, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF] }),
@@ -33,4 +37,8 @@ export const PLAN: Workload[] = [
   relay({ id: 'relay', title: 'Relay: iperf3 TCP (3 streams) through firewall.js between two TAPs, with and without offloads', short: 'TCP relay', streams: 3, rows: RELAY_ROWS }),
   relay({ id: 'relay-pinned', title: 'Relay on a core of its own: the same, the relay pinned to CPU 0 and iperf3 to CPU 1', short: 'TCP relay, pinned', streams: 3, rows: PINNED_RELAY_ROWS, cpus: { relay: '0', traffic: '1' } }),
   latency({ id: 'lat-flood', title: 'Latency under a flood: the same probe while 1300-byte UDP floods another port', short: 'p99 under a flood', flood: true, rows: [...ALL_ROWS, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF, HYBRID_STALL_OFF, HYBRID_COALESCE_OFF, HYBRID_FIXED, HYBRID_BACKOFF_1MS] }),
+  // Small machines: everything on CPU 0 (bench/workloads/common.ts, onOneCpu).
+  onOneCpu(drain({ id: 'drain', title: 'RX drain: the receiver frozen while 1300-byte datagrams queue, then drained', short: 'RX drain', workNs: 0, rows: [...ONE_CPU_ROWS.slice(0, 3), cRow('uring'), ...ONE_CPU_ROWS.slice(3)] }), 'drain-1cpu', 'RX drain, one CPU'),
+  onOneCpu(pingFlood({ id: 'ping', title: 'ping -f (56 bytes)', short: 'ping -f', payload: 56, rows: ONE_CPU_ROWS }), 'ping-1cpu', 'ping -f, one CPU'),
+  onOneCpu(latency({ id: 'lat', title: 'Latency: echo requests at a fixed rate (p99)', short: 'p99, light load', flood: false, rows: ONE_CPU_ROWS }), 'lat-1cpu', 'p99, one CPU'),
 ];

@@ -69,6 +69,12 @@ export const HYBRID_BACKOFF_1MS: Row = tenderRow('hybrid', 'backoff-1ms', () => 
 export const HYBRID_READ: Row = tenderRow('hybrid', 'read', () => ['--tap-reads=read']);
 /** hybrid writing its TAP with one write() per frame instead of through io_uring (--tap-writes): what the batched writes buy. */
 export const HYBRID_WRITE: Row = tenderRow('hybrid', 'write', () => ['--tap-writes=write']);
+/**
+ * hybrid with the defaults of two CPUs or more (--cpus=2) where it runs on one: auto's trials of
+ * two pollers, the IO thread's idle poll, hand-backs to it and its taking the reads over. What
+ * the one-CPU defaults buy (host/cli-options.ts, ONE_CPU).
+ */
+export const HYBRID_CPUS2: Row = tenderRow('hybrid', 'cpus2', () => ['--cpus=2']);
 /** What capture costs (docs/capture.md): hybrid writing every frame to a pcapng file. */
 export const HYBRID_PCAP: Row = tenderRow('hybrid', 'pcap', (ctx) => [`--pcap=${ctx.scratch('capture.pcapng')}`]);
 

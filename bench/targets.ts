@@ -82,6 +82,10 @@ export function targets(ws: WorkloadResult[]): Target[] {
     ratio(ws, { target: 'TCP relay with offloads: the best mode ≥ 0.8× the best C relay with offloads', why: 'a JS firewall in the vhost-net class, not the solo5 class', workload: 'relay', row: (w) => bestOf(w, MODES_OFFLOAD), ref: (w) => bestOf(w, ['c-relay+offload', 'c-relay+uring+offload']), goal: 0.8, atLeast: true }),
     ratio(ws, { target: 'TCP relay: the best mode with offloads ≥ 5× the same mode without', why: 'what the offloads buy', workload: 'relay', row: (w) => bestOf(w, MODES_OFFLOAD), ref: (w) => bestOf(w, MODES_OFFLOAD)?.replace('+offload', '') ?? null, goal: 5, atLeast: true }),
     ratio(ws, { target: 'TCP relay: hybrid with offloads ≥ 5× hybrid without', why: 'the same for the mode we recommend', workload: 'relay', row: 'hybrid+offload', ref: 'hybrid', goal: 5, atLeast: true }),
+    // On small machines alike: every program on one CPU (bench/workloads/common.ts, onOneCpu).
+    ratio(ws, { target: 'RX drain, one CPU: hybrid ≥ 0.9× the best C reader', why: 'on small machines alike', workload: 'drain-1cpu', row: 'hybrid', ref: limit, goal: 0.9, atLeast: true }),
+    ratio(ws, { target: 'ping -f, one CPU: hybrid ≥ 1.0× the best C responder', why: 'on small machines alike', workload: 'ping-1cpu', row: 'hybrid', ref: limit, goal: 1, atLeast: true }),
+    ratio(ws, { target: 'latency, 10k/s, one CPU: hybrid\'s p99 ≤ 1.2× the best C responder\'s', why: 'on small machines alike', workload: 'lat-1cpu', row: 'hybrid', ref: limit, goal: 1.2, atLeast: false }),
     ratio(ws, { target: 'TCP relay without offloads: hybrid ≥ 1.0× the best C relay without', why: 'the engine against the best C on the same frames', workload: 'relay', row: 'hybrid', ref: (w) => bestOf(w, ['c-relay', 'c-relay+uring']), goal: 1, atLeast: true }),
   ];
 }

@@ -1,8 +1,8 @@
 // Small readers of what the programs print, and the warm-up, shared by the workloads.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { collect } from '../../testbed/netns.js';
+import { collect, onCpusNs } from '../../testbed/netns.js';
 import { kernelTx } from '../../testbed/tap-stats.js';
-import type { Context } from '../types.js';
+import type { Context, Workload } from '../types.js';
 
 export const lastJson = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
 
@@ -51,3 +51,15 @@ export const WARM_PORT = 9001;
 /** What each receiver is told so that it does not count the warm-up. */
 export const SKIP_WARM = `--skip-port=${WARM_PORT}`;
 export const WARM_NOTE = `N frames to 10.0.0.2 port ${WARM_PORT}, which the receivers read and work on but do not count`;
+
+/**
+ * A workload on a one-CPU machine, as far as its programs can tell: every program it starts
+ * (the responder, its peer, a flood) runs on CPU 0 (taskset), so the tender's affinity, and
+ * what it counts on, is one CPU (docs/tuning.md, "On one CPU").
+ */
+export function onOneCpu(w: Workload, id: string, short: string): Workload {
+  return {
+    ...w, id, short, title: `${w.title}, every program on one CPU`, how: `${w.how}; every program on CPU 0 (taskset -c 0)`,
+    run: (row, ctx) => w.run(row, { ...ctx, ns: onCpusNs(ctx.ns, '0') }),
+  };
+}
