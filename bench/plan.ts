@@ -21,7 +21,7 @@ export const QUICK: Sizes = {
   latCount: 2_000, latRate: 10_000, latFloodPps: 100_000,
 };
 
-/** A one-CPU machine's rows: the C loops, the modes that do not spin a core by design, and hybrid with two CPUs' defaults. */
+/** A one-CPU machine's rows: the C loops, baseline, event, hybrid and hybrid with two CPUs' defaults (poll, which spins a core by design, is left out). */
 const ONE_CPU_ROWS = [...C_ROWS, tenderRow('baseline'), tenderRow('event'), tenderRow('hybrid'), HYBRID_CPUS2];
 
 export const PLAN: Workload[] = [
