@@ -197,7 +197,7 @@ describe.skipIf(skipReal())('the IO token', () => {
   // Before the one-CPU defaults, hybrid there ran auto's trials of two pollers, and the IO thread
   // took the echoes over (34-91% of them in three runs) and polled beside the guest on its only
   // CPU: ping -f at half the C loop's rate (docs/tuning.md, "On one CPU").
-  it('on one CPU (tender and ping on CPU 0): hybrid counts one CPU, tries no second poller and leaves the echoes to the guest; --cpus=2 restores the trials; no echo lost', async () => {
+  it('on one CPU (tender and ping on CPU 0): hybrid counts one CPU, tries no second poller and leaves the echoes to the guest; --cpus=2 brings either back; no echo lost', async () => {
     const oneCpu = onCpusNs(ns, '0');
     const count = 80_000;
     const one = await pingFlood(oneCpu, 'hybrid', count);
@@ -206,10 +206,13 @@ describe.skipIf(skipReal())('the IO token', () => {
     expect(one.stats.cpus).toBe(1);
     expect(v.poller_trials).toBe(0);
     expect(v.io.rx_frames).toBeLessThan((v.io.rx_frames + v.guest.rx_frames) * 0.1);
+    // The defaults of two CPUs on the same CPU: the trials run, or the IO thread keeps the token
+    // from the start (then no trial runs: they are ticked only while the guest holds it).
     const two = await pingFlood(oneCpu, 'hybrid', count, { extra: ['--cpus=2'] });
     expect(two.received).toBe(count);
     expect(two.stats.cpus).toBe(2);
-    expect(two.stats.serviced.poller_trials).toBeGreaterThanOrEqual(1);
+    const w = two.stats.serviced;
+    expect(w.poller_trials > 0 || w.io.rx_frames >= (w.io.rx_frames + w.guest.rx_frames) * 0.1, JSON.stringify(w)).toBe(true);
   });
 
   it('a sender streaming net_writes (udp_blast --batch=1) leaves them to the IO thread past its first sends; the kernel gets every frame', async () => {
