@@ -6,7 +6,7 @@ import { notificationsOf, type NicTotals, type Totals } from './stats.js';
 
 export interface StatsReport {
   mode: Mode;
-  /** The CPUs the tender could run on (its affinity): on one, hybrid's defaults are ONE_CPU's (host/cli-options.ts). */
+  /** The CPUs the tender counted on (--cpus, else its affinity): on one, hybrid's defaults are ONE_CPU's (host/cli-options.ts). */
   cpus: number;
   duration_s: number;
   /** null in the interval lines of --stats-interval (the run is not over). */
