@@ -55,11 +55,11 @@ export const WARM_NOTE = `N frames to 10.0.0.2 port ${WARM_PORT}, which the rece
 /**
  * A workload on a one-CPU machine, as far as its programs can tell: every program it starts
  * (the responder, its peer, a flood) runs on CPU 0 (taskset), so the tender's affinity, and
- * what it counts on, is one CPU (docs/tuning.md, "On one CPU").
+ * what it counts on, is one CPU (docs/tuning.md, "On one CPU"). rows: its rows there.
  */
-export function onOneCpu(w: Workload, id: string, short: string): Workload {
+export function onOneCpu(w: Workload, id: string, short: string, rows: Workload['rows']): Workload {
   return {
-    ...w, id, short, title: `${w.title}, every program on one CPU`, how: `${w.how}; every program on CPU 0 (taskset -c 0)`,
+    ...w, id, short, rows, title: `${w.title}, every program on one CPU`, how: `${w.how}; every program on CPU 0 (taskset -c 0)`,
     run: (row, ctx) => w.run(row, { ...ctx, ns: onCpusNs(ctx.ns, '0') }),
   };
 }
