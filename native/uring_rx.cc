@@ -41,9 +41,7 @@ struct UringRx {
   // Reads to submit next: doubles while every read finds a frame, then shrinks to what the
   // last batch found (+1), so a poll of an idle TAP costs one read, as ReadFrames' does.
   unsigned batch = 1;
-  // Set when the kernel took only part of a batch (SubmitAndReap): the entries left in the
-  // submission queue would go out with the next batch, so the ring is never entered again
-  // and its bursts are read() and write() from then on.
+  // Set by Retire: its bursts are read() and write() from then on.
   bool retired = false;
 };
 
@@ -173,46 +171,50 @@ static Napi::Value UringRxOpen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(id));
 }
 
+// Retires the ring with a line on stderr: its bursts are read() and write() from now on. Entries
+// prepared or queued and not taken would go out with its next batch, so it is never entered again.
+static void Retire(UringRx* u, const std::string& why) {
+  u->retired = true;
+  std::string line = "tender: io_uring on TAP fd " + std::to_string(u->tap) + ": " + why + "; its frames go by read() and write() from now on\n";
+  (void)!write(2, line.data(), line.size());
+}
+
 // Submits the `want` entries prepared (user_data 0..want-1) and waits for all that the kernel
-// takes; res[i] is entry i's result. It takes them in order, all of them unless it cannot
-// allocate (or, before Linux 5.18, after an entry that failed at submission): the rest stay
-// queued and are handed again a few times; any still not taken count as EAGAIN (not done: a
-// write keeps its frame, a read found none), and the ring is retired with a line on stderr,
-// since they would go out with its next batch. False (thrown, the ring retired) when
-// io_uring_enter fails outright or a completion cannot be waited for.
-static bool SubmitAndReap(const Napi::Env& env, UringRx* u, unsigned want, int32_t* res) {
+// takes; res[i] is entry i's result, -EAGAIN for an entry not taken (not done: a write keeps
+// its frame, a read found none). It takes them in order, all of them unless it cannot allocate
+// (or, before Linux 5.18, after an entry that failed at submission): the rest stay queued and
+// are handed again a few times, and any still not taken retire the ring. It never throws: a
+// burst that already moved frames must return their count, and the TAP itself still works, so
+// an io_uring_enter that fails outright or a completion that cannot be had retires the ring
+// (Retire) and the burst goes on by read() and write().
+static void SubmitAndReap(UringRx* u, unsigned want, int32_t* res) {
+  std::fill(res, res + want, -EAGAIN);
   int rc;
   do rc = io_uring_submit_and_wait(&u->ring, want);
   while (rc == -EINTR);
-  if (rc < 0 && rc != -EAGAIN) {
-    u->retired = true;
-    return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc)), false;
-  }
+  if (rc < 0 && rc != -EAGAIN) return Retire(u, std::string("io_uring_enter: ") + std::strerror(-rc));
   unsigned taken = rc > 0 ? static_cast<unsigned>(rc) : 0;
   for (int tries = 0; taken < want && tries < 8; tries++) {
     rc = io_uring_submit(&u->ring);  // what is still queued: the entries not taken
     if (rc > 0) taken += static_cast<unsigned>(rc);
     else if (rc != -EAGAIN && rc != -EINTR) break;
   }
-  if (taken < want) {
-    u->retired = true;
-    std::string line = "tender: io_uring on TAP fd " + std::to_string(u->tap) + ": the kernel took " + std::to_string(taken) + " of " +
-                       std::to_string(want) + " entries; its frames go by read() and write() from now on\n";
-    (void)!write(2, line.data(), line.size());
-  }
-  std::fill(res, res + want, -EAGAIN);
-  for (unsigned i = 0; i < std::min(taken, want); i++) {
+  if (taken < want) Retire(u, "the kernel took " + std::to_string(taken) + " of " + std::to_string(want) + " entries");
+  unsigned reaped = 0;
+  for (; reaped < std::min(taken, want); reaped++) {
     struct io_uring_cqe* cqe;
     do rc = io_uring_wait_cqe(&u->ring, &cqe);
     while (rc == -EINTR);
-    if (rc < 0) {
-      u->retired = true;
-      return ThrowErrno(env, -rc, std::string("io_uring_enter: ") + std::strerror(-rc)), false;
+    // Non-blocking reads and writes complete within the submission; a wait that fails all the
+    // same may still leave completions posted: take those without entering the ring.
+    if (rc < 0 && io_uring_peek_cqe(&u->ring, &cqe) != 0) {
+      Retire(u, std::string("io_uring_enter: ") + std::strerror(-rc) + "; " + std::to_string(taken - reaped) +
+                    " of its reads or writes ended unseen (a frame read there is lost, one written may go out again)");
+      break;
     }
     if (cqe->user_data < want) res[cqe->user_data] = cqe->res;
     io_uring_cqe_seen(&u->ring, cqe);
   }
-  return true;
 }
 
 // ReadFrames (burst.cc) through the ring `ring` (burstRead, for a port bound to it): the same
@@ -252,16 +254,16 @@ Napi::Value UringReadFrames(const Napi::Env& env, int64_t ring, const Burst& b, 
     for (unsigned i = 0; i < want; i++) {
       struct io_uring_sqe* sqe = io_uring_get_sqe(&u->ring);  // never null: a batch not all taken retires the ring
       if (sqe == nullptr) {
-        // Entries prepared so far would go out with the next batch: retire the ring first.
-        u->retired = true;
-        return ThrowErrno(env, EBUSY, "io_uring: no free submission entry");
+        Retire(u, "no free submission entry");
+        if (n > 0) return Napi::Number::New(env, static_cast<double>(n));
+        return ReadFrames(env, b, capacity, 0);
       }
       io_uring_prep_read_fixed(sqe, 0, b.at(n + i), static_cast<unsigned>(capacity), 0, 0);
       sqe->flags |= IOSQE_FIXED_FILE;
       sqe->rw_flags = RWF_NOWAIT;
       sqe->user_data = i;
     }
-    if (!SubmitAndReap(env, u, want, res)) return env.Undefined();
+    SubmitAndReap(u, want, res);
     unsigned got = 0;
     int hard = 0;
     for (unsigned i = 0; i < want; i++) {
@@ -325,18 +327,17 @@ Napi::Value UringWriteFrames(const Napi::Env& env, int64_t ring, const WriteBurs
     bool moved = fit < want;
     want = fit;
     for (unsigned i = 0; i < want; i++) {
-      struct io_uring_sqe* sqe = io_uring_get_sqe(&u->ring);
+      struct io_uring_sqe* sqe = io_uring_get_sqe(&u->ring);  // never null, as in UringReadFrames
       if (sqe == nullptr) {
-        // Entries prepared so far would go out with the next batch: retire the ring first.
-        u->retired = true;
-        return ThrowErrno(env, EBUSY, "io_uring: no free submission entry");
+        Retire(u, "no free submission entry");
+        return Napi::Number::New(env, static_cast<double>(n));  // the rest go by write() at the next call
       }
       io_uring_prep_write(sqe, 0, bufs[i], lensNow[i], 0);
       sqe->flags |= IOSQE_FIXED_FILE;
       sqe->rw_flags = RWF_NOWAIT;
       sqe->user_data = i;
     }
-    if (!SubmitAndReap(env, u, want, res)) return env.Undefined();
+    SubmitAndReap(u, want, res);
     // The last write of the batch that went out: a frame kept back must come after it.
     int last = -1;
     for (unsigned i = 0; i < want; i++) if (res[i] >= 0) last = static_cast<int>(i);
