@@ -31,6 +31,7 @@ case $who in
 esac
 pid=$! # ip netns exec execs the receiver: this is its pid (a shell function would put a subshell here)
 sleep 1.5
+responder_alive "$out"
 if [ -n "${WARM:-}" ]; then
   nsx testbed/bin/udp_flood --dst=10.0.0.2 --port=9001 --count="$WARM" --seconds=60 --size=1300 >/dev/null
   sleep 0.2

@@ -43,6 +43,7 @@ case $who in
 esac
 pid=$!
 sleep 1.5
+responder_alive "$out"
 if [ "${SCHED:-0}" != 0 ]; then
   perf record -a -k mono -e sched:sched_switch -e sched:sched_wakeup -o /tmp/lat-sched.data -- sleep $(((COUNT + WARMUP) / RATE + 2)) >/dev/null 2>&1 &
   perfpid=$!

@@ -14,3 +14,12 @@ nsx ip neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 dev tap0
 # QDISC=noqueue (or any tc qdisc): tap0's root qdisc instead of the system default
 # (net.core.default_qdisc, pfifo_fast here); see docs/tuning.md, "Under a flood, and the TAP's qdisc".
 [ -z "${QDISC:-}" ] || nsx tc qdisc replace dev tap0 root $QDISC
+# After the start-up wait: a receiver that already exited (a bad option, a TAP it could not open)
+# ends the script with its own lines, instead of a load sent at nothing until its timeout.
+responder_alive() {
+  kill -0 "$pid" 2>/dev/null && return 0
+  echo "$0: the responder exited before the load started; its output ($1):" >&2
+  tail -5 "$1" >&2
+  pid=
+  exit 1
+}

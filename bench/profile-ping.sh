@@ -33,7 +33,8 @@ case $who in
 esac
 pid=$!
 # Ready when it says so (ping_serve: "answering"; tap_echo: {"ready":true}), 10 s at most.
-for _ in $(seq 100); do grep -qE 'answering|"ready":true' "$out" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -qE 'answering|"ready":true' "$out" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+responder_alive "$out"
 pre=${PRELOAD:+-l $PRELOAD}
 [ "$WARM_S" = 0 ] || nsx "${peer_pin[@]}" ping -f -q $pre -w "$WARM_S" -s "$SIZE" 10.0.0.2 >/dev/null || true
 rates=() total_ms=0
