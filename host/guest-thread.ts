@@ -86,6 +86,7 @@ function makeBackend(): NetBackend {
   if (cfg.ioToken && cfg.region !== null) {
     try {
       service = new GuestRingService(cfg.region, cfg.nics, stats, cfg.pollBudget, cfg.wakeFd);
+      service.holdSingles = cfg.oneCpu;
     } catch (err) {
       post({ type: 'device-fault', message: (err as Error).message });
       process.exit(1);

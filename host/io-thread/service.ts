@@ -12,6 +12,9 @@ import type { TapReads, TapWrites } from '../cli-options.js';
 import { nicCounters } from '../stats.js';
 
 /** How the IO thread's error starts when --tap-reads=uring or --tap-writes=uring is refused by the kernel: the tender exits 69 on it. */
+/** After this many one-frame bursts in a row, a whole burst looks for a stream (ServicePort.lastReads). */
+const SINGLE_PROBE = 8;
+
 export const URING_REFUSED = /^--tap-(reads|writes)=uring: /;
 
 export interface ServiceNic {
@@ -39,11 +42,14 @@ export interface ServicePort {
   uringReads: boolean;
   uringWrites: boolean;
   /**
-   * Frames the last RX burst read. After none, the next reads one frame at most: a lone
-   * request goes to the guest (and its answer out) without the look after it that finds
-   * nothing, a system call on every round trip's path; the round after reads a whole burst.
+   * Frames the last RX burst read. After none (or one: holdSingles), the next reads one frame
+   * at most: a lone request goes to the guest (and its answer out) without the look after it
+   * that finds nothing, a system call on every round trip's path. Every SINGLE_PROBE-th burst
+   * after one frame reads a whole burst, which finds a stream.
    */
   lastReads: number;
+  /** One-frame bursts in a row that were held to one frame, or found nothing after it (see lastReads). */
+  singleReads: number;
   /** Its bursts as the addon binds them (burstPortOpen): bound again whenever `ring` or its use changes. */
   burst: number;
 }
@@ -69,6 +75,13 @@ export class RingService {
   private readonly backlogFrames: number;
 
   /** `stats` is the calling thread's own counter section: the counters say where the work ran. */
+  /**
+   * On one CPU: after a burst of one frame, the next reads one (ServicePort.lastReads). There the
+   * peer runs between two of the guest's waits, and the look after its request found nothing on
+   * every round trip. On two CPUs the p99 at 10k/s was worse with it, in 4 of 5 pairs.
+   */
+  holdSingles = false;
+
   constructor(
     regionSab: SharedArrayBuffer,
     nics: ServiceNic[],
@@ -95,7 +108,7 @@ export class RingService {
       return {
         iface: nic.iface, fd: nic.fd, rxView, txView, rx: new Producer(rxView), tx: new Consumer(txView, MIN_FRAME, l.maxFrame),
         maxFrame: l.maxFrame, mtuFrame: l.mtuFrame, hdr: l.vnetHdrBytes, layout: l, c: nicCounters(index),
-        index, captured: (captured[index] ?? false) && recorder !== null, ring: -1, uringReads: false, uringWrites: false, lastReads: 0, burst: -1,
+        index, captured: (captured[index] ?? false) && recorder !== null, ring: -1, uringReads: false, uringWrites: false, lastReads: 0, singleReads: 0, burst: -1,
       };
     });
     for (const p of this.ports) this.bindBursts(p);
@@ -194,7 +207,8 @@ export class RingService {
   rx(p: ServicePort, limit = this.budget, spinNs = 0): number {
     const room = p.rx.room();
     if (room === 0) return 0;
-    const want = Math.min(room, limit, p.lastReads === 0 ? 1 : limit);
+    const single = p.lastReads === 0 || (this.holdSingles && p.singleReads > 0 && p.singleReads < SINGLE_PROBE);
+    const want = Math.min(room, limit, single ? 1 : limit);
     const view = p.rxView;
     const s = this.stats;
     let kept = 0;
@@ -237,6 +251,9 @@ export class RingService {
       if (got < run) break;
     }
     p.lastReads = reads;
+    // One frame, then nothing (want > 1), or the one this burst was held to: a request/response
+    // pace. Not one frame because the ring had room for one: a stream that fills the ring.
+    p.singleReads = reads !== 1 ? 0 : single ? p.singleReads + 1 : want > 1 ? 1 : 0;
     if (kept > 0) {
       p.rx.publish(kept);
       s[p.c.rx_frames] += kept;
