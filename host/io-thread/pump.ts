@@ -118,7 +118,7 @@ export class Pump {
       this.record(p, dir, reason, ts, offset, len, present),
     );
     this.service.throughUring(cfg.tapReads, cfg.tapWrites);
-    this.service.holdSingles = cfg.oneCpu;
+    this.service.holdSingles = cfg.oneCpu === true;
     for (const p of this.service.ports) (this.stats[p.c.tap_uring] = p.uringReads ? 1 : 0), (this.stats[p.c.tap_uring_tx] = p.uringWrites ? 1 : 0);
     this.ports = this.service.ports.map((p, i) => Object.assign(p, { kickFd: cfg.nics[i].kickFd, stalled: false }));
     if (cfg.mode !== 'poll') {
