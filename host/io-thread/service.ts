@@ -78,7 +78,8 @@ export class RingService {
   /**
    * On one CPU: after a burst of one frame, the next reads one (ServicePort.lastReads). There the
    * peer runs between two of the guest's waits, and the look after its request found nothing on
-   * every round trip. On two CPUs the p99 at 10k/s was worse with it, in 4 of 5 pairs.
+   * every round trip. On two the peer runs beside, and the look after a reply rarely finds the
+   * next request: nothing to save (docs/tuning.md, "On one CPU").
    */
   holdSingles = false;
 
