@@ -11,10 +11,10 @@ import { DIR, REASON } from '../record-ring.js';
 import type { TapReads, TapWrites } from '../cli-options.js';
 import { nicCounters } from '../stats.js';
 
-/** How the IO thread's error starts when --tap-reads=uring or --tap-writes=uring is refused by the kernel: the tender exits 69 on it. */
 /** After this many one-frame bursts in a row, a whole burst looks for a stream (ServicePort.lastReads). */
 const SINGLE_PROBE = 8;
 
+/** How the IO thread's error starts when --tap-reads=uring or --tap-writes=uring is refused by the kernel: the tender exits 69 on it. */
 export const URING_REFUSED = /^--tap-(reads|writes)=uring: /;
 
 export interface ServiceNic {
@@ -74,7 +74,6 @@ export class RingService {
   private readonly offsets: Uint32Array; // where each frame of a TX burst lies
   private readonly backlogFrames: number;
 
-  /** `stats` is the calling thread's own counter section: the counters say where the work ran. */
   /**
    * On one CPU: after a burst of one frame, the next reads one (ServicePort.lastReads). There the
    * peer runs between two of the guest's waits, and the look after its request found nothing on
@@ -83,6 +82,7 @@ export class RingService {
    */
   holdSingles = false;
 
+  /** `stats` is the calling thread's own counter section: the counters say where the work ran. */
   constructor(
     regionSab: SharedArrayBuffer,
     nics: ServiceNic[],
