@@ -67,6 +67,19 @@ if (!plan.length) (console.error('bench: --only and --rows leave nothing to run'
 const bin = buildLimitPrograms();
 // Measured before any row, on a quiet machine: what a read() or write() per frame pays (docs/tuning.md, "Writing the TAP").
 const syscallNs: number = JSON.parse(execFileSync(bin.syscall_cost, { encoding: 'utf8' })).syscall_ns;
+// What an idle vCPU does: where it halts at once (cpuidle haltpoll, guest_halt_poll_ns 0), waking a
+// thread that blocked costs the hypervisor's wake-up, and every blocking row (the C loops, the
+// baseline) loses several times over to a spinning one (docs/tuning.md, "When an idle vCPU halts").
+const readSys = (path: string) => {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+};
+const idleDriver = readSys('/sys/devices/system/cpu/cpuidle/current_driver');
+const haltPollNs = readSys('/sys/module/haltpoll/parameters/guest_halt_poll_ns');
+const idle = idleDriver === undefined ? '' : `, cpuidle ${idleDriver}${haltPollNs === undefined ? '' : ` (guest_halt_poll_ns ${haltPollNs})`}`;
 const ns = createNetns({ taps: 1, guestMac: GUEST_MAC });
 const scratchDir = mkdtempSync(join(tmpdir(), 'shmt-bench-'));
 let scratchN = 0;
@@ -125,7 +138,7 @@ const workloads = plan.map((w) => summarize(w, samples.get(w.id)!));
 const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
 const kernel = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-const machine = `Machine: ${cpu}, ${cpus().length} cores, a system call ${syscallNs} ns, Linux ${kernel}, Node ${process.version}, shmtender ${pkg.version}, ${new Date().toISOString().slice(0, 16)}Z, ${Math.round((Date.now() - t0) / 1000)} s${argv.quick ? ' (--quick: small counts; not for quoting)' : ''}${argv.tender.length ? `; every tender row ran with ${argv.tender.join(' ')}` : ''}.`;
+const machine = `Machine: ${cpu}, ${cpus().length} cores, a system call ${syscallNs} ns${idle}, Linux ${kernel}, Node ${process.version}, shmtender ${pkg.version}, ${new Date().toISOString().slice(0, 16)}Z, ${Math.round((Date.now() - t0) / 1000)} s${argv.quick ? ' (--quick: small counts; not for quoting)' : ''}${argv.tender.length ? `; every tender row ran with ${argv.tender.join(' ')}` : ''}.`;
 const results: Results = {
   machine, runs, quick: argv.quick, sizes, command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
   workloads, targets: targets(workloads),

@@ -68,7 +68,7 @@ describe.skipIf(skipReal())('npm run bench -- --quick', () => {
     const md = readFileSync(join(out, 'latest.md'), 'utf8');
     for (const w of PLAN) expect(md).toContain(`## ${w.title}`);
     for (const s of ['## Targets', '## Which mode when', '× limit', 'CPU µs/frame', '**limit**']) expect(md).toContain(s);
-    expect(md).toMatch(/Machine: .*cores, a system call \d+ ns, Linux/);
+    expect(md).toMatch(/Machine: .*cores, a system call \d+ ns(, cpuidle \S+( \(guest_halt_poll_ns \d+\))?)?, Linux/);
     const svg = readFileSync(join(out, 'latest.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     for (const s of ['frames/s', 'p99', 'RX drain']) expect(svg).toContain(s);
@@ -83,7 +83,7 @@ describe.skipIf(skipReal())('npm run bench -- --quick', () => {
     const head = readFileSync(readme, 'utf8');
     const block = head.slice(head.indexOf('<!-- headline:start -->'), head.indexOf('<!-- headline:end -->'));
     expect(block).toContain('| | best C | baseline | poll | event | hybrid |');
-    expect(block).toMatch(/cores, a system call \d+ ns, Linux/);
+    expect(block).toMatch(/cores, a system call \d+ ns(, cpuidle \S+( \(guest_halt_poll_ns \d+\))?)?, Linux/);
     expect(readFileSync(benchReadme, 'utf8')).toMatch(/<!-- which-mode:start -->[^]*\| if you want \| pick \|[^]*<!-- which-mode:end -->/);
     execFileSync('node', [...args, '--check']);
   }, 330_000);
