@@ -84,6 +84,7 @@ export function summarize(w: Workload, samples: Map<string, Sample[]>): Workload
     rows: w.rows.filter((r) => cells[r.id]).map((r: Row) => ({ id: r.id, kind: r.kind, mode: r.mode, loop: r.loop })),
     cells, limit: null,
   };
+  if (w.noLimit) return { ...out, noLimit: w.noLimit };
   const limit = bestOf(out, out.rows.filter((r) => r.kind === 'c').map((r) => r.id));
   if (limit) out.limit = { row: limit, value: cells[limit].value };
   return out;

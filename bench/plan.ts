@@ -8,17 +8,18 @@ import { drain } from './workloads/drain.js';
 import { flood } from './workloads/flood.js';
 import { latency } from './workloads/latency.js';
 import { pingFlood } from './workloads/ping.js';
+import { atRest } from './workloads/rest.js';
 import { relay, PINNED_RELAY_ROWS, RELAY_ROWS } from './workloads/relay.js';
 import { tx } from './workloads/tx.js';
 
 export const FULL: Sizes = {
   warmFrames: 200_000, drainFrames: 150_000, floodCount: 1_000_000, floodSeconds: 4, txCount: 300_000, pingCount: 30_000, pingWarmS: 2,
-  latCount: 30_000, latRate: 10_000, latFloodPps: 100_000,
+  latCount: 30_000, latRate: 10_000, latFloodPps: 100_000, restS: 3, restPings: 5,
 };
 /** --quick: every workload and row, small: checks the harness (CI), not for quoting. */
 export const QUICK: Sizes = {
   warmFrames: 10_000, drainFrames: 20_000, floodCount: 40_000, floodSeconds: 0.5, txCount: 20_000, pingCount: 2_000, pingWarmS: 0,
-  latCount: 2_000, latRate: 10_000, latFloodPps: 100_000,
+  latCount: 2_000, latRate: 10_000, latFloodPps: 100_000, restS: 0.5, restPings: 2,
 };
 
 /** A one-CPU machine's rows: the C loops, baseline, event, hybrid and hybrid with two CPUs' defaults (poll, which spins a core by design, is left out). */
@@ -42,6 +43,7 @@ export const PLAN: Workload[] = [
   LAT,
   relay({ id: 'relay', title: 'Relay: iperf3 TCP (3 streams) through firewall.js between two TAPs, with and without offloads', short: 'TCP relay', streams: 3, rows: RELAY_ROWS }),
   relay({ id: 'relay-pinned', title: 'Relay on a core of its own: the same, the relay pinned to CPU 0 and iperf3 to CPU 1', short: 'TCP relay, pinned', streams: 3, rows: PINNED_RELAY_ROWS, cpus: { relay: '0', traffic: '1' } }),
+  atRest({ id: 'rest', title: 'At rest: CPU and wake-ups once a load has stopped', short: 'at rest', rows: [...ALL_ROWS, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF] }),
   latency({ id: 'lat-flood', title: 'Latency under a flood: the same probe while 1300-byte UDP floods another port', short: 'p99 under a flood', flood: true, rows: [...ALL_ROWS, HYBRID_TOKEN, HYBRID_TOKEN_SOLO, HYBRID_TOKEN_OFF, HYBRID_STALL_OFF, HYBRID_COALESCE_OFF, HYBRID_FIXED, HYBRID_BACKOFF_1MS] }),
   // Small machines: everything on CPU 0 (bench/workloads/common.ts, onOneCpu).
   onOneCpu(DRAIN, 'drain-1cpu', 'RX drain, one CPU', [...ONE_CPU_ROWS.slice(0, 3), cRow('uring'), ...ONE_CPU_ROWS.slice(3)]),

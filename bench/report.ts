@@ -18,7 +18,7 @@ export function vsLimit(w: WorkloadResult, row: string): string {
 function table(w: WorkloadResult): string[] {
   const head = ['row', w.metric.label, 'min–max', '× limit', 'CPU µs/frame', 'notif/frame', ...w.columns.map((c) => c.head), 'notes'];
   const lines = [`| ${head.join(' | ')} |`, `|---|${head.slice(1, -1).map(() => '---:').join('|')}|---|`];
-  const metricFormat = w.metric.label.includes('µs') ? 'us' : w.metric.label === 'Gbit/s' ? 'x' : 'k';
+  const metricFormat = w.metric.format ?? (w.metric.label.includes('µs') ? 'us' : w.metric.label === 'Gbit/s' ? 'x' : 'k');
   for (const { id } of w.rows) {
     const c = w.cells[id];
     if (!c) continue;
@@ -44,7 +44,7 @@ export function markdown(r: Results): string {
       + '**notif/frame**: the tender\'s traps + kicks + interrupts + TAP wake-ups per frame (README, "Counting").\n',
   ];
   for (const w of r.workloads) {
-    out.push(`## ${w.title}\n`, `${w.how[0].toUpperCase()}${w.how.slice(1)}.${w.limit ? ` Limit: **${w.limit.row}**.` : ' No C row here: no limit.'}${w.metric.better === 'lower' ? ' Lower is better.' : ''}\n`);
+    out.push(`## ${w.title}\n`, `${w.how[0].toUpperCase()}${w.how.slice(1)}.${w.limit ? ` Limit: **${w.limit.row}**.` : w.noLimit ? ` ${w.noLimit}` : ' No C row here: no limit.'}${w.metric.better === 'lower' ? ' Lower is better.' : ''}\n`);
     out.push(...table(w), '');
   }
   out.push('## Targets (ratios within this run)\n', '| target | measured | | why |', '|---|---|---|---|');

@@ -57,7 +57,7 @@ const sizes = {
   warmFrames: argv['warm-frames'] ?? base.warmFrames, drainFrames: argv['drain-frames'] ?? base.drainFrames, floodCount: argv['flood-count'] ?? base.floodCount,
   floodSeconds: argv['flood-seconds'] ?? base.floodSeconds, txCount: argv['tx-count'] ?? base.txCount,
   pingCount: argv['ping-count'] ?? base.pingCount, pingWarmS: base.pingWarmS, latCount: argv['lat-count'] ?? base.latCount,
-  latRate: argv['lat-rate'] ?? base.latRate, latFloodPps: argv['lat-flood-pps'] ?? base.latFloodPps,
+  latRate: argv['lat-rate'] ?? base.latRate, latFloodPps: argv['lat-flood-pps'] ?? base.latFloodPps, restS: base.restS, restPings: base.restPings,
 };
 const plan = PLAN.filter((w) => !only || only.includes(w.id))
   .map((w) => ({ ...w, rows: w.rows.filter((r) => !rowFilter || rowFilter.includes(r.id)) }))

@@ -31,6 +31,7 @@ const CRITERIA: Criterion[] = [
   { want: 'round trips (ping -f 56 B)', workload: 'ping', key: 'value', format: 'k', unit: 'echoes/s' },
   { want: 'tail latency, light load (p99 at 10k echo/s)', workload: 'lat', key: 'value', lowerIsBetter: true, format: 'us', unit: 'µs' },
   { want: 'tail latency under a flood (p99)', workload: 'lat-flood', key: 'value', lowerIsBetter: true, format: 'us', unit: 'µs' },
+  { want: 'least CPU at rest (after a load)', workload: 'rest', key: 'value', lowerIsBetter: true, format: 'x', unit: '% of a core' },
   { want: 'TCP through a JS relay (firewall.js), no offloads', workload: 'relay', key: 'value', format: 'x', unit: 'Gbit/s', suffix: '' },
   { want: 'TCP through a JS relay (firewall.js), --offload', workload: 'relay', key: 'value', format: 'x', unit: 'Gbit/s', suffix: '+offload' },
 ];

@@ -86,6 +86,7 @@ export function targets(ws: WorkloadResult[]): Target[] {
     ratio(ws, { target: 'RX drain, one CPU: hybrid ≥ 0.9× the best C reader', why: 'on small machines alike', workload: 'drain-1cpu', row: 'hybrid', ref: limit, goal: 0.9, atLeast: true }),
     ratio(ws, { target: 'ping -f, one CPU: hybrid ≥ 1.0× the best C responder', why: 'on small machines alike', workload: 'ping-1cpu', row: 'hybrid', ref: limit, goal: 1, atLeast: true }),
     ratio(ws, { target: 'latency, 10k/s, one CPU: hybrid\'s p99 ≤ 1.2× the best C responder\'s', why: 'on small machines alike', workload: 'lat-1cpu', row: 'hybrid', ref: limit, goal: 1.2, atLeast: false }),
+    atMost(ws, 'at rest: hybrid ≤ 2% of a core', 'a NIC with nothing on it costs next to nothing (issue 12: idle CPU of the tender under 2%)', 'rest', 'hybrid', value, 2),
     ratio(ws, { target: 'TCP relay without offloads: hybrid ≥ 1.0× the best C relay without', why: 'the engine against the best C on the same frames', workload: 'relay', row: 'hybrid', ref: (w) => bestOf(w, ['c-relay', 'c-relay+uring']), goal: 1, atLeast: true }),
   ];
 }

@@ -35,6 +35,9 @@ export interface Sizes {
   latRate: number;
   /** The flood beside the probe in the "under a flood" latency workload. */
   latFloodPps: number;
+  /** Seconds a responder is measured at rest (workloads/rest.ts), and the requests sent to it at rest after them. */
+  restS: number;
+  restPings: number;
 }
 
 export interface Context {
@@ -77,13 +80,15 @@ export interface ThreadCpu {
 export interface Metric {
   label: string;
   better: 'higher' | 'lower';
+  /** How the report prints it; by default from the label (µs, Gbit/s, else thousands). */
+  format?: Column['format'];
 }
 
 /** A column of the report beside the metric: a number from Sample.extra, median (and min–max). */
 export interface Column {
   head: string;
   key: string;
-  format: 'k' | 'pct' | 'us' | 'ms' | 'int';
+  format: 'k' | 'pct' | 'us' | 'ms' | 'int' | 'x';
   range?: boolean;
 }
 
@@ -97,6 +102,8 @@ export interface Workload {
   metric: Metric;
   rows: Row[];
   columns: Column[];
+  /** A workload whose goal is absolute, not a ratio to the best C row: why, for the report (it then has no limit). */
+  noLimit?: string;
   /** Once before the first run (e.g. a topology of its own); returns how to undo it. */
   prepare?(ctx: Context): Promise<(() => void) | void>;
   run(row: Row, ctx: Context): Promise<Sample>;
@@ -134,8 +141,9 @@ export interface WorkloadResult {
   columns: Column[];
   rows: { id: string; kind: Row['kind']; mode?: Mode; loop?: Loop }[];
   cells: Record<string, Cell>;
-  /** The best C row's median, or null when the workload has no C rows. */
+  /** The best C row's median, or null when the workload has no C rows (or noLimit). */
   limit: { row: string; value: Stat } | null;
+  noLimit?: string;
 }
 
 export interface Results {

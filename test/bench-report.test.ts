@@ -55,6 +55,19 @@ describe('bench numbers', () => {
     expect(t.find((x) => x.target.startsWith('ping -f 56 B: hybrid ≥'))!.measured).toMatch(/not measured/);
   });
 
+  it('gives a workload with an absolute goal (at rest) no limit, and checks its target against the number itself', () => {
+    const rest = summarize({ ...workload('rest', 'lower'), noLimit: 'absolute' }, new Map([
+      ['c-block', runs(0, 0, 0)], ['c-busy', runs(99, 100, 100)], ['poll', runs(100, 101, 102)], ['hybrid', runs(0.2, 0.3, 2.5)],
+    ]));
+    expect(rest.limit).toBeNull();
+    expect(rest.noLimit).toBe('absolute');
+    expect(vsLimit(rest, 'hybrid')).toBe('–');
+    const t = targets([rest]).find((x) => x.target.startsWith('at rest'))!;
+    expect([t.measured, t.verdict]).toEqual(['hybrid 0.300', 'met (within noise)']); // 0.3 ≤ 2, and 0.2–2.5 holds 2
+    const slow = summarize({ ...workload('rest', 'lower'), noLimit: 'absolute' }, new Map([['hybrid', runs(3, 4, 5)]]));
+    expect(targets([slow]).find((x) => x.target.startsWith('at rest'))!.verdict).toBe('missed by 100%');
+  });
+
   it("reads the guest's CPU per frame from each thread's CPU in the window, split by thread name", () => {
     const mark = (cpuS: number, io: number | null, guest: number | null) => ({
       cpuS, byThread: new Map([['node', 1], ...(io === null ? [] : [[THREAD_NAME.io, io]]), ...(guest === null ? [] : [[THREAD_NAME.guest, guest]])] as [string, number][]),

@@ -32,6 +32,14 @@ describe.skipIf(skipReal())('npm run bench -- --quick', () => {
       expect(Object.keys(w.cells), w.id).toEqual(plan.rows.map((x) => x.id));
       for (const [row, c] of Object.entries<any>(w.cells)) {
         const where = `${w.id} ${row}`;
+        if (plan.noLimit !== undefined) {
+          // At rest: no frames, so nothing per frame; a share of a core, and a round trip at the end.
+          expect(c.value.median, where).toBeGreaterThanOrEqual(0);
+          expect(Number.isFinite(c.value.median), where).toBe(true);
+          expect(c.extra.sleeps_per_s.median, where).toBeGreaterThanOrEqual(0);
+          expect(c.extra.rtt_rest_us.median, where).toBeGreaterThan(0);
+          continue;
+        }
         expect(typeof c.value.median === 'number' || c.value.median === 'Infinity', where).toBe(true);
         expect(Number(c.value.median), where).toBeGreaterThan(0);
         expect(c.cpu_us_per_frame.median, where).toBeGreaterThan(0);
@@ -40,7 +48,7 @@ describe.skipIf(skipReal())('npm run bench -- --quick', () => {
       }
       // The limit is the best of the C loop variants, by the metric's direction.
       const cRows = plan.rows.filter((x) => x.kind === 'c').map((x) => x.id);
-      if (!cRows.length) {
+      if (!cRows.length || plan.noLimit !== undefined) {
         expect(w.limit, w.id).toBeNull();
         continue;
       }
@@ -62,6 +70,12 @@ describe.skipIf(skipReal())('npm run bench -- --quick', () => {
     }
     expect(cell('flood', 'baseline').extra.drop_pct.median).toBeGreaterThanOrEqual(0);
     for (const k of ['p50_us', 'p999_us', 'max_us', 'loss_pct']) expect(cell('lat-flood', 'c-busy').extra[k], k).toBeDefined();
+    // At rest the window sees a spinner take its core (c-busy's loop, poll's IO thread) and
+    // hybrid's parked IO thread take next to none of it.
+    expect(cell('rest', 'c-busy').value.median).toBeGreaterThan(50);
+    expect(cell('rest', 'poll').extra.io_pct.median).toBeGreaterThan(50);
+    expect(cell('rest', 'hybrid').extra.io_pct.median).toBeLessThan(cell('rest', 'poll').extra.io_pct.median / 10);
+    expect(cell('rest', 'c-busy').extra.io_pct, 'no IO thread in a C row').toBeUndefined();
     expect(json.targets.length).toBeGreaterThanOrEqual(14);
     for (const t of json.targets) expect(t.measured, t.target).not.toMatch(/not measured/);
 

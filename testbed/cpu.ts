@@ -44,6 +44,24 @@ export function threadCpuS(pid: number): Map<string, number> {
   return byName;
 }
 
+/**
+ * Times the threads of `pid` have gone to sleep so far (voluntary context switches, summed over
+ * the threads alive now): each is a wake-up to come, the cost a process at rest makes the
+ * machine pay (a halted vCPU woken, a timer fired). Preemptions (involuntary) are not counted.
+ */
+export function procSleeps(pid: number): number {
+  let n = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const m = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+      if (m) n += Number(m[1]);
+    } catch {
+      /* the thread ended while we looked */
+    }
+  }
+  return n;
+}
+
 /** The process's state letter (R, S, T, ...) for each of its threads. */
 function threadStates(pid: number): string[] {
   return readdirSync(`/proc/${pid}/task`).map((tid) => {
