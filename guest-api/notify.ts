@@ -81,7 +81,8 @@
 //          alone: host/io-thread/backoff.ts), or PARK while the guest sleeps on its TAPs; once the
 //          guest has slept on its TAPs a whole PARK through (the same guestWaitEpoch), it
 //          parks without the timer (ioAsleep = PARKED, re-checking that the guest is still in
-//          that sleep) and the guest, when that sleep ends, kicks it once: at rest nothing
+//          that sleep) and the guest, once it has dealt with the frame that ended that sleep
+//          (its first send, net_read_done, empty net_read_view or wait), kicks it once: at rest nothing
 //          wakes either thread, as it wakes no blocking C reader. Between two such sleeps it
 //          stays announced (awake only to take over or to offer): a guest hands the token back
 //          only to an IO thread it sees awake, and one about to sleep again would not use it. At each
@@ -131,7 +132,10 @@
 // thread's attention for at most PARK + BACKOFF. A PARKED IO thread hears of the guest's
 // waking from the guest: of "ioAsleep = PARKED; read guestWaiting and guestWaitEpoch" and
 // the guest's "guestWaiting = 0; read ioAsleep", one sees the other (the SC argument): the
-// IO thread does not park, or the guest kicks. A guest that scribbles over these words
+// IO thread does not park, or the guest owes a kick, paid at its next call of those above
+// (it reads ioAsleep again then: an IO thread woken at its cap meanwhile is not kicked); so a
+// guest that gets busy holding the very frame that woke it is looked at from its next such
+// call, not within PARK. A guest that scribbles over these words
 // starves only itself: stopping and draining ignore the token (the tender stops the guest
 // thread first). (e) The stop: the tender sets guestStop, then takes the token from FREE
 // (as IO, for the drain) once the guest lets go; the guest, taking, checks guestStop after its
@@ -353,6 +357,8 @@ export class GuestNotify {
   private request = 0;
   private backlog = false;
   private rxFrames = 0;
+  /** A sleep on the TAPs ended with the IO thread parked on it: it is to be kicked (payParkedKick). */
+  private parkedKickOwed = false;
   private readonly stalledWords: number[];
 
   constructor(
@@ -544,11 +550,29 @@ export class GuestNotify {
   }
   /**
    * Woken on the TAPs (or at the deadline): no longer asleep there. An IO thread parked
-   * without a timer on this sleep (IO_PARKED) is kicked, once, so that it looks again every
-   * period in case the guest now gets busy in its app holding the token's work.
+   * without a timer on this sleep (IO_PARKED) is owed a kick, so that it looks again every
+   * period in case the guest now gets busy in its app holding the token's work: paid by
+   * payParkedKick, once the frame that woke this side has been dealt with, not now. Kicked
+   * here, the eventfd write (and the wake of a halted vCPU it sets off) came before the answer
+   * to that frame: 80-100 µs of a 250 µs round trip at rest (docs/tuning.md, "At rest").
    */
   deviceSleepEnded(): void {
     Atomics.store(this.i32, G.guestWaiting, 0);
+    if (Atomics.load(this.i32, G.ioAsleep) === IO_PARKED) this.parkedKickOwed = true;
+  }
+  /**
+   * Pays the kick deviceSleepEnded owes, if the IO thread is still parked (it has not woken at
+   * its cap meanwhile). The backend calls it at the guest's first send, net_read_done, empty
+   * net_read_view or wait after the waking, so the IO thread hears of it within that call of
+   * the app: a guest busy in its app after it is looked at within a period as before, unless it
+   * is busy while it still holds the frame that woke it (then from its first such call on).
+   * A wait pays before it sleeps; one woken with nothing to read that sleeps on its TAPs again
+   * leaves the kick owed: the IO thread parked on the sleep before wakes at its cap and, seeing
+   * the guest in a sleep it has not watched, parks on that one with the timer first.
+   */
+  payParkedKick(): void {
+    if (!this.parkedKickOwed) return;
+    this.parkedKickOwed = false;
     if (Atomics.load(this.i32, G.ioAsleep) === IO_PARKED && this.hostNeedsKick()) this.kick(0);
   }
 }

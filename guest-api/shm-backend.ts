@@ -213,6 +213,7 @@ export class ShmBackend implements NetBackend {
       this.giveBack(h); // nothing more to read: the producer gets every slot back before the app waits
       this.answering = -1;
       if (this.deferredCount > 0) this.sendDeferred();
+      this.notify.payParkedKick();
       return null;
     }
     // A frame read after one that got no answer: the burst of requests is over, or other
@@ -237,6 +238,7 @@ export class ShmBackend implements NetBackend {
     const holds = this.holds[h];
     if (holds.count === 0) this.release(h, 1);
     else holds.push(null, 0); // behind a frame still being sent: released with it
+    this.notify.payParkedKick();
     return OK;
   }
 
@@ -373,9 +375,8 @@ export class ShmBackend implements NetBackend {
       } finally {
         this.give(false);
       }
-      return;
-    }
-    this.notify.txPublished(h);
+    } else this.notify.txPublished(h);
+    this.notify.payParkedKick(); // after the answer (notify.ts, deviceSleepEnded)
   }
 
   /** Holds the IO token after this call if it was free (resynced), else false; a relaying guest never takes it. */
@@ -435,6 +436,7 @@ export class ShmBackend implements NetBackend {
   private waitFor(forRoom: number, what: number, deadlineNs: number): number {
     this.answering = -1;
     if (this.deferredCount > 0) this.sendDeferred();
+    this.notify.payParkedKick();
     let got = this.check(forRoom);
     if (got !== 0) return got;
     const svc = this.svc;

@@ -2,7 +2,7 @@
 // through the same Producer/Consumer/HostNotify it uses, a fake clock and a kick recorder.
 import { describe, expect, it } from 'vitest';
 import { computeLayout, createRegion, G, MIN_FRAME, TOKEN_ASK } from '../guest-api/abi.js';
-import { HostNotify, IO_BACKED_OFF, kickPolicyFor, STREAM_FRAMES, STREAM_WINDOW_NS, type KickPolicy } from '../guest-api/notify.js';
+import { HostNotify, IO_BACKED_OFF, IO_PARKED, kickPolicyFor, STREAM_FRAMES, STREAM_WINDOW_NS, type KickPolicy } from '../guest-api/notify.js';
 import { AGAIN, EINVAL, OK } from '../guest-api/results.js';
 import { Consumer, Producer, RingView } from '../guest-api/ring.js';
 import { ShmBackend } from '../guest-api/shm-backend.js';
@@ -217,6 +217,73 @@ describe('ShmBackend with the IO token', () => {
     expect(backend.wait(now + 5e6)).toBe(0); // nothing comes; a 5 ms sleep on the doorbell
     expect(stepAsides).toBe(1);
     expect(kicks).toEqual([42]); // without it the frame that comes next waits for the back-off's timer
+  });
+});
+
+describe('a guest woken on its TAPs while the IO thread is parked', () => {
+  /** The guest holds the token and sleeps on its TAP; during the sleep the IO thread parks, and a request arrives. */
+  function parkedRig() {
+    const layout = computeLayout([{ mtu: 1500, slotCount: 4 }]);
+    const region = createRegion(layout, [new Uint8Array(6)]);
+    const i32 = new Int32Array(region);
+    const io = new HostNotify(i32);
+    io.announceSleep(IO_BACKED_OFF); // backed off, the token free: the guest takes it and keeps it
+    const rxView = new RingView(i32, new Uint32Array(region), layout.nics[0], 'rx');
+    const rx = new Producer(rxView); // the guest's own burst, holding the token
+    const kicks: number[] = [];
+    const order: string[] = [];
+    let arrived = false;
+    let now = 1e9;
+    const backend = new ShmBackend({
+      region, kickFds: [42], kick: kickPolicyFor('hybrid', true), spinNs: 0, kickFn: (fd) => (kicks.push(fd), order.push('kick')), relax: () => {},
+      nowNs: () => (now += 1000),
+      service: {
+        resync: () => {}, rxFull: false, rxMoved: 0, txLeft: () => false, tapReadable: () => false, releaseRings: () => {},
+        round: () => {
+          if (!arrived) return 0;
+          arrived = false;
+          new Uint8Array(region).set(frame(60, 5), rxView.dataOffset(rx.index));
+          rx.setLength(0, 60);
+          rx.publish(1);
+          return 1;
+        },
+        flushTx: () => (order.push('send'), 1),
+        sleepOnDevice: () => {
+          io.announceSleep(IO_PARKED); // a whole park went by: no timer now, the guest is to kick
+          arrived = true;
+          return true;
+        },
+      },
+    });
+    return { backend, io, kicks, order, now: () => now };
+  }
+
+  it('kicks it after the answer to the frame that woke it, not before', () => {
+    const { backend, kicks, order, now } = parkedRig();
+    expect(backend.wait(now() + 1e9)).toBe(1);
+    expect(kicks).toEqual([]); // the kick would have come before the answer (80-100 µs at rest on the KVM VM)
+    expect(backend.readView(0)![0]).toBe(5);
+    expect(backend.write(0, frame(60), 60, true)).toBe(OK);
+    expect(order).toEqual(['send', 'kick']);
+    backend.readDone(0);
+    expect(backend.readView(0)).toBeNull();
+    expect(kicks).toEqual([42]); // once
+  });
+
+  it('kicks it at net_read_done for a frame not answered, and not at all once it woke by itself', () => {
+    const a = parkedRig();
+    expect(a.backend.wait(a.now() + 1e9)).toBe(1);
+    a.backend.readView(0);
+    expect(a.kicks).toEqual([]);
+    a.backend.readDone(0);
+    expect(a.kicks).toEqual([42]); // a guest busy in its app from here is looked at within a period
+    const b = parkedRig();
+    expect(b.backend.wait(b.now() + 1e9)).toBe(1);
+    b.io.awake(); // its one-second cap came first
+    b.io.announceSleep(IO_BACKED_OFF);
+    b.backend.readView(0);
+    b.backend.readDone(0);
+    expect(b.kicks).toEqual([]); // backed off with its timer again: nothing owed
   });
 });
 
