@@ -21,7 +21,7 @@ export function atRest(o: { id: string; title: string; short: string; rows: Row[
     id: o.id,
     title: o.title,
     short: o.short,
-    how: `after \`ping -f -c N\` against the responder (the tender's ping_serve.js, tap_echo, node-readsync --echo) and ${SETTLE_S} s, R s with no traffic: the process's CPU, every thread, as a share of one core, and its threads' sleeps per second (voluntary context switches, each a wake-up to come); then \`ping -c P -i ${REST_INTERVAL}\`: the round trip of a request that finds the responder at rest`,
+    how: `after \`ping -f -c pingCount\` against the responder (the tender's ping_serve.js, tap_echo, node-readsync --echo) and ${SETTLE_S} s, restS seconds with no traffic: the process's CPU, every thread, as a share of one core, and its threads' sleeps per second (voluntary context switches, each a wake-up to come); then restPings requests ${REST_INTERVAL} s apart (\`ping -i ${REST_INTERVAL}\`): the round trip of a request that finds the responder at rest`,
     metric: { label: '% of a core', better: 'lower', format: 'x' },
     noLimit: 'At rest the goal is absolute (hybrid under 2% of a core), not a ratio to a C row: the C rows are there to compare with.',
     rows: o.rows,
@@ -29,7 +29,7 @@ export function atRest(o: { id: string; title: string; short: string; rows: Row[
       { head: 'IO thread %', key: 'io_pct', format: 'x' },
       { head: 'guest %', key: 'guest_pct', format: 'x' },
       { head: 'sleeps/s', key: 'sleeps_per_s', format: 'int' },
-      { head: 'rtt at rest µs', key: 'rtt_rest_us', format: 'us' },
+      { head: 'rtt at rest µs', key: 'rtt_rest_us', format: 'us', range: true },
       { head: 'loss', key: 'loss_pct', format: 'pct' },
     ],
     async run(row: Row, ctx: Context): Promise<Sample> {
