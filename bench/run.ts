@@ -126,7 +126,7 @@ try {
         if (!s) continue;
         const got = samples.get(w.id)!;
         got.set(row.id, [...(got.get(row.id) ?? []), s]);
-        process.stderr.write(`bench: ${w.id} ${row.id} run ${rep + 1}/${runs}: ${s.value.toFixed(1)} ${w.metric.label}, ${((s.cpuS / s.frames) * 1e6).toFixed(2)} µs CPU/frame${s.flags?.length ? ` [${s.flags.join('; ')}]` : ''} (${Date.now() - t} ms)\n`);
+        process.stderr.write(`bench: ${w.id} ${row.id} run ${rep + 1}/${runs}: ${s.value.toFixed(1)} ${w.metric.label}, ${s.frames > 0 ? `${((s.cpuS / s.frames) * 1e6).toFixed(2)} µs CPU/frame` : `${s.cpuS.toFixed(3)} s CPU, no frames`}${s.flags?.length ? ` [${s.flags.join('; ')}]` : ''} (${Date.now() - t} ms)\n`);
       }
     }
   }
