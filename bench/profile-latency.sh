@@ -30,10 +30,6 @@ who=${1:?usage: bench/profile-latency.sh c|tender [options...]}
 shift
 COUNT=${COUNT:-30000} RATE=${RATE:-10000}
 WARMUP=${WARMUP:-$((RATE * 3 / 2))} # requests before the counted ones: 1.5 s, as the bench (bench/workloads/latency.ts)
-# taskset only when asked: without it the processes keep whatever CPUs this script may use.
-responder_pin=() peer_pin=()
-[ -z "${RESPONDER_CPUS:-}" ] || responder_pin=(taskset -c "$RESPONDER_CPUS")
-[ -z "${PEER_CPUS:-}" ] || peer_pin=(taskset -c "$PEER_CPUS")
 . bench/profile-netns.sh
 out=/tmp/lat-$who.out
 case $who in

@@ -1,6 +1,7 @@
 # Sourced by bench/profile-*.sh: a namespace of their own ($ns, entered with nsx) with tap0 at
 # 10.0.0.1/24 and the guest's MAC (02:00:00:00:00:02) at 10.0.0.2, deleted on exit together
 # with the receiver ($pid), as the bench's own namespace is (testbed/netns.ts). (The trap must not fail before the del: set -e applies in it.)
+# Also the taskset prefixes RESPONDER_CPUS and PEER_CPUS ask for ($responder_pin, $peer_pin: at the end).
 ns=shmtprof$$
 nsx() { ip netns exec "$ns" "$@"; }
 ip netns add "$ns"
@@ -23,3 +24,8 @@ responder_alive() {
   pid=
   exit 1
 }
+# RESPONDER_CPUS and PEER_CPUS (taskset lists): what the scripts put before the responder's and
+# the peer's commands; empty when not asked, so the processes keep whatever CPUs the script may use.
+responder_pin=() peer_pin=()
+[ -z "${RESPONDER_CPUS:-}" ] || responder_pin=(taskset -c "$RESPONDER_CPUS")
+[ -z "${PEER_CPUS:-}" ] || peer_pin=(taskset -c "$PEER_CPUS")

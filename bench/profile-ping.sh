@@ -21,9 +21,6 @@ cd "$(dirname "$0")/.."
 who=${1:?usage: bench/profile-ping.sh c|tender [options...]}
 shift
 WARM_S=${WARM_S:-2} COUNT=${COUNT:-30000} REPS=${REPS:-4} SIZE=${SIZE:-56}
-responder_pin=() peer_pin=()
-[ -z "${RESPONDER_CPUS:-}" ] || responder_pin=(taskset -c "$RESPONDER_CPUS")
-[ -z "${PEER_CPUS:-}" ] || peer_pin=(taskset -c "$PEER_CPUS")
 . bench/profile-netns.sh
 out=/tmp/ping-$who.out
 case $who in

@@ -19,9 +19,6 @@ cd "$(dirname "$0")/.."
 who=${1:?usage: bench/profile-rest.sh c|tender [options...]}
 shift
 N=${N:-30} INTERVAL=${INTERVAL:-0.2} LOAD=${LOAD:-30000}
-responder_pin=() peer_pin=()
-[ -z "${RESPONDER_CPUS:-}" ] || responder_pin=(taskset -c "$RESPONDER_CPUS")
-[ -z "${PEER_CPUS:-}" ] || peer_pin=(taskset -c "$PEER_CPUS")
 . bench/profile-netns.sh
 out=/tmp/rest-$who.out
 case $who in
