@@ -3,7 +3,10 @@
 # COUNT echo requests at RATE/s to one responder in a namespace of its own and dumps every
 # request's send time and round trip; this prints the percentiles per stretch of the run, so a
 # tail made of a few stalls shows apart from a steady one, then the whole run's (p50, p95, p99,
-# and how many requests took 12 µs or more, 40 or more, or were lost: each counted once). With SCHED=1 it also records the
+# and how many requests took 12 µs or more, 40 or more, or were lost: each counted once), then
+# whether the slow ones keep time (bench/periods.ts: the period and phase on which requests of
+# PERIOD_US or more, default 20, pile up, as a timer tick or a periodic wake-up makes them, and
+# a second period beside it; or that none stands out). With SCHED=1 it also records the
 # scheduler on every CPU while the probe runs (perf sched, CLOCK_MONOTONIC like the dump) and
 # says what ran on each CPU during each slow request (bench/sched-tail.ts):
 #
@@ -15,7 +18,7 @@
 # rate throughout, as the bench's lat-flood workload does with 100000), QDISC (tap0's qdisc,
 # e.g. noqueue: bench/profile-netns.sh), SCHED=1, SLOW_US (default 50: what
 # sched-tail calls slow), DIST (default dist: the tender build to run, so two builds can be
-# compared run by run), NODE_FLAGS (e.g. --trace-gc; the tender's output is in /tmp/lat-tender.out). Needs root, `npm run build`, `npm run build:dev` (for SCHED=1) and the
+# compared run by run), NODE_FLAGS (e.g. --trace-gc; the tender's output is in /tmp/lat-tender.out). Needs root, `npm run build`, `npm run build:dev` (bench/periods.ts; sched-tail for SCHED=1) and the
 # C tools (testbed/bin); SCHED=1 needs perf.
 # RESPONDER_CPUS and PEER_CPUS (taskset lists, e.g. 1 and 0) pin the responder (every thread) and
 # the probe and the flood. The guest is told --count=WARMUP+COUNT (ping_serve.js ignores it).
@@ -69,6 +72,7 @@ node -e '
   const over = (us) => all.filter((r) => r >= us && Number.isFinite(r)).length;
   console.log(`all: ${all.length} requests, p50 ${pct(all, 0.5)} µs, p95 ${pct(all, 0.95)}, p99 ${pct(all, 0.99)}; ${over(12)} at 12 µs or more, ${over(40)} at 40 or more, ${all.length - all.filter(Number.isFinite).length} lost`);
   ' /tmp/lat-$who.txt
+node dist-dev/bench/periods.js /tmp/lat-$who.txt "${PERIOD_US:-20}"
 echo "per request (send time, rtt µs): /tmp/lat-$who.txt${SCHED:+; scheduler: /tmp/lat-sched.data}"
 if [ "${SCHED:-0}" != 0 ]; then
   perf script -i /tmp/lat-sched.data -F comm,pid,tid,cpu,time,event,trace >/tmp/lat-sched.txt 2>/dev/null
