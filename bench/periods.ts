@@ -2,8 +2,9 @@
 // backed-off thread's timer, a watch, a tick) and takes a CPU for tens of µs lands on a fixed
 // phase of its period, and the requests sent at that phase are the slow ones. Folding the send
 // times of the slow requests on each candidate period shows it as a pile-up in one short window
-// of the phase; a period nothing keeps spreads them evenly. (Session 37 found the backed-off IO
-// thread's 8 ms wake-up this way: docs/tuning.md, "What the backed-off IO thread costs".)
+// of the phase; a period nothing keeps spreads them evenly. (Session 37 found this way the guest
+// kernel's 4 ms tick and a 10 ms period in the C busy loop's tail as in hybrid's: docs/tuning.md,
+// "What the slow requests meet".)
 //
 // Slow requests are counted as episodes, not one by one: a stall that holds up ten requests in
 // a row is one event, and counting it ten times would make any period look kept. The verdict is
@@ -41,21 +42,12 @@ export function slowEpisodes(rows: [number, number][], slowUs: number): number[]
   return starts;
 }
 
-// log Γ(x), Lanczos (g = 7): enough for Poisson tails.
-const LANCZOS = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61503916999185, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-function logGamma(x: number): number {
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
-  x -= 1;
-  let a = LANCZOS[0];
-  const t = x + 7.5;
-  for (let i = 1; i < 9; i++) a += LANCZOS[i] / (x + i);
-  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
 /** log10 P(X ≥ k) for X ~ Poisson(lambda), summed in log space. */
 export function log10PoissonTail(k: number, lambda: number): number {
   if (k <= 0) return 0;
-  let term = k * Math.log(lambda) - lambda - logGamma(k + 1); // log P(X = k)
+  let logFactorial = 0;
+  for (let i = 2; i <= k; i++) logFactorial += Math.log(i);
+  let term = k * Math.log(lambda) - lambda - logFactorial; // log P(X = k)
   let sum = term;
   for (let j = k + 1; j < k + 1000; j++) {
     term += Math.log(lambda / j);
