@@ -9,12 +9,14 @@
 //   other task   a task that is neither the tender nor the probe ran for over 30% of it
 //   tender's own another thread of the tender (V8's compiler or GC helpers, the main thread)
 //   busy         the tender's IO thread or guest ran the whole time
-// (For a C responder, its one thread counts as the tender's own.) Then the slow requests by
-// episode, and last the responder's waits to run over the whole recording, and who preempted it.
+// (For a C responder, its one thread counts as the tender's own.) Where the slow requests keep a
+// period (bench/periods.ts: a timer tick), each verdict says how many were sent on its phase.
+// Then the slow requests by episode, and last the responder's waits to run over the whole recording, and who preempted it.
 // Usage: node dist-dev/bench/sched-tail.js --dump=FILE --sched=FILE --pid=TENDER [--slow-us=50] [--skip-s=0.5]
 import { readFileSync } from 'node:fs';
 import { command } from '../testbed/args.js';
 import { THREAD_NAME } from '../host/thread-names.js';
+import { slowEpisodes, strongestPeriod } from './periods.js';
 
 const argv = command('node dist-dev/bench/sched-tail.js --dump=FILE --sched=FILE --pid=N [--slow-us=50] [--skip-s=0.5]')
   .option('dump', { type: 'string', demandOption: true, describe: "icmp_probe --dump's file" })
@@ -82,7 +84,17 @@ const rows = readFileSync(argv.dump, 'utf8').trim().split('\n').map((l) => l.spl
 const t0 = rows[0][0];
 const first = Math.min(...cpus.map((c) => switches.get(c)![0]?.t ?? Infinity));
 const last = Math.max(...cpus.map((c) => switches.get(c)!.at(-1)?.t ?? 0));
+// The period the slow requests keep, if any (bench/periods.ts: a tick, a timer): each verdict
+// then says how many of its requests were sent on that period's phase.
+const kept = strongestPeriod(slowEpisodes(rows as [number, number][], argv['slow-us']), { originS: t0 });
+const period = kept !== null && kept.log10P <= -3 ? kept : null;
+const onPeriod = (sent: number) => {
+  if (period === null) return false;
+  const phase = (((sent - t0) * 1000) % period.periodMs) - period.phaseMs;
+  return phase >= 0 && phase < period.windowMs;
+};
 const verdicts = new Map<string, number>();
+const verdictsOnPeriod = new Map<string, number>();
 const worst: { t: number; rtt: number; verdict: string; text: string }[] = [];
 let slow = 0;
 for (const [sent, rtt] of rows) {
@@ -98,6 +110,7 @@ for (const [sent, rtt] of rows) {
     : per.some((r) => r.tender > 0.3 * span) ? "tender's own"
     : 'busy';
   verdicts.set(verdict, (verdicts.get(verdict) ?? 0) + 1);
+  if (onPeriod(sent)) verdictsOnPeriod.set(verdict, (verdictsOnPeriod.get(verdict) ?? 0) + 1);
   slow++;
   const text = per.map((r, i) => `cpu${cpus[i]} ${Object.entries(r).filter(([, us]) => us >= 1).map(([k, us]) => `${k} ${Math.round(us)}`).join(', ')}`).join(' | ');
   worst.push({ t: sent - t0, rtt: span, verdict, text });
@@ -106,7 +119,8 @@ const counted = rows.filter(([sent]) => sent - t0 >= argv['skip-s'] && sent >= f
 console.log(`${counted} requests in the recording after ${argv['skip-s']} s; ${slow} took ${argv['slow-us']} µs or more (a lost one counts as 1000):`);
 worst.sort((a, b) => b.rtt - a.rtt);
 for (const [v, n] of [...verdicts].sort((a, b) => b[1] - a[1])) {
-  console.log(`  ${v.padEnd(13)} ${n}; the slowest (s into the run, µs, then µs each ran on each CPU meanwhile):`);
+  const kept = period === null ? '' : ` (${verdictsOnPeriod.get(v) ?? 0} sent on the ${period.periodMs.toFixed(1)} ms period's phase)`;
+  console.log(`  ${v.padEnd(13)} ${n}${kept}; the slowest (s into the run, µs, then µs each ran on each CPU meanwhile):`);
   for (const w of worst.filter((x) => x.verdict === v).slice(0, 3)) console.log(`    ${w.t.toFixed(4)} ${Math.round(w.rtt)}  ${w.text}`);
 }
 
