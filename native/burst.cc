@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <sched.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -99,9 +98,6 @@ ssize_t SpinRead(int fd, void* buf, size_t n, int64_t spinNs) {
       errno = EAGAIN;
       return -1;
     }
-    // As the C busy loop does after each empty read: a task woken onto this CPU (the peer our
-    // last answer woke) runs now, not at the end of the slice (docs/tuning.md, the spin).
-    sched_yield();
   }
 }
 
