@@ -65,14 +65,15 @@ describe.skipIf(skipReal())('the IO token', () => {
     // the token free, so the backed-off IO thread takes the reads over (pump.ts, backOff)
     // until the guest, caught up, asks for the token again. Measured: the IO thread read
     // 26-44% of the frames; without the take-over 0.5-5% (the guest did it all, and the
-    // kernel dropped twice as many).
+    // kernel dropped twice as many). In a slow phase of the KVM VM of sessions 35-37, 21-28%
+    // and once 12.7% (a clean-clone CI run): the bound is twice what no take-over reads.
     const run = await udpFlood(ns, bin.udp_flood, 'hybrid', { count: 400000, seconds: 4, pps: 400000, extra: ['--io-token=on'], sinkArgs: ['--work-ns=2000'] });
     expect(run.sink).toBe(run.delivered);
     expect(run.stats.nics[0].rx_frames).toBe(run.delivered);
     const v = run.stats.serviced;
     console.log(`token flood, guest working: delivered ${run.delivered}, kernel dropped ${run.kernelDropped}, ${JSON.stringify(v)}`);
     expect(run.delivered).toBeGreaterThan(50000);
-    expect(v.io.rx_frames).toBeGreaterThan(0.15 * run.delivered);
+    expect(v.io.rx_frames).toBeGreaterThan(0.1 * run.delivered);
   });
 
   /**
