@@ -13,6 +13,15 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
+/** log10 of the chance under which a period is taken as kept (not chance). */
+export const KEPT_LOG10P = -3;
+
+/** Was a request sent at t (s) in the window of a period found from originS? */
+export function onPhase(t: number, originS: number, f: PeriodFinding): boolean {
+  const at = (((t - originS) * 1000) % f.periodMs) - f.phaseMs;
+  return at >= 0 && at < f.windowMs;
+}
+
 /** Slow requests sent within this of the last one belong to its episode. */
 export const EPISODE_GAP_S = 0.0005;
 
@@ -108,7 +117,7 @@ export function periods(episodes: number[], originS?: number): [PeriodFinding | 
 }
 
 /** One line for bench/profile-latency.sh. */
-export function describe(f: PeriodFinding | null, slowUs: number, significance = -3): string {
+export function describe(f: PeriodFinding | null, slowUs: number, significance = KEPT_LOG10P): string {
   if (f === null) return `slow requests (≥ ${slowUs} µs): too few episodes to look for a period`;
   const head = `slow requests (≥ ${slowUs} µs), ${f.episodes} episodes`;
   if (f.log10P > significance) return `${head}: no period stands out (the best, ${f.periodMs.toFixed(1)} ms, could be chance: p ~ 1e${Math.round(f.log10P)})`;
@@ -127,5 +136,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const rows = readFileSync(dump, 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number) as [number, number]).filter((r) => r.length === 2 && r.every(Number.isFinite));
   const [first, second] = periods(slowEpisodes(rows, slowUs), rows[0]?.[0]);
   console.log(describe(first, slowUs));
-  if (first !== null && first.log10P <= -3 && second !== null && second.log10P <= -3) console.log(`  and ${describe(second, slowUs).replace(/^.*episodes: /, '')}`);
+  if (first !== null && first.log10P <= KEPT_LOG10P && second !== null && second.log10P <= KEPT_LOG10P) console.log(`  and ${describe(second, slowUs).replace(/^.*episodes: /, '')}`);
 }

@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { command } from '../testbed/args.js';
 import { THREAD_NAME } from '../host/thread-names.js';
-import { slowEpisodes, strongestPeriod } from './periods.js';
+import { KEPT_LOG10P, onPhase, slowEpisodes, strongestPeriod } from './periods.js';
 
 const argv = command('node dist-dev/bench/sched-tail.js --dump=FILE --sched=FILE --pid=N [--slow-us=50] [--skip-s=0.5]')
   .option('dump', { type: 'string', demandOption: true, describe: "icmp_probe --dump's file" })
@@ -87,12 +87,8 @@ const last = Math.max(...cpus.map((c) => switches.get(c)!.at(-1)?.t ?? 0));
 // The period the slow requests keep, if any (bench/periods.ts: a tick, a timer): each verdict
 // then says how many of its requests were sent on that period's phase.
 const kept = strongestPeriod(slowEpisodes(rows as [number, number][], argv['slow-us']), { originS: t0 });
-const period = kept !== null && kept.log10P <= -3 ? kept : null;
-const onPeriod = (sent: number) => {
-  if (period === null) return false;
-  const phase = (((sent - t0) * 1000) % period.periodMs) - period.phaseMs;
-  return phase >= 0 && phase < period.windowMs;
-};
+const period = kept !== null && kept.log10P <= KEPT_LOG10P ? kept : null;
+const onPeriod = (sent: number) => period !== null && onPhase(sent, t0, period);
 const verdicts = new Map<string, number>();
 const verdictsOnPeriod = new Map<string, number>();
 const worst: { t: number; rtt: number; verdict: string; text: string }[] = [];
